@@ -1,0 +1,165 @@
+using System.Buffers;
+using System.Text;
+
+namespace Broker.Contracts.Batches;
+
+/// <summary>
+/// Builds one record batch: records are encoded straight into a pooled buffer as they are added, then
+/// <see cref="Build"/> writes the header, compresses if asked, and computes the CRC. Reusable after
+/// <see cref="Reset"/>; not thread-safe.
+/// </summary>
+public sealed class RecordBatchBuilder : IDisposable
+{
+    private byte[] _buffer;
+    private int _length; // bytes of the records section written so far (after the header space)
+    private long _firstTimestamp;
+    private long _maxTimestamp;
+
+    public RecordBatchBuilder(int initialCapacity = 16 * 1024)
+    {
+        _buffer = ArrayPool<byte>.Shared.Rent(RecordBatchLayout.HeaderSize + Math.Max(initialCapacity, 256));
+    }
+
+    public int Count { get; private set; }
+
+    /// <summary>The size the batch would have uncompressed; what batching limits compare against.</summary>
+    public int SizeInBytes => RecordBatchLayout.HeaderSize + _length;
+
+    /// <summary>The encoded size of a record, before it is added (for batch size limits).</summary>
+    public static int EstimateRecordSize(int keyLength, int valueLength, IReadOnlyList<RecordHeader>? headers)
+    {
+        var size = VarInt.MaxLength32 + VarInt.MaxLength64 + VarInt.MaxLength32 * 4 + keyLength + valueLength;
+        if (headers is not null)
+        {
+            foreach (var header in headers)
+            {
+                size += VarInt.MaxLength32 * 2 + Encoding.UTF8.GetMaxByteCount(header.Name.Length) + header.Value.Length;
+            }
+        }
+        return size;
+    }
+
+    public void Add(ReadOnlySpan<byte> value, long timestamp) => Add(null, value, null, timestamp);
+
+    public void Add(ReadOnlyMemory<byte>? key, ReadOnlySpan<byte> value, IReadOnlyList<RecordHeader>? headers, long timestamp)
+    {
+        var keySpan = key.HasValue ? key.Value.Span : default;
+        if (Count == 0)
+        {
+            _firstTimestamp = timestamp;
+            _maxTimestamp = timestamp;
+        }
+        else if (timestamp > _maxTimestamp)
+        {
+            _maxTimestamp = timestamp;
+        }
+
+        var headerCount = headers?.Count ?? 0;
+        // Encode the body first (its length prefixes it), sized generously, then move it once.
+        var maxBody = EstimateRecordSize(keySpan.Length, value.Length, headers);
+        EnsureCapacity(VarInt.MaxLength32 + maxBody);
+
+        var bodyStart = RecordBatchLayout.HeaderSize + _length + VarInt.MaxLength32;
+        var body = _buffer.AsSpan(bodyStart);
+        var p = VarInt.WriteZigZag(body, timestamp - _firstTimestamp);
+        p += VarInt.Write(body[p..], (uint)Count);
+        if (key.HasValue)
+        {
+            p += VarInt.Write(body[p..], (uint)keySpan.Length + 1);
+            keySpan.CopyTo(body[p..]);
+            p += keySpan.Length;
+        }
+        else
+        {
+            p += VarInt.Write(body[p..], 0u);
+        }
+        p += VarInt.Write(body[p..], (uint)value.Length);
+        value.CopyTo(body[p..]);
+        p += value.Length;
+        p += VarInt.Write(body[p..], (uint)headerCount);
+        for (var i = 0; i < headerCount; i++)
+        {
+            var header = headers![i];
+            var nameLength = Encoding.UTF8.GetByteCount(header.Name);
+            p += VarInt.Write(body[p..], (uint)nameLength);
+            p += Encoding.UTF8.GetBytes(header.Name, body[p..]);
+            p += VarInt.Write(body[p..], (uint)header.Value.Length);
+            header.Value.Span.CopyTo(body[p..]);
+            p += header.Value.Length;
+        }
+
+        // Write the length prefix right before the body and close the gap it leaves.
+        var recordStart = RecordBatchLayout.HeaderSize + _length;
+        var prefixLength = VarInt.Write(_buffer.AsSpan(recordStart), (uint)p);
+        if (prefixLength != VarInt.MaxLength32)
+        {
+            _buffer.AsSpan(bodyStart, p).CopyTo(_buffer.AsSpan(recordStart + prefixLength));
+        }
+        _length += prefixLength + p;
+        Count++;
+    }
+
+    /// <summary>Finishes the batch: header, optional compression, CRC. Base offset is 0 until the log assigns one.</summary>
+    public byte[] Build(
+        CompressionCodec codec = CompressionCodec.None,
+        long producerId = RecordBatchLayout.NoProducerId,
+        int baseSequence = RecordBatchLayout.NoSequence)
+    {
+        if (Count == 0)
+        {
+            throw new InvalidOperationException("A batch needs at least one record.");
+        }
+        var records = _buffer.AsSpan(RecordBatchLayout.HeaderSize, _length);
+        byte[] batch;
+        if (codec == CompressionCodec.None)
+        {
+            batch = new byte[RecordBatchLayout.HeaderSize + _length];
+            records.CopyTo(batch.AsSpan(RecordBatchLayout.HeaderSize));
+        }
+        else
+        {
+            var scratch = ArrayPool<byte>.Shared.Rent(BatchCompression.MaxCompressedLength(codec, _length));
+            try
+            {
+                var compressed = BatchCompression.Compress(codec, records, scratch);
+                batch = new byte[RecordBatchLayout.HeaderSize + compressed];
+                scratch.AsSpan(0, compressed).CopyTo(batch.AsSpan(RecordBatchLayout.HeaderSize));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+        }
+        RecordBatch.WriteHeader(batch, codec, Count, _firstTimestamp, _maxTimestamp, producerId, baseSequence, _length);
+        return batch;
+    }
+
+    public void Reset()
+    {
+        _length = 0;
+        Count = 0;
+    }
+
+    public void Dispose()
+    {
+        var buffer = _buffer;
+        _buffer = [];
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void EnsureCapacity(int extra)
+    {
+        var needed = RecordBatchLayout.HeaderSize + _length + extra;
+        if (needed <= _buffer.Length)
+        {
+            return;
+        }
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer.Length * 2));
+        _buffer.AsSpan(0, RecordBatchLayout.HeaderSize + _length).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = larger;
+    }
+}

@@ -1,0 +1,112 @@
+using Broker.Contracts.Storage;
+using Broker.Storage.Groups;
+using Broker.Storage.Log;
+using Broker.Storage.Topics;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Broker.Storage.Apis;
+
+/// <summary>The log's gRPC API (storage.proto). Refusals become gRPC statuses in <see cref="LogExceptionInterceptor"/>.</summary>
+public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGroupOffsetStore groups) : LogService.LogServiceBase
+{
+    public override async Task<AppendResponse> Append(AppendRequest request, ServerCallContext context)
+    {
+        var result = await log.AppendAsync(request.Topic, request.Partition, request.Batch.Memory, context.CancellationToken);
+        return new AppendResponse
+        {
+            BaseOffset = result.BaseOffset,
+            RecordCount = result.RecordCount,
+            Duplicate = result.Duplicate,
+            EndOffset = result.EndOffset,
+        };
+    }
+
+    public override async Task<ReadResponse> Read(ReadRequest request, ServerCallContext context)
+    {
+        var result = await log.ReadAsync(request.Topic, request.Partition, request.Offset, request.MaxBytes,
+            TimeSpan.FromMilliseconds(request.MaxWaitMs), context.CancellationToken);
+        var response = new ReadResponse
+        {
+            NextOffset = result.NextOffset,
+            LogStartOffset = result.LogStartOffset,
+            EndOffset = result.EndOffset,
+        };
+        foreach (var batch in result.Batches)
+        {
+            // The batch arrays are ours alone and never change after this: no copy.
+            response.Batches.Add(UnsafeByteOperations.UnsafeWrap(batch));
+        }
+        return response;
+    }
+
+    public override async Task<WaitForDataResponse> WaitForData(WaitForDataRequest request, ServerCallContext context)
+    {
+        var (end, hasData) = await log.WaitForDataAsync(request.Topic, request.Partition, request.Offset,
+            TimeSpan.FromMilliseconds(request.MaxWaitMs), context.CancellationToken);
+        return new WaitForDataResponse { EndOffset = end, HasData = hasData };
+    }
+
+    public override async Task<DescribeTopicResponse> DescribeTopic(DescribeTopicRequest request, ServerCallContext context)
+    {
+        var (topic, partitions) = await log.DescribeAsync(request.Topic, context.CancellationToken);
+        var response = new DescribeTopicResponse { Topic = topic.Name };
+        foreach (var p in partitions)
+        {
+            response.Partitions.Add(new PartitionOffsets
+            {
+                Partition = p.Partition,
+                StartOffset = p.StartOffset,
+                HotStartOffset = p.StartOffset,
+                EndOffset = p.EndOffset,
+                HotBytes = p.Bytes,
+            });
+        }
+        return response;
+    }
+
+    public override async Task<CommitOffsetsResponse> CommitOffsets(CommitOffsetsRequest request, ServerCallContext context)
+    {
+        var topic = await CheckGroupAndTopic(request.Group, request.Topic, context.CancellationToken);
+        var offsets = new List<CommittedOffset>(request.Offsets.Count);
+        foreach (var o in request.Offsets)
+        {
+            if (o.Partition < 0 || o.Partition >= topic.Partitions)
+            {
+                throw new LogException(LogError.PartitionNotFound,
+                    $"Topic '{topic.Name}' has partitions 0 to {topic.Partitions - 1}; there is no partition {o.Partition}.");
+            }
+            if (o.Offset < 0)
+            {
+                throw new LogException(LogError.InvalidArgument, $"A committed offset is 0 or more; got {o.Offset} for partition {o.Partition}.");
+            }
+            offsets.Add(new CommittedOffset(o.Partition, o.Offset, o.Metadata));
+        }
+        await groups.CommitAsync(request.Group, request.Topic, offsets, context.CancellationToken);
+        return new CommitOffsetsResponse();
+    }
+
+    public override async Task<FetchOffsetsResponse> FetchOffsets(FetchOffsetsRequest request, ServerCallContext context)
+    {
+        var topic = await CheckGroupAndTopic(request.Group, request.Topic, context.CancellationToken);
+        var committed = (await groups.FetchAsync(request.Group, request.Topic, context.CancellationToken))
+            .ToDictionary(o => o.Partition);
+        var response = new FetchOffsetsResponse();
+        for (var p = 0; p < topic.Partitions; p++)
+        {
+            response.Offsets.Add(committed.TryGetValue(p, out var c)
+                ? new GroupOffset { Partition = p, Offset = c.Offset, Metadata = c.Metadata }
+                : new GroupOffset { Partition = p, Offset = -1 });
+        }
+        return response;
+    }
+
+    private async Task<TopicConfig> CheckGroupAndTopic(string group, string topic, CancellationToken cancellationToken)
+    {
+        if (TopicValidation.CheckName(group, "group") is { } error)
+        {
+            throw new LogException(LogError.InvalidArgument, error);
+        }
+        return await topics.GetAsync(topic, cancellationToken);
+    }
+}

@@ -1,0 +1,95 @@
+using Broker.Storage.HotTier;
+using Broker.Storage.Log;
+using Broker.Storage.Topics;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Broker.Storage.Apis;
+
+/// <summary>REST: PUT/GET/DELETE /v1/topics. Errors are RFC 7807 problem details.</summary>
+public static class TopicsApi
+{
+    public static RouteGroupBuilder MapTopicsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/topics").WithTags("Topics");
+        api.MapPut("/{topic}", PutTopic).WithName("PutTopic");
+        api.MapGet("/", ListTopics).WithName("ListTopics");
+        api.MapGet("/{topic}", GetTopic).WithName("GetTopic");
+        api.MapDelete("/{topic}", DeleteTopic).WithName("DeleteTopic");
+        return api;
+    }
+
+    public static async Task<Results<Created<TopicInfo>, Ok<TopicInfo>, ValidationProblem, ProblemHttpResult>> PutTopic(
+        string topic, TopicSpec? spec, TopicRegistry topics, CancellationToken cancellationToken)
+    {
+        spec ??= new TopicSpec();
+        var errors = TopicValidation.Check(topic, spec);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: $"Topic '{topic}' is not valid.");
+        }
+        try
+        {
+            var (config, created) = await topics.CreateOrUpdateAsync(topic, spec, cancellationToken);
+            var info = TopicInfo.From(config, partitionOffsets: null);
+            return created ? TypedResults.Created($"/v1/topics/{topic}", info) : TypedResults.Ok(info);
+        }
+        catch (LogException ex)
+        {
+            return TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status409Conflict, title: "The topic cannot be changed that way.");
+        }
+    }
+
+    public static async Task<Ok<TopicList>> ListTopics(TopicRegistry topics, CancellationToken cancellationToken)
+    {
+        var all = await topics.ListAsync(cancellationToken);
+        return TypedResults.Ok(new TopicList([.. all.Select(t => TopicInfo.From(t, partitionOffsets: null))]));
+    }
+
+    public static async Task<Results<Ok<TopicInfo>, ProblemHttpResult>> GetTopic(
+        string topic, PartitionLog log, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (config, partitions) = await log.DescribeAsync(topic, cancellationToken);
+            return TypedResults.Ok(TopicInfo.From(config, partitions));
+        }
+        catch (LogException ex) when (ex.Error == LogError.TopicNotFound)
+        {
+            return TopicNotFound(topic);
+        }
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteTopic(
+        string topic, TopicRegistry topics, CancellationToken cancellationToken) =>
+        await topics.DeleteAsync(topic, cancellationToken) ? TypedResults.NoContent() : TopicNotFound(topic);
+
+    private static ProblemHttpResult TopicNotFound(string topic) =>
+        TypedResults.Problem($"Topic '{topic}' does not exist.", statusCode: StatusCodes.Status404NotFound, title: "Topic not found.");
+}
+
+public sealed record TopicList(IReadOnlyList<TopicInfo> Topics);
+
+public sealed record TopicInfo(
+    string Name,
+    int Partitions,
+    long RetentionMs,
+    long RetentionBytes,
+    long HotBytes,
+    string? SchemaSubject,
+    int MaxDeliveryAttempts,
+    string DeadLetterTopic,
+    string Compression,
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<PartitionInfo>? PartitionOffsets)
+{
+    public static TopicInfo From(TopicConfig t, IReadOnlyList<PartitionState>? partitionOffsets) => new(
+        t.Name, t.Partitions, t.RetentionMs, t.RetentionBytes, t.HotBytes, t.SchemaSubject, t.MaxDeliveryAttempts,
+        t.EffectiveDeadLetterTopic, t.Compression.ToString().ToLowerInvariant(), t.CreatedAt,
+        partitionOffsets?.Select(PartitionInfo.From).ToList());
+}
+
+/// <summary>A partition's offsets. Until the cold tier exists, everything kept is hot: start = hot start.</summary>
+public sealed record PartitionInfo(int Partition, long StartOffset, long HotStartOffset, long EndOffset, long HotBytes, long ColdBytes)
+{
+    public static PartitionInfo From(PartitionState s) => new(s.Partition, s.StartOffset, s.StartOffset, s.EndOffset, s.Bytes, 0);
+}

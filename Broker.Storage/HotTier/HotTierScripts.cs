@@ -1,0 +1,113 @@
+namespace Broker.Storage.HotTier;
+
+/// <summary>
+/// The Lua scripts behind the Redis hot tier. A partition is three kinds of key under one hash tag:
+/// the stream (one entry per batch, ID "baseOffset-recordCount"; offset 0's ID is "0-n", never the
+/// invalid "0-0"), the meta hash (next = end offset, start = first kept offset, bytes = hot bytes), and
+/// one key per idempotent producer holding its last five batches as "seq,count,base;…" with a TTL.
+/// </summary>
+internal static class HotTierScripts
+{
+    /// <summary>
+    /// KEYS: stream, meta, producer key (or the meta key again when not idempotent).
+    /// ARGV: batch, record count, producer id ("" when none), base sequence, channel, "topic partition",
+    ///       producer state TTL in seconds.
+    /// Returns {status, base offset, end offset, expected sequence}; status 0 appended, 1 duplicate,
+    /// 2 out-of-order sequence. A missing partition is the error "NOPARTITION".
+    /// </summary>
+    public const string Append = """
+        local next = redis.call('HGET', KEYS[2], 'next')
+        if not next then
+          return redis.error_reply('NOPARTITION')
+        end
+        next = tonumber(next)
+        local count = tonumber(ARGV[2])
+        local idempotent = ARGV[3] ~= ''
+        local seq = tonumber(ARGV[4])
+        local state = false
+        if idempotent then
+          state = redis.call('GET', KEYS[3])
+          if state then
+            local expected = nil
+            for s, c, b in string.gmatch(state, '(%d+),(%d+),(%d+)') do
+              s = tonumber(s)
+              c = tonumber(c)
+              if s == seq and c == count then
+                return {1, tonumber(b), next, -1}
+              end
+              expected = s + c
+            end
+            if expected and seq ~= expected then
+              return {2, -1, next, expected}
+            end
+          end
+        end
+        local base = next
+        redis.call('XADD', KEYS[1], string.format('%d-%d', base, count), 'b', ARGV[1])
+        local new_next = base + count
+        redis.call('HSET', KEYS[2], 'next', string.format('%d', new_next))
+        redis.call('HINCRBY', KEYS[2], 'bytes', string.len(ARGV[1]))
+        if idempotent then
+          local entry = string.format('%d,%d,%d', seq, count, base)
+          local kept = {}
+          if state then
+            for e in string.gmatch(state, '[^;]+') do
+              kept[#kept + 1] = e
+            end
+          end
+          kept[#kept + 1] = entry
+          while #kept > 5 do
+            table.remove(kept, 1)
+          end
+          redis.call('SET', KEYS[3], table.concat(kept, ';'), 'EX', tonumber(ARGV[7]))
+        end
+        redis.call('PUBLISH', ARGV[5], ARGV[6] .. ' ' .. string.format('%d', new_next))
+        return {0, base, new_next, -1}
+        """;
+
+    /// <summary>
+    /// KEYS: stream, meta. ARGV: offset, max bytes, entries per XRANGE step.
+    /// Returns {status, start offset, end offset, id1, batch1, id2, batch2, …}; status 0 ok, 1 out of range.
+    /// Starts at the batch containing the offset (the last entry whose base offset is at or below it).
+    /// </summary>
+    public const string Read = """
+        local meta = redis.call('HMGET', KEYS[2], 'next', 'start')
+        if not meta[1] then
+          return redis.error_reply('NOPARTITION')
+        end
+        local next = tonumber(meta[1])
+        local start = tonumber(meta[2]) or 0
+        local offset = tonumber(ARGV[1])
+        if offset < start or offset > next then
+          return {1, start, next}
+        end
+        local out = {0, start, next}
+        if offset == next then
+          return out
+        end
+        local max_bytes = tonumber(ARGV[2])
+        local step = tonumber(ARGV[3])
+        local first = redis.call('XREVRANGE', KEYS[1], string.format('%d', offset), '-', 'COUNT', 1)
+        local from = '-'
+        if #first > 0 then
+          from = first[1][1]
+        end
+        local bytes = 0
+        while true do
+          local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', step)
+          if #entries == 0 then
+            return out
+          end
+          for _, e in ipairs(entries) do
+            local batch = e[2][2]
+            out[#out + 1] = e[1]
+            out[#out + 1] = batch
+            bytes = bytes + string.len(batch)
+            if bytes >= max_bytes then
+              return out
+            end
+          end
+          from = '(' .. entries[#entries][1]
+        end
+        """;
+}

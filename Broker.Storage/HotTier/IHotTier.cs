@@ -1,0 +1,55 @@
+using Broker.Storage.Topics;
+
+namespace Broker.Storage.HotTier;
+
+/// <summary>
+/// The recent part of every partition's log. Offsets are assigned here, atomically with the write
+/// and the idempotency check, never in a service's memory.
+/// </summary>
+public interface IHotTier
+{
+    /// <summary>False for the in-process tier: what it holds is lost with the process.</summary>
+    bool IsDurable { get; }
+
+    Task CreatePartitionsAsync(TopicConfig topic, int fromPartition, CancellationToken cancellationToken);
+
+    Task DeletePartitionsAsync(TopicConfig topic, CancellationToken cancellationToken);
+
+    /// <summary>Appends one validated batch; <paramref name="batch"/>'s base offset field is ignored.</summary>
+    Task<AppendOutcome> AppendAsync(TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, CancellationToken cancellationToken);
+
+    /// <summary>Whole batches from the one containing <paramref name="offset"/>, up to about <paramref name="maxBytes"/> (at least one).</summary>
+    Task<HotRead> ReadAsync(TopicConfig topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<PartitionState>> DescribeAsync(TopicConfig topic, CancellationToken cancellationToken);
+}
+
+/// <summary>What the log needs to know of a batch to place it: its size and its producer's sequence.</summary>
+public readonly record struct BatchIdentity(int RecordCount, long ProducerId, int BaseSequence)
+{
+    public bool IsIdempotent => ProducerId >= 0;
+}
+
+public enum AppendStatus
+{
+    Appended,
+    /// <summary>The producer's batch was appended before; <see cref="AppendOutcome.BaseOffset"/> is the original.</summary>
+    Duplicate,
+    PartitionNotFound,
+    /// <summary>The producer skipped or reordered sequences; <see cref="AppendOutcome.ExpectedSequence"/> says what was expected.</summary>
+    OutOfOrderSequence,
+}
+
+public readonly record struct AppendOutcome(AppendStatus Status, long BaseOffset, long EndOffset, long ExpectedSequence = -1);
+
+public enum ReadStatus
+{
+    Ok,
+    PartitionNotFound,
+    OffsetOutOfRange,
+}
+
+/// <summary>Batches in offset order, each with its base offset set; the first may start before the asked offset.</summary>
+public sealed record HotRead(ReadStatus Status, IReadOnlyList<byte[]> Batches, long StartOffset, long EndOffset);
+
+public readonly record struct PartitionState(int Partition, long StartOffset, long EndOffset, long Bytes, bool Exists = true);

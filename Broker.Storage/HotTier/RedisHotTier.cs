@@ -1,0 +1,148 @@
+using System.Globalization;
+using Broker.Contracts.Batches;
+using Broker.Storage.Topics;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Broker.Storage.HotTier;
+
+/// <summary>
+/// The hot tier in Redis Streams: one entry per batch, offsets assigned by <see cref="HotTierScripts.Append"/>
+/// in one atomic script per append, reads by <see cref="HotTierScripts.Read"/>. StackExchange.Redis takes
+/// no cancellation token, so waits are bounded with WaitAsync; a command given up on may still run,
+/// which is why appends are idempotent for producers that give an id.
+/// </summary>
+internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys, IOptions<StorageOptions> options) : IHotTier
+{
+    private const int ReadStep = 16;
+    private static readonly RedisScript s_append = new(HotTierScripts.Append);
+    private static readonly RedisScript s_read = new(HotTierScripts.Read);
+
+    private readonly string _producerTtlSeconds =
+        (options.Value.ProducerStateTtlHours * 3600).ToString(CultureInfo.InvariantCulture);
+
+    public bool IsDurable => true;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public async Task CreatePartitionsAsync(TopicConfig topic, int fromPartition, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var tasks = new List<Task>(topic.Partitions - fromPartition);
+        for (var p = fromPartition; p < topic.Partitions; p++)
+        {
+            tasks.Add(db.HashSetAsync(keys.Meta(topic.Name, topic.Id, p), "next", 0, When.NotExists));
+        }
+        await Task.WhenAll(tasks).WaitAsync(cancellationToken);
+    }
+
+    public async Task DeletePartitionsAsync(TopicConfig topic, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var tasks = new List<Task>(topic.Partitions * 2);
+        for (var p = 0; p < topic.Partitions; p++)
+        {
+            // One slot per partition, so one UNLINK per partition keeps this Cluster-safe.
+            tasks.Add(db.KeyDeleteAsync([keys.Stream(topic.Name, topic.Id, p), keys.Meta(topic.Name, topic.Id, p)], CommandFlags.None));
+        }
+        await Task.WhenAll(tasks).WaitAsync(cancellationToken);
+    }
+
+    public async Task<AppendOutcome> AppendAsync(
+        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, CancellationToken cancellationToken)
+    {
+        var meta = keys.Meta(topic.Name, topic.Id, partition);
+        RedisKey[] scriptKeys =
+        [
+            keys.Stream(topic.Name, topic.Id, partition),
+            meta,
+            identity.IsIdempotent ? keys.Producer(topic.Name, topic.Id, partition, identity.ProducerId) : meta,
+        ];
+        RedisValue[] values =
+        [
+            batch,
+            identity.RecordCount,
+            identity.IsIdempotent ? identity.ProducerId : RedisValue.EmptyString,
+            identity.BaseSequence,
+            keys.Appends.ToString(),
+            string.Create(CultureInfo.InvariantCulture, $"{topic.Name} {partition}"),
+            _producerTtlSeconds,
+        ];
+        RedisResult result;
+        try
+        {
+            result = await s_append.EvaluateAsync(Db, scriptKeys, values).WaitAsync(cancellationToken);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOPARTITION", StringComparison.Ordinal))
+        {
+            return new AppendOutcome(AppendStatus.PartitionNotFound, -1, -1);
+        }
+        var r = (RedisResult[])result!;
+        var status = (int)r[0] switch
+        {
+            0 => AppendStatus.Appended,
+            1 => AppendStatus.Duplicate,
+            _ => AppendStatus.OutOfOrderSequence,
+        };
+        return new AppendOutcome(status, (long)r[1], (long)r[2], (long)r[3]);
+    }
+
+    public async Task<HotRead> ReadAsync(TopicConfig topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken)
+    {
+        RedisKey[] scriptKeys = [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition)];
+        RedisValue[] values = [offset, maxBytes, ReadStep];
+        RedisResult result;
+        try
+        {
+            result = await s_read.EvaluateAsync(Db, scriptKeys, values).WaitAsync(cancellationToken);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOPARTITION", StringComparison.Ordinal))
+        {
+            return new HotRead(ReadStatus.PartitionNotFound, [], -1, -1);
+        }
+        var r = (RedisResult[])result!;
+        var start = (long)r[1];
+        var end = (long)r[2];
+        if ((int)r[0] != 0)
+        {
+            return new HotRead(ReadStatus.OffsetOutOfRange, [], start, end);
+        }
+        var batches = new byte[(r.Length - 3) / 2][];
+        for (var i = 0; i < batches.Length; i++)
+        {
+            var baseOffset = ParseBaseOffset((string)r[3 + (i * 2)]!);
+            var batch = (byte[])r[4 + (i * 2)]!;
+            RecordBatch.SetBaseOffset(batch, baseOffset);
+            batches[i] = batch;
+        }
+        return new HotRead(ReadStatus.Ok, batches, start, end);
+    }
+
+    public async Task<IReadOnlyList<PartitionState>> DescribeAsync(TopicConfig topic, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        RedisValue[] fields = ["next", "start", "bytes"];
+        var tasks = new Task<RedisValue[]>[topic.Partitions];
+        for (var p = 0; p < tasks.Length; p++)
+        {
+            tasks[p] = db.HashGetAsync(keys.Meta(topic.Name, topic.Id, p), fields);
+        }
+        var all = await Task.WhenAll(tasks).WaitAsync(cancellationToken);
+        var states = new PartitionState[all.Length];
+        for (var p = 0; p < all.Length; p++)
+        {
+            var v = all[p];
+            states[p] = v[0].IsNull
+                ? new PartitionState(p, 0, 0, 0, Exists: false)
+                : new PartitionState(p, v[1].IsNull ? 0 : (long)v[1], (long)v[0], v[2].IsNull ? 0 : (long)v[2]);
+        }
+        return states;
+    }
+
+    /// <summary>Entry IDs are "baseOffset-recordCount".</summary>
+    private static long ParseBaseOffset(string id)
+    {
+        var dash = id.IndexOf('-', StringComparison.Ordinal);
+        return long.Parse(id.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture);
+    }
+}

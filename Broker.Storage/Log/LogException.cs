@@ -1,0 +1,19 @@
+namespace Broker.Storage.Log;
+
+/// <summary>Why the log refused a request. The APIs turn each into a gRPC status or a problem-details response.</summary>
+public enum LogError
+{
+    TopicNotFound,
+    PartitionNotFound,
+    InvalidBatch,
+    BatchTooLarge,
+    OutOfOrderSequence,
+    OffsetOutOfRange,
+    InvalidArgument,
+}
+
+/// <summary>A request the log refused, with a message a user can act on. Nothing was written.</summary>
+public sealed class LogException(LogError error, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public LogError Error { get; } = error;
+}

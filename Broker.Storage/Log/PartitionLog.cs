@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using Broker.Contracts.Batches;
+using Broker.Storage.HotTier;
+using Broker.Storage.Telemetry;
+using Broker.Storage.Topics;
+using Broker.Storage.Waiting;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Storage.Log;
+
+/// <summary>
+/// The log as the APIs see it: checks every batch before it is written (size, framing, CRC, every
+/// record), applies the topic's compression, appends through the hot tier, and serves reads that start
+/// exactly at the asked offset, waiting for new data when asked to.
+/// </summary>
+public sealed class PartitionLog(
+    TopicRegistry topics, IHotTier hotTier, AppendSignals signals, StorageMetrics metrics,
+    TimeProvider time, IOptions<StorageOptions> options, ILogger<PartitionLog> logger)
+{
+    private readonly StorageOptions _options = options.Value;
+
+    public async Task<AppendResult> AppendAsync(string topicName, int partition, ReadOnlyMemory<byte> batchBytes, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var topic = await topics.GetPartitionAsync(topicName, partition, cancellationToken);
+        var batch = Check(topicName, batchBytes);
+        if (topic.Compression != CompressionCodec.None && batch.Codec == CompressionCodec.None)
+        {
+            batch = RecordBatch.Parse(batch.Recompress(topic.Compression));
+        }
+        var identity = new BatchIdentity(batch.RecordCount, batch.ProducerId, batch.BaseSequence);
+
+        var outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, cancellationToken);
+        if (outcome.Status == AppendStatus.PartitionNotFound)
+        {
+            // A stale cache entry for a deleted or re-created topic: look once more before refusing.
+            topics.Forget(topicName);
+            topic = await topics.GetPartitionAsync(topicName, partition, cancellationToken);
+            outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, cancellationToken);
+        }
+        switch (outcome.Status)
+        {
+            case AppendStatus.Appended:
+                signals.Notify(topicName, partition);
+                metrics.Appended(topicName, batch.RecordCount, batch.Bytes.Length, Stopwatch.GetElapsedTime(started));
+                return new AppendResult(outcome.BaseOffset, batch.RecordCount, Duplicate: false, outcome.EndOffset);
+            case AppendStatus.Duplicate:
+                metrics.Duplicate(topicName);
+                StorageLog.DuplicateBatch(logger, topicName, partition, batch.ProducerId, batch.BaseSequence, outcome.BaseOffset);
+                return new AppendResult(outcome.BaseOffset, batch.RecordCount, Duplicate: true, outcome.EndOffset);
+            case AppendStatus.OutOfOrderSequence:
+                metrics.Rejected(topicName, "out_of_order_sequence");
+                throw new LogException(LogError.OutOfOrderSequence,
+                    $"Producer {batch.ProducerId} sent sequence {batch.BaseSequence} to {topicName}/{partition}; the next expected is {outcome.ExpectedSequence}.");
+            default:
+                metrics.Rejected(topicName, "partition_not_found");
+                throw new LogException(LogError.PartitionNotFound, $"Partition {topicName}/{partition} does not exist.");
+        }
+    }
+
+    /// <summary>
+    /// Batches from <paramref name="offset"/> on, the first trimmed to start there. With a wait, blocks until
+    /// data arrives or the time is up (then answers no batches).
+    /// </summary>
+    public async Task<ReadResult> ReadAsync(
+        string topicName, int partition, long offset, int maxBytes, TimeSpan maxWait, CancellationToken cancellationToken)
+    {
+        var topic = await topics.GetPartitionAsync(topicName, partition, cancellationToken);
+        maxBytes = maxBytes <= 0 ? _options.DefaultReadBytes : Math.Min(maxBytes, _options.MaxReadBytes);
+        var deadline = time.GetTimestamp() + (long)(Clamp(maxWait).TotalSeconds * time.TimestampFrequency);
+        while (true)
+        {
+            var signal = signals.NextAppend(topicName, partition);
+            var read = await hotTier.ReadAsync(topic, partition, offset, maxBytes, cancellationToken);
+            switch (read.Status)
+            {
+                case ReadStatus.PartitionNotFound:
+                    topics.Forget(topicName);
+                    throw new LogException(LogError.PartitionNotFound, $"Partition {topicName}/{partition} does not exist.");
+                case ReadStatus.OffsetOutOfRange:
+                    throw new LogException(LogError.OffsetOutOfRange,
+                        $"Offset {offset} is outside {topicName}/{partition}: the log holds offsets {read.StartOffset} to {read.EndOffset - 1} (end {read.EndOffset}).");
+            }
+            if (read.Batches.Count > 0)
+            {
+                var result = Trim(read, offset);
+                metrics.Read(topicName, result.NextOffset - offset, result.Batches.Sum(b => b.Length));
+                return result;
+            }
+            var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return new ReadResult([], offset, read.StartOffset, read.EndOffset);
+            }
+            await WaitForSignal(signal, remaining, cancellationToken);
+        }
+    }
+
+    /// <summary>Waits until the partition's end is past <paramref name="offset"/>; answers the end offset then (or at time-out).</summary>
+    public async Task<(long EndOffset, bool HasData)> WaitForDataAsync(
+        string topicName, int partition, long offset, TimeSpan maxWait, CancellationToken cancellationToken)
+    {
+        var topic = await topics.GetPartitionAsync(topicName, partition, cancellationToken);
+        var deadline = time.GetTimestamp() + (long)(Clamp(maxWait).TotalSeconds * time.TimestampFrequency);
+        while (true)
+        {
+            var signal = signals.NextAppend(topicName, partition);
+            var states = await hotTier.DescribeAsync(topic, cancellationToken);
+            var end = states[partition].EndOffset;
+            if (end > offset)
+            {
+                return (end, true);
+            }
+            var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return (end, false);
+            }
+            await WaitForSignal(signal, remaining, cancellationToken);
+        }
+    }
+
+    public async Task<(TopicConfig Topic, IReadOnlyList<PartitionState> Partitions)> DescribeAsync(string topicName, CancellationToken cancellationToken)
+    {
+        var topic = await topics.GetAsync(topicName, cancellationToken);
+        return (topic, await hotTier.DescribeAsync(topic, cancellationToken));
+    }
+
+    private RecordBatch Check(string topicName, ReadOnlyMemory<byte> bytes)
+    {
+        if (bytes.Length > _options.MaxBatchBytes)
+        {
+            metrics.Rejected(topicName, "batch_too_large");
+            throw new LogException(LogError.BatchTooLarge,
+                $"The batch is {bytes.Length} bytes; the limit (Storage:MaxBatchBytes) is {_options.MaxBatchBytes}.");
+        }
+        try
+        {
+            var batch = RecordBatch.Validate(bytes);
+            if (batch.RecordCount > _options.MaxBatchRecords)
+            {
+                metrics.Rejected(topicName, "batch_too_large");
+                throw new LogException(LogError.BatchTooLarge,
+                    $"The batch holds {batch.RecordCount} records; the limit (Storage:MaxBatchRecords) is {_options.MaxBatchRecords}.");
+            }
+            if (batch.IsIdempotent && batch.BaseSequence < 0)
+            {
+                throw new LogException(LogError.InvalidBatch, $"Producer {batch.ProducerId} sent a negative base sequence.");
+            }
+            return batch;
+        }
+        catch (CorruptRecordBatchException ex)
+        {
+            metrics.Rejected(topicName, "corrupt_batch");
+            throw new LogException(LogError.InvalidBatch, "The record batch is corrupt: " + ex.Message, ex);
+        }
+    }
+
+    private static ReadResult Trim(HotRead read, long offset)
+    {
+        var batches = read.Batches.ToArray();
+        var first = RecordBatch.Parse(batches[0]);
+        if (first.BaseOffset < offset)
+        {
+            batches[0] = first.TrimBefore(offset);
+        }
+        var last = RecordBatch.Parse(batches[^1]);
+        return new ReadResult(batches, last.NextOffset, read.StartOffset, read.EndOffset);
+    }
+
+    private TimeSpan Clamp(TimeSpan wait) =>
+        wait <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(wait.TotalMilliseconds, _options.MaxWaitMs));
+
+    /// <summary>Until the signal fires, the poll interval passes (safety net for a lost wake-up), or the time is up.</summary>
+    private async Task WaitForSignal(Task signal, TimeSpan remaining, CancellationToken cancellationToken)
+    {
+        var slice = TimeSpan.FromMilliseconds(Math.Min(remaining.TotalMilliseconds, _options.WaitPollIntervalMs));
+        try
+        {
+            await signal.WaitAsync(slice, time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // Re-check the log: the poll is the safety net.
+        }
+    }
+}
+
+public sealed record AppendResult(long BaseOffset, int RecordCount, bool Duplicate, long EndOffset);
+
+/// <summary>Batches in offset order, the first starting exactly at the asked offset.</summary>
+public sealed record ReadResult(IReadOnlyList<byte[]> Batches, long NextOffset, long LogStartOffset, long EndOffset);

@@ -1,0 +1,14 @@
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddStorageServices();
+
+var app = builder.Build();
+
+app.MapDefaultEndpoints();
+app.MapStorageApi();
+
+app.Run();
+
+/// <summary>The entry point, public so tests can host the service in-process.</summary>
+public partial class Program;

@@ -1,0 +1,29 @@
+using StackExchange.Redis;
+
+namespace Broker.Storage;
+
+/// <summary>
+/// Every Redis key and channel Storage uses. A partition's keys share the hash tag "{topic:partition}",
+/// so one partition lives in one Redis Cluster slot and its Lua scripts touch a single slot. The topic's
+/// incarnation id follows the tag, so a re-created topic never sees a deleted one's keys.
+/// </summary>
+public sealed class RedisKeys(string prefix)
+{
+    public string Prefix { get; } = prefix;
+
+    public RedisKey Topics { get; } = prefix + ":topics";
+
+    public RedisChannel Appends { get; } = RedisChannel.Literal(prefix + ":appends");
+
+    public RedisKey Stream(string topic, string topicId, int partition) => Partition(topic, topicId, partition, "log");
+
+    public RedisKey Meta(string topic, string topicId, int partition) => Partition(topic, topicId, partition, "meta");
+
+    public RedisKey Producer(string topic, string topicId, int partition, long producerId) =>
+        Partition(topic, topicId, partition, "pid:" + producerId);
+
+    public RedisKey GroupOffsets(string group, string topic) => $"{Prefix}:group:{{{group}}}:{topic}:offsets";
+
+    private string Partition(string topic, string topicId, int partition, string suffix) =>
+        $"{Prefix}:{{{topic}:{partition}}}:{topicId}:{suffix}";
+}

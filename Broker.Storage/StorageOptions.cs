@@ -1,0 +1,53 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Broker.Storage;
+
+/// <summary>Storage's limits and choices, bound from the "Storage" section and validated at start-up.</summary>
+public sealed class StorageOptions
+{
+    public const string SectionName = "Storage";
+
+    /// <summary>"auto" (Redis when ConnectionStrings:redis is set, else in-process), "redis" or "memory".</summary>
+    [RegularExpression("^(auto|redis|memory)$")]
+    public string HotTier { get; set; } = "auto";
+
+    /// <summary>Prefix of every Redis key and channel this service uses, so several brokers can share a Redis.</summary>
+    [RegularExpression("^[A-Za-z0-9._-]{1,64}$")]
+    public string KeyPrefix { get; set; } = "broker";
+
+    /// <summary>The largest record batch one append may carry (encoded bytes).</summary>
+    [Range(1024, 256 * 1024 * 1024)]
+    public int MaxBatchBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>The most records one batch may hold.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxBatchRecords { get; set; } = 100_000;
+
+    /// <summary>What a read returns at most when the caller asks for more (at least one batch is always returned).</summary>
+    [Range(1024, 256 * 1024 * 1024)]
+    public int MaxReadBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>What a read returns when the caller does not say.</summary>
+    [Range(1024, 256 * 1024 * 1024)]
+    public int DefaultReadBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The longest a long-poll read or wait may block.</summary>
+    [Range(0, 300_000)]
+    public int MaxWaitMs { get; set; } = 30_000;
+
+    /// <summary>Waiters re-check the end offset this often even without a wake-up (a lost PUBLISH is not fatal).</summary>
+    [Range(10, 60_000)]
+    public int WaitPollIntervalMs { get; set; } = 1_000;
+
+    /// <summary>How long a topic's configuration is cached in memory before it is read again.</summary>
+    [Range(0, 3_600)]
+    public int TopicCacheSeconds { get; set; } = 5;
+
+    /// <summary>How long an idle idempotent producer's sequence state is kept per partition (Kafka keeps 7 days).</summary>
+    [Range(1, 24 * 365)]
+    public int ProducerStateTtlHours { get; set; } = 24 * 7;
+
+    /// <summary>The most topics the broker holds.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxTopics { get; set; } = 10_000;
+}

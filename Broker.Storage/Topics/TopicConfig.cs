@@ -1,0 +1,46 @@
+using Broker.Contracts.Batches;
+
+namespace Broker.Storage.Topics;
+
+/// <summary>
+/// A topic as stored. <see cref="Id"/> is new each time a topic is created, so the keys of a deleted
+/// topic (and its producers' state) can never leak into a new topic of the same name.
+/// </summary>
+public sealed record TopicConfig
+{
+    public required string Name { get; init; }
+    public required string Id { get; init; }
+    public required int Partitions { get; init; }
+
+    /// <summary>How long records are kept, in milliseconds; -1 keeps them forever.</summary>
+    public long RetentionMs { get; init; } = TopicDefaults.RetentionMs;
+
+    /// <summary>How many bytes a partition keeps; -1 means no size limit.</summary>
+    public long RetentionBytes { get; init; } = -1;
+
+    /// <summary>The hot-tier (Redis) budget per partition in bytes; older batches move to the cold tier past it.</summary>
+    public long HotBytes { get; init; } = TopicDefaults.HotBytes;
+
+    /// <summary>The schema registry subject values must match, or null for an unchecked topic.</summary>
+    public string? SchemaSubject { get; init; }
+
+    public int MaxDeliveryAttempts { get; init; } = TopicDefaults.MaxDeliveryAttempts;
+
+    /// <summary>Where records that exhausted their attempts go; null means "&lt;topic&gt;.dlq".</summary>
+    public string? DeadLetterTopic { get; init; }
+
+    public CompressionCodec Compression { get; init; } = CompressionCodec.None;
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public string EffectiveDeadLetterTopic => DeadLetterTopic ?? Name + ".dlq";
+}
+
+public static class TopicDefaults
+{
+    public const long RetentionMs = 7L * 24 * 60 * 60 * 1000;
+    public const long HotBytes = 256L * 1024 * 1024;
+    public const int MaxDeliveryAttempts = 5;
+    public const int MaxPartitions = 1024;
+    public const int MaxNameLength = 249;
+}

@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using Broker.Storage.HotTier;
+using Broker.Storage.Log;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Storage.Topics;
+
+/// <summary>
+/// Creates, changes and deletes topics (configuration plus partition state), and answers "which topic
+/// is this" from a short-lived cache, so an append does not read the configuration from Redis each time.
+/// </summary>
+public sealed class TopicRegistry(
+    ITopicStore store, IHotTier hotTier, TimeProvider time, IOptions<StorageOptions> options, ILogger<TopicRegistry> logger)
+{
+    private readonly ConcurrentDictionary<string, (TopicConfig? Config, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    private readonly long _cacheTicks = TimeSpan.FromSeconds(options.Value.TopicCacheSeconds).Ticks;
+
+    /// <summary>The topic, from the cache when fresh. Null when it does not exist.</summary>
+    public async ValueTask<TopicConfig?> FindAsync(string name, CancellationToken cancellationToken, bool refresh = false)
+    {
+        var now = time.GetUtcNow().UtcTicks;
+        if (!refresh && _cache.TryGetValue(name, out var cached) && cached.ExpiresAt > now)
+        {
+            return cached.Config;
+        }
+        var config = await store.GetAsync(name, cancellationToken);
+        _cache[name] = (config, now + _cacheTicks);
+        return config;
+    }
+
+    /// <summary>The topic, or a TopicNotFound error.</summary>
+    public async ValueTask<TopicConfig> GetAsync(string name, CancellationToken cancellationToken, bool refresh = false) =>
+        await FindAsync(name, cancellationToken, refresh)
+        ?? throw new LogException(LogError.TopicNotFound, $"Topic '{name}' does not exist.");
+
+    /// <summary>The topic and a partition number known to be in it (re-reading once, in case partitions were added).</summary>
+    public async ValueTask<TopicConfig> GetPartitionAsync(string name, int partition, CancellationToken cancellationToken)
+    {
+        var topic = await GetAsync(name, cancellationToken);
+        if (partition >= 0 && partition < topic.Partitions)
+        {
+            return topic;
+        }
+        topic = await GetAsync(name, cancellationToken, refresh: true);
+        return partition >= 0 && partition < topic.Partitions
+            ? topic
+            : throw new LogException(LogError.PartitionNotFound,
+                $"Topic '{name}' has partitions 0 to {topic.Partitions - 1}; there is no partition {partition}.");
+    }
+
+    public Task<IReadOnlyList<TopicConfig>> ListAsync(CancellationToken cancellationToken) => store.ListAsync(cancellationToken);
+
+    /// <summary>Creates the topic or changes it. Partitions may grow, never shrink (keys would move under consumers).</summary>
+    public async Task<(TopicConfig Topic, bool Created)> CreateOrUpdateAsync(string name, TopicSpec spec, CancellationToken cancellationToken)
+    {
+        if (!TopicValidation.TryParseCodec(spec.Compression, out var codec))
+        {
+            throw new LogException(LogError.InvalidArgument, $"compression must be none, lz4 or zstd; got '{spec.Compression}'.");
+        }
+        var existing = await store.GetAsync(name, cancellationToken);
+        if (existing is null)
+        {
+            if (await store.CountAsync(cancellationToken) >= options.Value.MaxTopics)
+            {
+                throw new LogException(LogError.InvalidArgument, $"The broker holds its maximum of {options.Value.MaxTopics} topics.");
+            }
+            var topic = new TopicConfig
+            {
+                Name = name,
+                Id = Guid.NewGuid().ToString("N")[..12],
+                Partitions = spec.Partitions ?? 1,
+                RetentionMs = spec.RetentionMs ?? TopicDefaults.RetentionMs,
+                RetentionBytes = spec.RetentionBytes ?? -1,
+                HotBytes = spec.HotBytes ?? TopicDefaults.HotBytes,
+                SchemaSubject = spec.SchemaSubject,
+                MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? TopicDefaults.MaxDeliveryAttempts,
+                DeadLetterTopic = spec.DeadLetterTopic,
+                Compression = codec,
+                CreatedAt = time.GetUtcNow(),
+            };
+            // Partition state first: a topic is only visible once every partition can take appends.
+            await hotTier.CreatePartitionsAsync(topic, 0, cancellationToken);
+            if (await store.TryCreateAsync(topic, cancellationToken))
+            {
+                Forget(name);
+                StorageLog.TopicCreated(logger, name, topic.Partitions);
+                return (topic, true);
+            }
+            // Another caller created it first; ours was never visible.
+            await hotTier.DeletePartitionsAsync(topic, cancellationToken);
+            existing = await store.GetAsync(name, cancellationToken)
+                ?? throw new LogException(LogError.InvalidArgument, $"Topic '{name}' was created and deleted concurrently; try again.");
+        }
+
+        var partitions = spec.Partitions ?? existing.Partitions;
+        if (partitions < existing.Partitions)
+        {
+            throw new LogException(LogError.InvalidArgument,
+                $"Topic '{name}' has {existing.Partitions} partitions; partitions can be added but not removed.");
+        }
+        var updated = existing with
+        {
+            Partitions = partitions,
+            RetentionMs = spec.RetentionMs ?? existing.RetentionMs,
+            RetentionBytes = spec.RetentionBytes ?? existing.RetentionBytes,
+            HotBytes = spec.HotBytes ?? existing.HotBytes,
+            SchemaSubject = spec.SchemaSubject ?? existing.SchemaSubject,
+            MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? existing.MaxDeliveryAttempts,
+            DeadLetterTopic = spec.DeadLetterTopic ?? existing.DeadLetterTopic,
+            Compression = spec.Compression is null ? existing.Compression : codec,
+        };
+        if (partitions > existing.Partitions)
+        {
+            await hotTier.CreatePartitionsAsync(updated, existing.Partitions, cancellationToken);
+        }
+        await store.UpdateAsync(updated, cancellationToken);
+        Forget(name);
+        return (updated, false);
+    }
+
+    /// <summary>Deletes the topic: configuration first (so nothing new finds it), then its partitions.</summary>
+    public async Task<bool> DeleteAsync(string name, CancellationToken cancellationToken)
+    {
+        var existing = await store.GetAsync(name, cancellationToken);
+        if (existing is null || !await store.DeleteAsync(name, cancellationToken))
+        {
+            return false;
+        }
+        Forget(name);
+        await hotTier.DeletePartitionsAsync(existing, cancellationToken);
+        StorageLog.TopicDeleted(logger, name);
+        return true;
+    }
+
+    public void Forget(string name) => _cache.TryRemove(name, out _);
+}
