@@ -225,7 +225,8 @@ public readonly struct RecordBatch
                 throw new CorruptRecordBatchException($"Record {_index} has offset delta {offsetDelta}; offsets in a batch are dense.");
             }
             var keyLength = VarInt.ReadInt32(record, ref p) - 1;
-            ReadOnlyMemory<byte>? key = keyLength < 0 ? null : Slice(ref p, keyLength, end);
+            // Typed null: a bare null here would convert to an empty key, not to no key.
+            var key = keyLength < 0 ? (ReadOnlyMemory<byte>?)null : Slice(ref p, keyLength, end);
             var valueLength = VarInt.ReadInt32(record, ref p);
             var value = Slice(ref p, valueLength, end);
             var headerCount = VarInt.ReadInt32(record, ref p);
