@@ -60,12 +60,14 @@ public static class StorageServiceExtensions
         }
         builder.Services.AddHostedService<HotTierAnnouncement>();
 
-        builder.Services.AddProblemDetails();
         builder.Services.AddGrpc(grpc =>
         {
             grpc.Interceptors.Add<LogExceptionInterceptor>();
-            // A request carries one batch; a response at most the read limit plus one whole batch.
-            grpc.MaxReceiveMessageSize = options.MaxBatchBytes + (64 * 1024);
+            // A request carries one batch. gRPC's own limit sits well above ours so an oversized batch
+            // meets the log's check, whose error names Storage:MaxBatchBytes; only a grossly oversized
+            // message gets gRPC's generic RESOURCE_EXHAUSTED. A response holds at most the read limit
+            // plus one whole batch.
+            grpc.MaxReceiveMessageSize = (2 * options.MaxBatchBytes) + (64 * 1024);
             grpc.MaxSendMessageSize = options.MaxReadBytes + options.MaxBatchBytes + (64 * 1024);
         });
         return builder;
@@ -73,7 +75,6 @@ public static class StorageServiceExtensions
 
     public static WebApplication MapStorageApi(this WebApplication app)
     {
-        app.UseStatusCodePages();
         app.MapTopicsApi();
         app.MapGrpcService<LogGrpcService>();
         return app;

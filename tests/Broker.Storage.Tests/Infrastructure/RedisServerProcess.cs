@@ -1,0 +1,456 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Broker.Storage.Tests.Infrastructure;
+
+/// <summary>
+/// A real <c>redis-server</c> child process on a free loopback port, in its own temporary directory, with
+/// AOF on (<c>appendfsync everysec</c>) and RDB snapshots off. <see cref="ShutdownAsync"/> sends the real
+/// <c>SHUTDOWN</c> command and <see cref="RestartAsync"/> starts the server again on the same port and
+/// directory, so the AOF is reloaded: tests can prove that what Redis acknowledged survives a restart.
+/// </summary>
+/// <remarks>
+/// The binary is <c>$REDIS_SERVER_PATH</c> when set, else <c>redis-server</c> on <c>PATH</c>, else the
+/// Debian package's <c>/usr/bin/redis-server</c>. Every live server is killed in <see cref="DisposeAsync"/>
+/// and, as a safety net, when the test host exits.
+/// </remarks>
+public sealed class RedisServerProcess : IAsyncDisposable
+{
+    private const int MaxPortAttempts = 5;
+    private const int MaxOutputLines = 200;
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_shutdownTimeout = TimeSpan.FromSeconds(30);
+    private static readonly ConcurrentDictionary<RedisServerProcess, byte> s_live = new();
+
+    private readonly string _executable;
+    private readonly Queue<string> _output = new();
+    private readonly Lock _gate = new();
+    private Process? _process;
+    private bool _disposed;
+
+    static RedisServerProcess()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (var server in s_live.Keys)
+            {
+                server.Kill();
+            }
+        };
+    }
+
+    private RedisServerProcess(string executable, string dataDirectory, int port)
+    {
+        _executable = executable;
+        DataDirectory = dataDirectory;
+        Port = port;
+    }
+
+    /// <summary>The loopback TCP port the server listens on; the same across restarts.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>The server's working directory (holds <c>appendonlydir/</c>); the same across restarts.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>A StackExchange.Redis configuration string for this server.</summary>
+    public string ConnectionString => $"127.0.0.1:{Port},allowAdmin=true,abortConnect=false";
+
+    /// <summary>True while the child process runs.</summary>
+    public bool IsRunning
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _process is { HasExited: false };
+            }
+        }
+    }
+
+    /// <summary>Starts a server on a free loopback port and waits until it answers PING.</summary>
+    public static async Task<RedisServerProcess> StartAsync(CancellationToken cancellationToken)
+    {
+        var executable = FindExecutable();
+        var directory = Path.Combine(Path.GetTempPath(), "broker-redis-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var server = new RedisServerProcess(executable, directory, FindFreePort());
+        s_live.TryAdd(server, 0);
+        try
+        {
+            // The port is free when probed but another process may take it before redis-server binds it:
+            // on a failed bind, try again on a new port.
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await server.StartProcessAndWaitAsync(cancellationToken);
+                    return server;
+                }
+                catch (RedisServerExitedException) when (attempt < MaxPortAttempts && server.OutputMentionsAddressInUse())
+                {
+                    server.Port = FindFreePort();
+                }
+            }
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends the real <c>SHUTDOWN</c> command (Redis fsyncs the AOF and exits) and waits for the process to
+    /// exit. Kills the process if it has not exited within 30 seconds. Does nothing if it is not running.
+    /// </summary>
+    public async Task ShutdownAsync()
+    {
+        var process = CurrentProcess();
+        if (process is null || process.HasExited)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(s_shutdownTimeout);
+        try
+        {
+            await SendShutdownAsync(Port, timeout.Token);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException)
+        {
+            // The process may be exiting already; waiting below tells.
+        }
+
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            throw new TimeoutException(
+                $"redis-server on port {Port} did not exit within {s_shutdownTimeout.TotalSeconds:0} s of SHUTDOWN; killed it."
+                + Environment.NewLine + OutputText());
+        }
+    }
+
+    /// <summary>
+    /// Starts the server again on the same port and in the same directory (so it reloads its AOF) and waits
+    /// until it answers PING. Shuts the running server down first if it still runs.
+    /// </summary>
+    public async Task RestartAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await ShutdownAsync();
+        await StartProcessAndWaitAsync(cancellationToken);
+    }
+
+    /// <summary>Kills the process if it runs and deletes its directory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        var process = CurrentProcess();
+        Kill();
+        if (process is not null)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // Nothing more to do: the directory delete below may then fail and is best effort.
+            }
+
+            lock (_gate)
+            {
+                _process = null;
+            }
+
+            process.Dispose();
+        }
+
+        s_live.TryRemove(this, out _);
+        DeleteDirectory(DataDirectory);
+    }
+
+    public override string ToString() => $"redis-server 127.0.0.1:{Port} in {DataDirectory}";
+
+    private async Task StartProcessAndWaitAsync(CancellationToken cancellationToken)
+    {
+        var process = StartProcess();
+        var deadline = Stopwatch.StartNew();
+        Exception? lastError = null;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (process.HasExited)
+            {
+                // Let the output readers drain what the process wrote before it died.
+                await process.WaitForExitAsync(cancellationToken);
+                throw new RedisServerExitedException(
+                    $"redis-server ({_executable}) on port {Port} exited with code {process.ExitCode} before answering PING."
+                    + Environment.NewLine + OutputText());
+            }
+
+            try
+            {
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                attempt.CancelAfter(TimeSpan.FromSeconds(2));
+                var reply = await PingAsync(Port, attempt.Token);
+                if (reply == "+PONG")
+                {
+                    return;
+                }
+
+                // "-LOADING ..." while the AOF is being replayed: wait.
+                lastError = new InvalidOperationException("PING answered " + reply);
+            }
+            catch (Exception ex) when (ex is SocketException or IOException
+                                       || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                lastError = ex;
+            }
+
+            if (deadline.Elapsed > s_startTimeout)
+            {
+                Kill();
+                throw new TimeoutException(
+                    $"redis-server ({_executable}) on port {Port} did not answer PING within {s_startTimeout.TotalSeconds:0} s"
+                    + $" (last error: {lastError?.Message})."
+                    + Environment.NewLine + OutputText());
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+        }
+    }
+
+    private Process StartProcess()
+    {
+        var info = new ProcessStartInfo(_executable)
+        {
+            WorkingDirectory = DataDirectory,
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            CreateNoWindow = true,
+        };
+        foreach (var argument in new[]
+                 {
+                     "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                     "--bind", "127.0.0.1",
+                     "--dir", DataDirectory,
+                     "--appendonly", "yes",
+                     "--appendfsync", "everysec",
+                     "--save", "",
+                     "--protected-mode", "no",
+                     "--daemonize", "no",
+                     "--logfile", "",
+                 })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_process is { HasExited: false })
+            {
+                throw new InvalidOperationException($"{this} is already running.");
+            }
+
+            _process?.Dispose();
+            _output.Clear();
+            if (!process.Start())
+            {
+                throw new InvalidOperationException($"Could not start {_executable}.");
+            }
+
+            _process = process;
+        }
+
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private Process? CurrentProcess()
+    {
+        lock (_gate)
+        {
+            return _process;
+        }
+    }
+
+    private void Kill()
+    {
+        var process = CurrentProcess();
+        try
+        {
+            if (process is { HasExited: false })
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Already gone.
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _output.Enqueue(line);
+            while (_output.Count > MaxOutputLines)
+            {
+                _output.Dequeue();
+            }
+        }
+    }
+
+    private string OutputText()
+    {
+        lock (_gate)
+        {
+            return _output.Count == 0
+                ? "redis-server wrote nothing to stdout/stderr."
+                : "redis-server stdout/stderr (last lines):" + Environment.NewLine + string.Join(Environment.NewLine, _output);
+        }
+    }
+
+    private bool OutputMentionsAddressInUse()
+    {
+        lock (_gate)
+        {
+            return _output.Any(line => line.Contains("Address already in use", StringComparison.OrdinalIgnoreCase));
+        }
+    }
+
+    private static async Task<string> PingAsync(int port, CancellationToken cancellationToken)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
+        var stream = client.GetStream();
+        await stream.WriteAsync("*1\r\n$4\r\nPING\r\n"u8.ToArray(), cancellationToken);
+        var buffer = new byte[256];
+        var reply = new StringBuilder();
+        while (!reply.ToString().Contains("\r\n", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+            {
+                throw new IOException("redis-server closed the connection without answering PING.");
+            }
+
+            reply.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        var text = reply.ToString();
+        return text[..text.IndexOf("\r\n", StringComparison.Ordinal)];
+    }
+
+    private static async Task SendShutdownAsync(int port, CancellationToken cancellationToken)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
+        var stream = client.GetStream();
+        await stream.WriteAsync("*1\r\n$8\r\nSHUTDOWN\r\n"u8.ToArray(), cancellationToken);
+
+        // On success Redis closes the connection without a reply; an error reply means it refused.
+        var buffer = new byte[512];
+        var read = await stream.ReadAsync(buffer, cancellationToken);
+        if (read > 0 && buffer[0] == (byte)'-')
+        {
+            throw new InvalidOperationException("redis-server refused SHUTDOWN: " + Encoding.ASCII.GetString(buffer, 0, read).Trim());
+        }
+    }
+
+    private static int FindFreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    private static string FindExecutable()
+    {
+        var configured = Environment.GetEnvironmentVariable("REDIS_SERVER_PATH");
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return File.Exists(configured)
+                ? configured
+                : throw new FileNotFoundException($"REDIS_SERVER_PATH points to {configured}, which does not exist.", configured);
+        }
+
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        foreach (var folder in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(folder, "redis-server");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        foreach (var candidate in new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" })
+        {
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException(
+            "redis-server was not found on PATH nor at /usr/bin/redis-server. Install it (Debian: apt-get install redis-server, "
+            + "or run ./test.sh which does) or set REDIS_SERVER_PATH.");
+    }
+
+    private static void DeleteDirectory(string directory)
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            try
+            {
+                if (Directory.Exists(directory))
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    private sealed class RedisServerExitedException(string message) : InvalidOperationException(message);
+}
