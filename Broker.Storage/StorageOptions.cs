@@ -50,4 +50,12 @@ public sealed class StorageOptions
     /// <summary>The most topics the broker holds.</summary>
     [Range(1, 1_000_000)]
     public int MaxTopics { get; set; } = 10_000;
+
+    /// <summary>How often retention looks at every partition.</summary>
+    [Range(1, 86_400)]
+    public int RetentionCheckIntervalSeconds { get; set; } = 60;
+
+    /// <summary>The most batches one retention pass removes per partition (the rest go on the next pass).</summary>
+    [Range(1, 1_000_000)]
+    public int RetentionBatchesPerPass { get; set; } = 1_000;
 }

@@ -3,6 +3,7 @@ using Broker.Storage.Apis;
 using Broker.Storage.Groups;
 using Broker.Storage.HotTier;
 using Broker.Storage.Log;
+using Broker.Storage.Retention;
 using Broker.Storage.Telemetry;
 using Broker.Storage.Topics;
 using Broker.Storage.Waiting;
@@ -59,6 +60,8 @@ public static class StorageServiceExtensions
             builder.Services.AddSingleton<IGroupOffsetStore, InMemoryGroupOffsetStore>();
         }
         builder.Services.AddHostedService<HotTierAnnouncement>();
+        builder.Services.AddSingleton<RetentionService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
 
         builder.Services.AddGrpc(grpc =>
         {

@@ -110,4 +110,45 @@ internal static class HotTierScripts
           from = '(' .. entries[#entries][1]
         end
         """;
+
+    /// <summary>
+    /// Retention: drops the oldest batches while the oldest is past the time limit (its max timestamp is
+    /// below ARGV[1]) or the partition holds more than ARGV[2] bytes; -1 disables a limit. Looks at no
+    /// more than ARGV[3] batches per call. KEYS: stream, meta.
+    /// Returns {batches removed, new start offset}. The end offset never moves.
+    /// </summary>
+    public const string Trim = """
+        local meta = redis.call('HMGET', KEYS[2], 'next', 'start', 'bytes')
+        if not meta[1] then
+          return {0, -1}
+        end
+        local start = tonumber(meta[2]) or 0
+        local bytes = tonumber(meta[3]) or 0
+        local min_ts = tonumber(ARGV[1])
+        local max_bytes = tonumber(ARGV[2])
+        local entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', tonumber(ARGV[3]))
+        local removed = 0
+        local removed_bytes = 0
+        local new_start = start
+        for _, e in ipairs(entries) do
+          local batch = e[2][2]
+          local max_ts = struct.unpack('<i8', batch, 31)
+          local expired = min_ts >= 0 and max_ts < min_ts
+          local over = max_bytes >= 0 and (bytes - removed_bytes) > max_bytes
+          if not (expired or over) then
+            break
+          end
+          local dash = string.find(e[1], '-', 1, true)
+          new_start = tonumber(string.sub(e[1], 1, dash - 1)) + tonumber(string.sub(e[1], dash + 1))
+          removed = removed + 1
+          removed_bytes = removed_bytes + string.len(batch)
+        end
+        if removed == 0 then
+          return {0, start}
+        end
+        redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', new_start))
+        redis.call('HSET', KEYS[2], 'start', string.format('%d', new_start))
+        redis.call('HINCRBY', KEYS[2], 'bytes', -removed_bytes)
+        return {removed, new_start}
+        """;
 }

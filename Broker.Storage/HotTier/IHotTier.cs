@@ -22,7 +22,18 @@ public interface IHotTier
     Task<HotRead> ReadAsync(TopicConfig topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<PartitionState>> DescribeAsync(TopicConfig topic, CancellationToken cancellationToken);
+
+    Task<PartitionState> DescribePartitionAsync(TopicConfig topic, int partition, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Retention: removes the oldest whole batches while they are older than <paramref name="minTimestamp"/>
+    /// (unix ms; -1 for no time limit) or the partition holds more than <paramref name="maxBytes"/> (-1 for
+    /// no size limit). Looks at no more than <paramref name="maxBatches"/> batches.
+    /// </summary>
+    Task<TrimResult> TrimAsync(TopicConfig topic, int partition, long minTimestamp, long maxBytes, int maxBatches, CancellationToken cancellationToken);
 }
+
+public readonly record struct TrimResult(int BatchesRemoved, long StartOffset);
 
 /// <summary>What the log needs to know of a batch to place it: its size and its producer's sequence.</summary>
 public readonly record struct BatchIdentity(int RecordCount, long ProducerId, int BaseSequence)

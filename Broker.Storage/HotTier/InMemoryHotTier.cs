@@ -71,19 +71,37 @@ internal sealed class InMemoryHotTier(AppendSignals signals) : IHotTier
         var states = new PartitionState[topic.Partitions];
         for (var p = 0; p < states.Length; p++)
         {
-            if (_partitions.TryGetValue((topic.Id, p), out var log))
-            {
-                lock (log)
-                {
-                    states[p] = new PartitionState(p, log.StartOffset, log.EndOffset, log.Bytes);
-                }
-            }
-            else
-            {
-                states[p] = new PartitionState(p, 0, 0, 0, Exists: false);
-            }
+            states[p] = State(topic, p);
         }
         return Task.FromResult<IReadOnlyList<PartitionState>>(states);
+    }
+
+    public Task<PartitionState> DescribePartitionAsync(TopicConfig topic, int partition, CancellationToken cancellationToken) =>
+        Task.FromResult(State(topic, partition));
+
+    public Task<TrimResult> TrimAsync(
+        TopicConfig topic, int partition, long minTimestamp, long maxBytes, int maxBatches, CancellationToken cancellationToken)
+    {
+        if (!_partitions.TryGetValue((topic.Id, partition), out var log))
+        {
+            return Task.FromResult(new TrimResult(0, -1));
+        }
+        lock (log)
+        {
+            return Task.FromResult(log.Trim(minTimestamp, maxBytes, maxBatches));
+        }
+    }
+
+    private PartitionState State(TopicConfig topic, int partition)
+    {
+        if (!_partitions.TryGetValue((topic.Id, partition), out var log))
+        {
+            return new PartitionState(partition, 0, 0, 0, Exists: false);
+        }
+        lock (log)
+        {
+            return new PartitionState(partition, log.StartOffset, log.EndOffset, log.Bytes);
+        }
     }
 
     /// <summary>One partition's batches; guarded by locking the instance.</summary>
@@ -135,6 +153,26 @@ internal sealed class InMemoryHotTier(AppendSignals signals) : IHotTier
                 }
             }
             return new AppendOutcome(AppendStatus.Appended, assigned, EndOffset);
+        }
+
+        public TrimResult Trim(long minTimestamp, long maxBytes, int maxBatches)
+        {
+            var removed = 0;
+            while (removed < maxBatches && _batches.Count > 0)
+            {
+                var oldest = RecordBatch.Parse(_batches[0].Batch);
+                var expired = minTimestamp >= 0 && oldest.MaxTimestamp < minTimestamp;
+                var over = maxBytes >= 0 && Bytes > maxBytes;
+                if (!expired && !over)
+                {
+                    break;
+                }
+                _batches.RemoveAt(0);
+                Bytes -= oldest.Bytes.Length;
+                StartOffset = oldest.NextOffset;
+                removed++;
+            }
+            return new TrimResult(removed, StartOffset);
         }
 
         public HotRead Read(long offset, int maxBytes)

@@ -17,6 +17,8 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
     private const int ReadStep = 16;
     private static readonly RedisScript s_append = new(HotTierScripts.Append);
     private static readonly RedisScript s_read = new(HotTierScripts.Read);
+    private static readonly RedisScript s_trim = new(HotTierScripts.Trim);
+    private static readonly RedisValue[] s_stateFields = ["next", "start", "bytes"];
 
     private readonly string _producerTtlSeconds =
         (options.Value.ProducerStateTtlHours * 3600).ToString(CultureInfo.InvariantCulture);
@@ -121,23 +123,34 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
     public async Task<IReadOnlyList<PartitionState>> DescribeAsync(TopicConfig topic, CancellationToken cancellationToken)
     {
         var db = Db;
-        RedisValue[] fields = ["next", "start", "bytes"];
         var tasks = new Task<RedisValue[]>[topic.Partitions];
         for (var p = 0; p < tasks.Length; p++)
         {
-            tasks[p] = db.HashGetAsync(keys.Meta(topic.Name, topic.Id, p), fields);
+            tasks[p] = db.HashGetAsync(keys.Meta(topic.Name, topic.Id, p), s_stateFields);
         }
         var all = await Task.WhenAll(tasks).WaitAsync(cancellationToken);
         var states = new PartitionState[all.Length];
         for (var p = 0; p < all.Length; p++)
         {
-            var v = all[p];
-            states[p] = v[0].IsNull
-                ? new PartitionState(p, 0, 0, 0, Exists: false)
-                : new PartitionState(p, v[1].IsNull ? 0 : (long)v[1], (long)v[0], v[2].IsNull ? 0 : (long)v[2]);
+            states[p] = ToState(p, all[p]);
         }
         return states;
     }
+
+    public async Task<PartitionState> DescribePartitionAsync(TopicConfig topic, int partition, CancellationToken cancellationToken) =>
+        ToState(partition, await Db.HashGetAsync(keys.Meta(topic.Name, topic.Id, partition), s_stateFields).WaitAsync(cancellationToken));
+
+    public async Task<TrimResult> TrimAsync(
+        TopicConfig topic, int partition, long minTimestamp, long maxBytes, int maxBatches, CancellationToken cancellationToken)
+    {
+        RedisKey[] scriptKeys = [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition)];
+        var r = (RedisResult[])(await s_trim.EvaluateAsync(Db, scriptKeys, [minTimestamp, maxBytes, maxBatches]).WaitAsync(cancellationToken))!;
+        return new TrimResult((int)r[0], (long)r[1]);
+    }
+
+    private static PartitionState ToState(int partition, RedisValue[] v) => v[0].IsNull
+        ? new PartitionState(partition, 0, 0, 0, Exists: false)
+        : new PartitionState(partition, v[1].IsNull ? 0 : (long)v[1], (long)v[0], v[2].IsNull ? 0 : (long)v[2]);
 
     /// <summary>Entry IDs are "baseOffset-recordCount".</summary>
     private static long ParseBaseOffset(string id)

@@ -105,8 +105,7 @@ public sealed class PartitionLog(
         while (true)
         {
             var signal = signals.NextAppend(topicName, partition);
-            var states = await hotTier.DescribeAsync(topic, cancellationToken);
-            var end = states[partition].EndOffset;
+            var end = (await hotTier.DescribePartitionAsync(topic, partition, cancellationToken)).EndOffset;
             if (end > offset)
             {
                 return (end, true);

@@ -24,4 +24,10 @@ internal static partial class StorageLog
 
     [LoggerMessage(7, LogLevel.Warning, "{Operation} refused: {Error}: {Message}")]
     public static partial void Refused(ILogger logger, string operation, string error, string message);
+
+    [LoggerMessage(8, LogLevel.Information, "Retention removed {Batches} batches from {Topic}/{Partition}; it now starts at offset {StartOffset}")]
+    public static partial void RetentionTrimmed(ILogger logger, string topic, int partition, int batches, long startOffset);
+
+    [LoggerMessage(9, LogLevel.Error, "Retention pass failed; it runs again at the next interval")]
+    public static partial void RetentionFailed(ILogger logger, Exception exception);
 }

@@ -17,6 +17,7 @@ public sealed class StorageMetrics
     private readonly Histogram<double> _appendDuration;
     private readonly Counter<long> _readRecords;
     private readonly Counter<long> _readBytes;
+    private readonly Counter<long> _retentionRemoved;
 
     public StorageMetrics(IMeterFactory meterFactory)
     {
@@ -29,6 +30,7 @@ public sealed class StorageMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
         _readRecords = meter.CreateCounter<long>("broker.storage.read.records", "{record}", "Records returned by reads.");
         _readBytes = meter.CreateCounter<long>("broker.storage.read.bytes", "By", "Batch bytes returned by reads.");
+        _retentionRemoved = meter.CreateCounter<long>("broker.storage.retention.removed", "{batch}", "Batches removed by retention.");
     }
 
     public void Appended(string topic, int records, int bytes, TimeSpan duration)
@@ -50,4 +52,7 @@ public sealed class StorageMetrics
         _readRecords.Add(records, tag);
         _readBytes.Add(bytes, tag);
     }
+
+    public void RetentionRemoved(string topic, int batches) =>
+        _retentionRemoved.Add(batches, new KeyValuePair<string, object?>("messaging.destination.name", topic));
 }

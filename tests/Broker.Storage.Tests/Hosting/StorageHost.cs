@@ -48,9 +48,13 @@ public sealed class StorageHost : IAsyncDisposable
     public static StorageHost Start(string? redisConnectionString, string keyPrefix, IReadOnlyDictionary<string, string>? settings = null) =>
         new(redisConnectionString, keyPrefix, settings);
 
-    public async Task CreateTopicAsync(string topic, int partitions, string compression = "none")
+    public Task CreateTopicAsync(string topic, int partitions, string compression = "none") =>
+        CreateTopicAsync(topic, new { partitions, compression });
+
+    /// <summary>PUT /v1/topics/{topic} with <paramref name="spec"/> as the JSON body.</summary>
+    public async Task CreateTopicAsync(string topic, object spec)
     {
-        using var response = await Http.PutAsJsonAsync($"/v1/topics/{topic}", new { partitions, compression });
+        using var response = await Http.PutAsJsonAsync($"/v1/topics/{topic}", spec);
         if (!response.IsSuccessStatusCode)
         {
             throw new InvalidOperationException($"PUT /v1/topics/{topic}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");

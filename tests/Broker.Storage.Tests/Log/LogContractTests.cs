@@ -4,7 +4,9 @@ using Broker.Contracts.Storage;
 using Broker.Storage.Tests.Hosting;
 using Broker.Storage.Tests.Infrastructure;
 using Google.Protobuf;
+using Broker.Storage.Retention;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Broker.Storage.Tests.Log;
 
@@ -297,15 +299,60 @@ public abstract class LogContractTests : IAsyncLifetime
         Assert.Equal(values, (await ReadAll(topic, 0, 0)).Select(r => r.Value));
     }
 
-    protected async Task<AppendResponse> Append(string topic, int partition, IEnumerable<string> values) =>
-        await Log.AppendAsync(new AppendRequest { Topic = topic, Partition = partition, Batch = ByteString.CopyFrom(BuildBatch(values)) }, cancellationToken: Timeout);
+    [Fact]
+    public async Task Retention_by_bytes_removes_the_oldest_batches_and_moves_the_start_not_the_end()
+    {
+        var topic = NewTopic("bytes");
+        await Host.CreateTopicAsync(topic, new { partitions = 1, retentionBytes = 4096 });
+        for (var b = 0; b < 10; b++)
+        {
+            await Append(topic, 0, [$"{b}:" + new string('x', 1000)]);
+        }
 
-    protected static byte[] BuildBatch(IEnumerable<string> values, long producerId = -1, int baseSequence = -1)
+        var removed = await Host.Services.GetRequiredService<RetentionService>().RunOnceAsync(Timeout);
+
+        var state = (await Log.DescribeTopicAsync(new DescribeTopicRequest { Topic = topic }, cancellationToken: Timeout)).Partitions[0];
+        Assert.Equal(removed, state.StartOffset); // one record per batch
+        Assert.True(removed >= 6, $"only {removed} batches removed");
+        Assert.Equal(10, state.EndOffset);
+        Assert.True(state.HotBytes <= 4096, $"{state.HotBytes} bytes kept");
+        var kept = await ReadAll(topic, 0, state.StartOffset);
+        Assert.Equal(Enumerable.Range((int)state.StartOffset, 10 - (int)state.StartOffset).Select(i => (long)i), kept.Select(r => r.Offset));
+
+        var gone = await Assert.ThrowsAsync<RpcException>(() =>
+            Log.ReadAsync(new ReadRequest { Topic = topic, Partition = 0, Offset = 0 }, cancellationToken: Timeout).ResponseAsync);
+        Assert.Equal(StatusCode.OutOfRange, gone.StatusCode);
+        Assert.Contains($"offsets {state.StartOffset} to 9", gone.Status.Detail, StringComparison.Ordinal);
+
+        // New appends go on from the same end.
+        Assert.Equal(10, (await Append(topic, 0, ["after"])).BaseOffset);
+    }
+
+    [Fact]
+    public async Task Retention_by_time_removes_batches_whose_newest_record_is_too_old()
+    {
+        var topic = NewTopic("time");
+        await Host.CreateTopicAsync(topic, new { partitions = 1, retentionMs = 3_600_000 });
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Append(topic, 0, ["old-1", "old-2"], timestamp: now - 7_200_000);
+        await Append(topic, 0, ["old-3"], timestamp: now - 3_700_000);
+        await Append(topic, 0, ["recent"], timestamp: now - 60_000);
+        await Append(topic, 0, ["old-but-after-recent"], timestamp: now - 9_000_000); // behind a kept batch: stays
+
+        Assert.Equal(2, await Host.Services.GetRequiredService<RetentionService>().RunOnceAsync(Timeout));
+        Assert.Equal(["recent", "old-but-after-recent"], (await ReadAll(topic, 0, 3)).Select(r => r.Value));
+        Assert.Equal(0, await Host.Services.GetRequiredService<RetentionService>().RunOnceAsync(Timeout));
+    }
+
+    protected async Task<AppendResponse> Append(string topic, int partition, IEnumerable<string> values, long timestamp = 1_000) =>
+        await Log.AppendAsync(new AppendRequest { Topic = topic, Partition = partition, Batch = ByteString.CopyFrom(BuildBatch(values, timestamp: timestamp)) }, cancellationToken: Timeout);
+
+    protected static byte[] BuildBatch(IEnumerable<string> values, long producerId = -1, int baseSequence = -1, long timestamp = 1_000)
     {
         using var builder = new RecordBatchBuilder();
         foreach (var value in values)
         {
-            builder.Add(Encoding.UTF8.GetBytes(value), 1_000);
+            builder.Add(Encoding.UTF8.GetBytes(value), timestamp);
         }
         return builder.Build(CompressionCodec.None, producerId, baseSequence);
     }
