@@ -74,7 +74,9 @@ public readonly struct RecordBatch
     {
         var batch = Parse(bytes);
         var count = 0;
-        foreach (var _ in batch.GetRecords())
+        // Headers are bounds-checked but not built: validation allocates nothing per record.
+        var records = new RecordEnumerator(batch.GetRecordsSection(), batch.BaseOffset, batch.FirstTimestamp, batch.RecordCount, materializeHeaders: false);
+        while (records.MoveNext())
         {
             count++;
         }
@@ -180,12 +182,14 @@ public readonly struct RecordBatch
         private readonly long _baseOffset;
         private readonly long _firstTimestamp;
         private readonly int _count;
+        private readonly bool _materializeHeaders;
         private int _position;
         private int _index;
 
-        internal RecordEnumerator(ReadOnlyMemory<byte> records, long baseOffset, long firstTimestamp, int count)
+        internal RecordEnumerator(ReadOnlyMemory<byte> records, long baseOffset, long firstTimestamp, int count, bool materializeHeaders = true)
         {
             _records = records;
+            _materializeHeaders = materializeHeaders;
             _baseOffset = baseOffset;
             _firstTimestamp = firstTimestamp;
             _count = count;
@@ -237,15 +241,19 @@ public readonly struct RecordBatch
                 {
                     throw new CorruptRecordBatchException($"Record {_index} claims {headerCount} headers.");
                 }
-                var list = new RecordHeader[headerCount];
+                var list = _materializeHeaders ? new RecordHeader[headerCount] : null;
                 for (var i = 0; i < headerCount; i++)
                 {
                     var nameLength = VarInt.ReadInt32(record, ref p);
                     var name = Slice(ref p, nameLength, end);
                     var headerValueLength = VarInt.ReadInt32(record, ref p);
-                    list[i] = new RecordHeader(Encoding.UTF8.GetString(name.Span), Slice(ref p, headerValueLength, end));
+                    var headerValue = Slice(ref p, headerValueLength, end);
+                    if (list is not null)
+                    {
+                        list[i] = new RecordHeader(Encoding.UTF8.GetString(name.Span), headerValue);
+                    }
                 }
-                headers = list;
+                headers = list ?? headers;
             }
             if (p != end)
             {
