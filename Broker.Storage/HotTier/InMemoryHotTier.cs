@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Broker.Contracts.Batches;
 using Broker.Storage.Topics;
 
-using Broker.Storage.Waiting;
 
 namespace Broker.Storage.HotTier;
 
@@ -10,7 +9,7 @@ namespace Broker.Storage.HotTier;
 /// The hot tier in process memory, behind the same contract as Redis: the embedded default and the
 /// fast path for unit tests. Nothing survives the process; start-up says so loudly.
 /// </summary>
-internal sealed class InMemoryHotTier(AppendSignals signals) : IHotTier
+internal sealed class InMemoryHotTier : IHotTier
 {
     private const int ProducerBatchesKept = 5;
     private readonly ConcurrentDictionary<(string TopicId, int Partition), MemoryPartition> _partitions = new();
@@ -42,16 +41,10 @@ internal sealed class InMemoryHotTier(AppendSignals signals) : IHotTier
         {
             return Task.FromResult(new AppendOutcome(AppendStatus.PartitionNotFound, -1, -1));
         }
-        AppendOutcome outcome;
         lock (log)
         {
-            outcome = log.Append(batch, identity);
+            return Task.FromResult(log.Append(batch, identity));
         }
-        if (outcome.Status == AppendStatus.Appended)
-        {
-            signals.Notify(topic.Name, partition);
-        }
-        return Task.FromResult(outcome);
     }
 
     public Task<HotRead> ReadAsync(TopicConfig topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken)

@@ -1,0 +1,147 @@
+using System.Globalization;
+using Broker.Contracts.Batches;
+
+namespace Broker.LoadGen;
+
+/// <summary>
+/// What one run does, from <c>--name value</c> arguments. Immutable; <see cref="Default"/> documents
+/// every default.
+/// </summary>
+public sealed record LoadGenOptions
+{
+    public static LoadGenOptions Default { get; } = new();
+
+    /// <summary>Storage's gRPC endpoint (h2c).</summary>
+    public Uri Storage { get; init; } = new("http://127.0.0.1:5101");
+
+    /// <summary>Storage's REST endpoint (HTTP/1.1), used to create and delete the topic.</summary>
+    public Uri Rest { get; init; } = new("http://127.0.0.1:5100");
+
+    /// <summary>A StackExchange.Redis configuration string for the baseline (the Redis Storage uses).</summary>
+    public string Redis { get; init; } = "127.0.0.1:6379";
+
+    /// <summary>Records per timed round, for each path.</summary>
+    public int Records { get; init; } = 200_000;
+
+    public int RecordBytes { get; init; } = 1024;
+
+    /// <summary>Records per batch on the broker path.</summary>
+    public int Batch { get; init; } = 100;
+
+    public int Partitions { get; init; } = 4;
+
+    /// <summary>Appends in flight on the broker path.</summary>
+    public int Concurrency { get; init; } = 16;
+
+    /// <summary>HTTP/2 connections (one GrpcChannel each) the appends spread over.</summary>
+    public int Connections { get; init; } = 1;
+
+    /// <summary>How the producer compresses each batch (the baseline always writes raw values).</summary>
+    public CompressionCodec Codec { get; init; } = CompressionCodec.None;
+
+    /// <summary>"random" (incompressible bytes) or "text" (JSON-like, compressible) record values.</summary>
+    public string Values { get; init; } = "random";
+
+    /// <summary>XADDs in flight on the baseline path.</summary>
+    public int Window { get; init; } = 1000;
+
+    public string Topic { get; init; } = "loadgen-" + Guid.NewGuid().ToString("N")[..8];
+
+    /// <summary>Each round runs the baseline, then the broker; the report takes the best round of each.</summary>
+    public int Rounds { get; init; } = 2;
+
+    /// <summary>Untimed warm-up of each path, as a fraction of <see cref="Records"/>.</summary>
+    public double Warmup { get; init; } = 0.1;
+
+    /// <summary>Keep the topic after the run (it is deleted otherwise).</summary>
+    public bool KeepTopic { get; init; }
+
+    /// <summary>Storage's process id, when known, so its CPU use per round can be reported (Linux /proc).</summary>
+    public int? StoragePid { get; init; }
+
+    public const string Usage = """
+        Broker.LoadGen: Storage's append path against pipelined Redis XADD (Dapr pubsub.redis's pattern).
+          --storage URL        Storage gRPC endpoint, h2c             (default http://127.0.0.1:5101)
+          --rest URL           Storage REST endpoint                  (default http://127.0.0.1:5100)
+          --redis CONFIG       Redis for the baseline                 (default 127.0.0.1:6379)
+          --records N          records per timed round and path       (default 200000)
+          --record-bytes N     value size                             (default 1024)
+          --batch N            records per append                     (default 100)
+          --partitions N       partitions of the topic / baseline     (default 4)
+          --concurrency N      appends in flight                      (default 16)
+          --connections N      HTTP/2 connections for the appends     (default 1)
+          --codec C            batch compression: none, lz4, zstd     (default none)
+          --values V           random (incompressible) or text        (default random)
+          --window N           baseline XADDs in flight               (default 1000)
+          --topic NAME         topic to create                        (default loadgen-<random>)
+          --rounds N           baseline+broker rounds, best reported  (default 2)
+          --warmup F           untimed warm-up fraction               (default 0.1)
+          --storage-pid PID    report Storage's CPU use per round     (default: not reported)
+          --keep-topic         do not delete the topic afterwards
+        Prints one JSON line to stdout; progress goes to stderr.
+        """;
+
+    /// <summary>Parses <c>--name value</c> pairs; throws <see cref="ArgumentException"/> with a readable message.</summary>
+    public static LoadGenOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = Default;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            if (name == "--keep-topic")
+            {
+                options = options with { KeepTopic = true };
+                continue;
+            }
+            if (!name.StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Count)
+            {
+                throw new ArgumentException($"Expected '--name value'; got '{name}'.");
+            }
+            var value = args[++i];
+            options = name switch
+            {
+                "--storage" => options with { Storage = ParseUri(name, value) },
+                "--rest" => options with { Rest = ParseUri(name, value) },
+                "--redis" => options with { Redis = value },
+                "--records" => options with { Records = ParseInt(name, value, 1) },
+                "--record-bytes" => options with { RecordBytes = ParseInt(name, value, 0) },
+                "--batch" => options with { Batch = ParseInt(name, value, 1) },
+                "--partitions" => options with { Partitions = ParseInt(name, value, 1) },
+                "--concurrency" => options with { Concurrency = ParseInt(name, value, 1) },
+                "--window" => options with { Window = ParseInt(name, value, 1) },
+                "--connections" => options with { Connections = ParseInt(name, value, 1) },
+                "--codec" => options with { Codec = ParseCodec(name, value) },
+                "--values" => options with { Values = value is "random" or "text" ? value : throw new ArgumentException($"{name} takes random or text; got '{value}'.") },
+                "--topic" => options with { Topic = value },
+                "--rounds" => options with { Rounds = ParseInt(name, value, 1) },
+                "--warmup" => options with { Warmup = ParseFraction(name, value) },
+                "--storage-pid" => options with { StoragePid = ParseInt(name, value, 1) },
+                _ => throw new ArgumentException($"Unknown option '{name}'."),
+            };
+        }
+        return options;
+    }
+
+    private static CompressionCodec ParseCodec(string name, string value) => value switch
+    {
+        "none" => CompressionCodec.None,
+        "lz4" => CompressionCodec.Lz4,
+        "zstd" => CompressionCodec.Zstd,
+        _ => throw new ArgumentException($"{name} takes none, lz4 or zstd; got '{value}'."),
+    };
+
+    private static Uri ParseUri(string name, string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? uri
+            : throw new ArgumentException($"{name} takes an http(s) URL; got '{value}'.");
+
+    private static int ParseInt(string name, string value, int min) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
+            ? n
+            : throw new ArgumentException($"{name} takes a whole number of at least {min}; got '{value}'.");
+
+    private static double ParseFraction(string name, string value) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && f is >= 0 and < 1
+            ? f
+            : throw new ArgumentException($"{name} takes a fraction from 0 to below 1; got '{value}'.");
+}

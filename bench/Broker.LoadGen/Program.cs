@@ -1,0 +1,38 @@
+using Broker.LoadGen;
+
+LoadGenOptions options;
+try
+{
+    if (args is ["--help"] or ["-h"])
+    {
+        Console.Error.WriteLine(LoadGenOptions.Usage);
+        return 0;
+    }
+    options = LoadGenOptions.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    Console.Error.WriteLine(LoadGenOptions.Usage);
+    return 2;
+}
+
+// Bounded in time as well as in count: a stuck run ends by itself.
+using var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(20));
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+
+try
+{
+    var report = await LoadRun.RunAsync(options, cancellation.Token);
+    Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(report, ReportJsonContext.Default.Report));
+    return 0;
+}
+catch (Exception ex) when (ex is not OutOfMemoryException)
+{
+    Console.Error.WriteLine($"loadgen: FAILED: {ex}");
+    return 1;
+}

@@ -1,0 +1,81 @@
+using Broker.Contracts.Batches;
+using Google.Protobuf;
+
+namespace Broker.LoadGen;
+
+/// <summary>
+/// The records both paths write, made before anything is timed: a pool of distinct values (record i has
+/// value i mod pool size) and, for the broker, the same records already encoded as batches, so the timed
+/// loops measure the append paths, not the builder.
+/// </summary>
+public sealed class Workload
+{
+    private const int ValuePool = 1024;
+
+    private readonly byte[][] _values;
+
+    private Workload(byte[][] values, ByteString[] batches, int[] batchCounts)
+    {
+        _values = values;
+        Batches = batches;
+        BatchCounts = batchCounts;
+    }
+
+    /// <summary>Encoded batches covering one round's records in order (the last may be short).</summary>
+    public IReadOnlyList<ByteString> Batches { get; }
+
+    /// <summary>Records in each batch.</summary>
+    public IReadOnlyList<int> BatchCounts { get; }
+
+    public byte[] Value(int record) => _values[record % _values.Length];
+
+    public static Workload Create(LoadGenOptions options)
+    {
+        var random = new Random(20_251_123);
+        var values = new byte[Math.Min(ValuePool, options.Records)][];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = options.Values == "text" ? TextValue(random, options.RecordBytes) : RandomValue(random, options.RecordBytes);
+        }
+
+        var batchCount = (options.Records + options.Batch - 1) / options.Batch;
+        var batches = new ByteString[batchCount];
+        var counts = new int[batchCount];
+        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        using var builder = new RecordBatchBuilder(options.Batch * (options.RecordBytes + 32));
+        for (var b = 0; b < batchCount; b++)
+        {
+            builder.Reset();
+            var first = b * options.Batch;
+            var last = Math.Min(first + options.Batch, options.Records);
+            for (var r = first; r < last; r++)
+            {
+                builder.Add(values[r % values.Length], timestamp);
+            }
+            counts[b] = builder.Count;
+            // The array is ours alone and never changes: wrap it, do not copy it again per send.
+            batches[b] = UnsafeByteOperations.UnsafeWrap(builder.Build(options.Codec));
+        }
+        return new Workload(values, batches, counts);
+    }
+
+    private static byte[] RandomValue(Random random, int length)
+    {
+        var value = new byte[length];
+        random.NextBytes(value);
+        return value;
+    }
+
+    /// <summary>JSON-like text: repeated field names, varying numbers and words; compresses about as events do.</summary>
+    private static byte[] TextValue(Random random, int length)
+    {
+        string[] words = ["order", "customer", "shipped", "pending", "invoice", "warehouse", "express", "standard", "refund"];
+        var text = new System.Text.StringBuilder(length + 64);
+        while (text.Length < length)
+        {
+            text.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"{{\"id\":{random.Next(1_000_000)},\"status\":\"{words[random.Next(words.Length)]}\",\"amount\":{random.Next(100_000) / 100.0},\"sku\":\"{words[random.Next(words.Length)]}-{random.Next(1000)}\"}},");
+        }
+        return System.Text.Encoding.UTF8.GetBytes(text.ToString(0, length));
+    }
+}
