@@ -3,6 +3,7 @@
 #
 #   bench/storage-append.sh                                   # 200000 records of 1 KiB, batches of 100
 #   bench/storage-append.sh --batch 10 --concurrency 32       # extra arguments go to Broker.LoadGen
+#   STORAGE_ENV="DOTNET_gcServer=0" bench/storage-append.sh   # environment for Storage alone
 #
 # Starts a fresh redis-server on a free loopback port (no AOF, no RDB, in a temp dir), builds and starts
 # Broker.Storage (Release) against it on free ports, waits for /health to answer Healthy, runs
@@ -116,6 +117,8 @@ log "Broker.Storage: REST http://127.0.0.1:$HTTP_PORT, gRPC http://127.0.0.1:$GR
   export Kestrel__Endpoints__Grpc__Protocols="Http2"
   export Logging__LogLevel__Default="Warning"
   export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
+  # STORAGE_ENV="NAME=value ..." sets variables for Storage alone (e.g. runtime knobs to compare).
+  for kv in ${STORAGE_ENV:-}; do export "${kv?}"; done
   exec dotnet Broker.Storage.dll
 ) >"$WORK/storage.log" 2>&1 &
 STORAGE_PID=$!

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using static Broker.Contracts.Batches.RecordBatchLayout;
@@ -73,16 +74,39 @@ public readonly struct RecordBatch
     public static RecordBatch Validate(ReadOnlyMemory<byte> bytes)
     {
         var batch = Parse(bytes);
-        var count = 0;
-        // Headers are bounds-checked but not built: validation allocates nothing per record.
-        var records = new RecordEnumerator(batch.GetRecordsSection(), batch.BaseOffset, batch.FirstTimestamp, batch.RecordCount, materializeHeaders: false);
-        while (records.MoveNext())
+        // Validation allocates nothing per batch or record: a compressed section is decompressed into a
+        // pooled buffer, and headers are bounds-checked but not built.
+        byte[]? pooled = null;
+        try
         {
-            count++;
+            ReadOnlyMemory<byte> section;
+            if (batch.Codec == CompressionCodec.None)
+            {
+                section = bytes[HeaderSize..];
+            }
+            else
+            {
+                pooled = ArrayPool<byte>.Shared.Rent(batch.RecordsLength);
+                section = pooled.AsMemory(0, batch.RecordsLength);
+                BatchCompression.Decompress(batch.Codec, bytes.Span[HeaderSize..], pooled.AsSpan(0, batch.RecordsLength));
+            }
+            var count = 0;
+            var records = new RecordEnumerator(section, batch.BaseOffset, batch.FirstTimestamp, batch.RecordCount, materializeHeaders: false);
+            while (records.MoveNext())
+            {
+                count++;
+            }
+            return count == batch.RecordCount
+                ? batch
+                : throw new CorruptRecordBatchException($"The header says {batch.RecordCount} records; the batch holds {count}.");
         }
-        return count == batch.RecordCount
-            ? batch
-            : throw new CorruptRecordBatchException($"The header says {batch.RecordCount} records; the batch holds {count}.");
+        finally
+        {
+            if (pooled is not null)
+            {
+                ArrayPool<byte>.Shared.Return(pooled);
+            }
+        }
     }
 
     /// <summary>The uncompressed records section (decompressed into a new buffer when compressed).</summary>
