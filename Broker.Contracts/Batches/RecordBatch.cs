@@ -163,7 +163,16 @@ public readonly struct RecordBatch
         {
             return Bytes.ToArray();
         }
-        var records = GetRecordsSection().Span;
+        var batch = Assemble(GetRecordsSection().Span, codec, RecordCount, FirstTimestamp, MaxTimestamp, ProducerId, BaseSequence);
+        SetBaseOffset(batch, BaseOffset);
+        return batch;
+    }
+
+    /// <summary>A whole batch from an uncompressed records section: compressed as asked, header and CRC written.</summary>
+    internal static byte[] Assemble(
+        ReadOnlySpan<byte> records, CompressionCodec codec, int count, long firstTimestamp, long maxTimestamp,
+        long producerId, int baseSequence)
+    {
         byte[] batch;
         if (codec == CompressionCodec.None)
         {
@@ -172,13 +181,19 @@ public readonly struct RecordBatch
         }
         else
         {
-            var scratch = new byte[BatchCompression.MaxCompressedLength(codec, records.Length)];
-            var compressed = BatchCompression.Compress(codec, records, scratch);
-            batch = new byte[HeaderSize + compressed];
-            scratch.AsSpan(0, compressed).CopyTo(batch.AsSpan(HeaderSize));
+            var scratch = ArrayPool<byte>.Shared.Rent(BatchCompression.MaxCompressedLength(codec, records.Length));
+            try
+            {
+                var compressed = BatchCompression.Compress(codec, records, scratch);
+                batch = new byte[HeaderSize + compressed];
+                scratch.AsSpan(0, compressed).CopyTo(batch.AsSpan(HeaderSize));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
         }
-        WriteHeader(batch, codec, RecordCount, FirstTimestamp, MaxTimestamp, ProducerId, BaseSequence, records.Length);
-        SetBaseOffset(batch, BaseOffset);
+        WriteHeader(batch, codec, count, firstTimestamp, maxTimestamp, producerId, baseSequence, records.Length);
         return batch;
     }
 

@@ -109,29 +109,8 @@ public sealed class RecordBatchBuilder : IDisposable
         {
             throw new InvalidOperationException("A batch needs at least one record.");
         }
-        var records = _buffer.AsSpan(RecordBatchLayout.HeaderSize, _length);
-        byte[] batch;
-        if (codec == CompressionCodec.None)
-        {
-            batch = new byte[RecordBatchLayout.HeaderSize + _length];
-            records.CopyTo(batch.AsSpan(RecordBatchLayout.HeaderSize));
-        }
-        else
-        {
-            var scratch = ArrayPool<byte>.Shared.Rent(BatchCompression.MaxCompressedLength(codec, _length));
-            try
-            {
-                var compressed = BatchCompression.Compress(codec, records, scratch);
-                batch = new byte[RecordBatchLayout.HeaderSize + compressed];
-                scratch.AsSpan(0, compressed).CopyTo(batch.AsSpan(RecordBatchLayout.HeaderSize));
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(scratch);
-            }
-        }
-        RecordBatch.WriteHeader(batch, codec, Count, _firstTimestamp, _maxTimestamp, producerId, baseSequence, _length);
-        return batch;
+        return RecordBatch.Assemble(_buffer.AsSpan(RecordBatchLayout.HeaderSize, _length), codec, Count,
+            _firstTimestamp, _maxTimestamp, producerId, baseSequence);
     }
 
     public void Reset()

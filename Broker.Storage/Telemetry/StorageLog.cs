@@ -22,7 +22,7 @@ internal static partial class StorageLog
     [LoggerMessage(6, LogLevel.Debug, "Duplicate batch for {Topic}/{Partition} from producer {ProducerId} sequence {Sequence}: answered with offset {BaseOffset}")]
     public static partial void DuplicateBatch(ILogger logger, string topic, int partition, long producerId, int sequence, long baseOffset);
 
-    [LoggerMessage(7, LogLevel.Warning, "{Operation} refused: {Error}: {Message}")]
+    [LoggerMessage(7, LogLevel.Debug, "{Operation} refused: {Error}: {Message}")]
     public static partial void Refused(ILogger logger, string operation, string error, string message);
 
     [LoggerMessage(8, LogLevel.Information, "Retention removed {Batches} batches from {Topic}/{Partition}; it now starts at offset {StartOffset}")]

@@ -347,15 +347,8 @@ public abstract class LogContractTests : IAsyncLifetime
     protected async Task<AppendResponse> Append(string topic, int partition, IEnumerable<string> values, long timestamp = 1_000) =>
         await Log.AppendAsync(new AppendRequest { Topic = topic, Partition = partition, Batch = ByteString.CopyFrom(BuildBatch(values, timestamp: timestamp)) }, cancellationToken: Timeout);
 
-    protected static byte[] BuildBatch(IEnumerable<string> values, long producerId = -1, int baseSequence = -1, long timestamp = 1_000)
-    {
-        using var builder = new RecordBatchBuilder();
-        foreach (var value in values)
-        {
-            builder.Add(Encoding.UTF8.GetBytes(value), timestamp);
-        }
-        return builder.Build(CompressionCodec.None, producerId, baseSequence);
-    }
+    protected static byte[] BuildBatch(IEnumerable<string> values, long producerId = -1, int baseSequence = -1, long timestamp = 1_000) =>
+        TestBatches.Build(values, producerId, baseSequence, timestamp);
 
     protected async Task<List<(long Offset, string Value)>> ReadAll(string topic, int partition, long from)
     {

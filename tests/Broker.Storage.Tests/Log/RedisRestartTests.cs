@@ -84,15 +84,8 @@ public sealed class RedisRestartTests : IAsyncLifetime
         Assert.Equal(1000, after.BaseOffset);
     }
 
-    private static byte[] Build(IEnumerable<string> values, long producerId = -1, int baseSequence = -1)
-    {
-        using var builder = new RecordBatchBuilder();
-        foreach (var value in values)
-        {
-            builder.Add(Encoding.UTF8.GetBytes(value), 1);
-        }
-        return builder.Build(CompressionCodec.None, producerId, baseSequence);
-    }
+    private static byte[] Build(IEnumerable<string> values, long producerId = -1, int baseSequence = -1) =>
+        TestBatches.Build(values, producerId, baseSequence, timestamp: 1);
 
     private static async Task<T> Eventually<T>(Func<Task<T>> call, CancellationToken ct)
     {
