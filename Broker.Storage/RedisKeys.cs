@@ -22,7 +22,7 @@ public sealed class RedisKeys(string prefix)
     public RedisKey Producer(string topic, string topicId, int partition, long producerId) =>
         Partition(topic, topicId, partition, "pid:" + producerId);
 
-    public RedisKey GroupOffsets(string group, string topic) => $"{Prefix}:group:{{{group}}}:{topic}:offsets";
+    public RedisKey GroupOffsets(string group, string topic, string topicId) => $"{Prefix}:group:{{{group}}}:{topic}:{topicId}:offsets";
 
     private string Partition(string topic, string topicId, int partition, string suffix) =>
         $"{Prefix}:{{{topic}:{partition}}}:{topicId}:{suffix}";

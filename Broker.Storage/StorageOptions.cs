@@ -19,6 +19,13 @@ public sealed class StorageOptions
     [Range(1024, 256 * 1024 * 1024)]
     public int MaxBatchBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// The largest records section a batch may hold once decompressed: what keeps a small compressed batch
+    /// from making Storage (or a consumer) allocate without bound.
+    /// </summary>
+    [Range(1024, 256 * 1024 * 1024)]
+    public int MaxUncompressedBatchBytes { get; set; } = 64 * 1024 * 1024;
+
     /// <summary>The most records one batch may hold.</summary>
     [Range(1, 1_000_000)]
     public int MaxBatchRecords { get; set; } = 100_000;

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -43,6 +44,9 @@ public static class ServiceDefaultsExtensions
                 context.ProblemDetails.Detail = bad.InnerException is { } inner ? $"{bad.Message} {inner.Message}" : bad.Message;
             }
         });
+
+        // Socket transport knobs (receive-buffer behaviour, inline scheduling, IO queues) from "Kestrel:Transport".
+        builder.Services.Configure<SocketTransportOptions>(builder.Configuration.GetSection("Kestrel:Transport"));
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>

@@ -30,8 +30,19 @@ public readonly struct RecordBatch
 
     public bool IsIdempotent => ProducerId >= 0;
 
+    /// <summary>The sequence <paramref name="count"/> records after <paramref name="sequence"/>: sequences wrap to 0 past int.MaxValue, as in Kafka.</summary>
+    public static int NextSequence(int sequence, int count) => (int)(((long)sequence + count) % ((long)int.MaxValue + 1));
+
+    /// <summary>
+    /// The largest records section a batch may declare, compressed or not, unless the caller sets a lower
+    /// limit: a compressed batch cannot make its reader allocate more than this.
+    /// </summary>
+    public const int DefaultMaxRecordsLength = 64 * 1024 * 1024;
+
+    private const int PooledDecompressionLimit = 4 * 1024 * 1024;
+
     /// <summary>Checks length, magic, codec, count and CRC. Records are not walked; see <see cref="Validate"/>.</summary>
-    public static RecordBatch Parse(ReadOnlyMemory<byte> bytes)
+    public static RecordBatch Parse(ReadOnlyMemory<byte> bytes, int maxRecordsLength = DefaultMaxRecordsLength)
     {
         var span = bytes.Span;
         if (span.Length < HeaderSize)
@@ -67,13 +78,21 @@ public readonly struct RecordBatch
         {
             throw new CorruptRecordBatchException("The records length does not match the batch size.");
         }
+        if (batch.RecordsLength > maxRecordsLength)
+        {
+            throw new CorruptRecordBatchException(
+                $"The batch's records are {batch.RecordsLength} bytes uncompressed; the limit is {maxRecordsLength}.");
+        }
         return batch;
     }
 
-    /// <summary>Parses and then walks every record, so a CRC-valid but malformed batch is refused too.</summary>
-    public static RecordBatch Validate(ReadOnlyMemory<byte> bytes)
+    /// <summary>
+    /// Parses and then walks every record, so a CRC-valid but malformed batch is refused too; the header's
+    /// max timestamp must be the records' (retention trusts it).
+    /// </summary>
+    public static RecordBatch Validate(ReadOnlyMemory<byte> bytes, int maxRecordsLength = DefaultMaxRecordsLength)
     {
-        var batch = Parse(bytes);
+        var batch = Parse(bytes, maxRecordsLength);
         // Validation allocates nothing per batch or record: a compressed section is decompressed into a
         // pooled buffer, and headers are bounds-checked but not built.
         byte[]? pooled = null;
@@ -86,19 +105,28 @@ public readonly struct RecordBatch
             }
             else
             {
-                pooled = ArrayPool<byte>.Shared.Rent(batch.RecordsLength);
-                section = pooled.AsMemory(0, batch.RecordsLength);
-                BatchCompression.Decompress(batch.Codec, bytes.Span[HeaderSize..], pooled.AsSpan(0, batch.RecordsLength));
+                // Pooled up to a size the shared pool should keep; rarer, larger sections are collected.
+                var buffer = batch.RecordsLength <= PooledDecompressionLimit
+                    ? pooled = ArrayPool<byte>.Shared.Rent(batch.RecordsLength)
+                    : new byte[batch.RecordsLength];
+                section = buffer.AsMemory(0, batch.RecordsLength);
+                BatchCompression.Decompress(batch.Codec, bytes.Span[HeaderSize..], buffer.AsSpan(0, batch.RecordsLength));
             }
             var count = 0;
+            var maxTimestamp = long.MinValue;
             var records = new RecordEnumerator(section, batch.BaseOffset, batch.FirstTimestamp, batch.RecordCount, materializeHeaders: false);
             while (records.MoveNext())
             {
                 count++;
+                maxTimestamp = Math.Max(maxTimestamp, records.Current.Timestamp);
             }
-            return count == batch.RecordCount
+            if (count != batch.RecordCount)
+            {
+                throw new CorruptRecordBatchException($"The header says {batch.RecordCount} records; the batch holds {count}.");
+            }
+            return maxTimestamp == batch.MaxTimestamp
                 ? batch
-                : throw new CorruptRecordBatchException($"The header says {batch.RecordCount} records; the batch holds {count}.");
+                : throw new CorruptRecordBatchException($"The header's max timestamp {batch.MaxTimestamp} is not the records' {maxTimestamp}.");
         }
         finally
         {
@@ -151,7 +179,7 @@ public readonly struct RecordBatch
             }
         }
         var skipped = (int)(offset - BaseOffset);
-        var trimmed = builder.Build(CompressionCodec.None, ProducerId, IsIdempotent ? BaseSequence + skipped : NoSequence);
+        var trimmed = builder.Build(CompressionCodec.None, ProducerId, IsIdempotent ? NextSequence(BaseSequence, skipped) : NoSequence);
         SetBaseOffset(trimmed, offset);
         return trimmed;
     }
@@ -254,11 +282,12 @@ public readonly struct RecordBatch
             }
             var length = VarInt.ReadInt32(span, ref _position);
             var start = _position;
-            var end = start + length;
-            if (length == 0 || end > span.Length)
+            // Compared before adding, so a huge length cannot wrap around.
+            if (length == 0 || length > span.Length - start)
             {
                 throw new CorruptRecordBatchException($"Record {_index} runs past the end of the batch.");
             }
+            var end = start + length;
             var record = span[..end];
             var p = start;
             var timestamp = _firstTimestamp + VarInt.ReadZigZag64(record, ref p);

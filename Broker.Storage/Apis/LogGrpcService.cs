@@ -82,14 +82,14 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
             }
             offsets.Add(new CommittedOffset(o.Partition, o.Offset, o.Metadata));
         }
-        await groups.CommitAsync(request.Group, request.Topic, offsets, context.CancellationToken);
+        await groups.CommitAsync(request.Group, topic, offsets, context.CancellationToken);
         return new CommitOffsetsResponse();
     }
 
     public override async Task<FetchOffsetsResponse> FetchOffsets(FetchOffsetsRequest request, ServerCallContext context)
     {
         var topic = await CheckGroupAndTopic(request.Group, request.Topic, context.CancellationToken);
-        var committed = (await groups.FetchAsync(request.Group, request.Topic, context.CancellationToken))
+        var committed = (await groups.FetchAsync(request.Group, topic, context.CancellationToken))
             .ToDictionary(o => o.Partition);
         var response = new FetchOffsetsResponse();
         for (var p = 0; p < topic.Partitions; p++)

@@ -1,15 +1,16 @@
 using System.Collections.Concurrent;
+using Broker.Storage.Topics;
 
 namespace Broker.Storage.Groups;
 
 /// <summary>Committed offsets in process memory, for the embedded mode.</summary>
 internal sealed class InMemoryGroupOffsetStore : IGroupOffsetStore
 {
-    private readonly ConcurrentDictionary<(string Group, string Topic), ConcurrentDictionary<int, CommittedOffset>> _groups = new();
+    private readonly ConcurrentDictionary<(string Group, string TopicId), ConcurrentDictionary<int, CommittedOffset>> _groups = new();
 
-    public Task CommitAsync(string group, string topic, IReadOnlyList<CommittedOffset> offsets, CancellationToken cancellationToken)
+    public Task CommitAsync(string group, TopicConfig topic, IReadOnlyList<CommittedOffset> offsets, CancellationToken cancellationToken)
     {
-        var partitions = _groups.GetOrAdd((group, topic), _ => new ConcurrentDictionary<int, CommittedOffset>());
+        var partitions = _groups.GetOrAdd((group, topic.Id), _ => new ConcurrentDictionary<int, CommittedOffset>());
         lock (partitions)
         {
             foreach (var offset in offsets)
@@ -20,9 +21,9 @@ internal sealed class InMemoryGroupOffsetStore : IGroupOffsetStore
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<CommittedOffset>> FetchAsync(string group, string topic, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<CommittedOffset>> FetchAsync(string group, TopicConfig topic, CancellationToken cancellationToken)
     {
-        if (!_groups.TryGetValue((group, topic), out var partitions))
+        if (!_groups.TryGetValue((group, topic.Id), out var partitions))
         {
             return Task.FromResult<IReadOnlyList<CommittedOffset>>([]);
         }
@@ -32,9 +33,9 @@ internal sealed class InMemoryGroupOffsetStore : IGroupOffsetStore
         }
     }
 
-    public Task DeleteAsync(string group, string topic, CancellationToken cancellationToken)
+    public Task DeleteAsync(string group, TopicConfig topic, CancellationToken cancellationToken)
     {
-        _groups.TryRemove((group, topic), out _);
+        _groups.TryRemove((group, topic.Id), out _);
         return Task.CompletedTask;
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Broker.Storage.Topics;
 using StackExchange.Redis;
 
 namespace Broker.Storage.Groups;
@@ -9,7 +10,7 @@ namespace Broker.Storage.Groups;
 /// </summary>
 internal sealed class RedisGroupOffsetStore(IConnectionMultiplexer redis, RedisKeys keys) : IGroupOffsetStore
 {
-    public Task CommitAsync(string group, string topic, IReadOnlyList<CommittedOffset> offsets, CancellationToken cancellationToken)
+    public Task CommitAsync(string group, TopicConfig topic, IReadOnlyList<CommittedOffset> offsets, CancellationToken cancellationToken)
     {
         var entries = new List<HashEntry>(offsets.Count * 2);
         var cleared = new List<RedisValue>();
@@ -26,7 +27,7 @@ internal sealed class RedisGroupOffsetStore(IConnectionMultiplexer redis, RedisK
                 entries.Add(new HashEntry(field + ":m", o.Metadata));
             }
         }
-        var key = keys.GroupOffsets(group, topic);
+        var key = keys.GroupOffsets(group, topic.Name, topic.Id);
         var transaction = redis.GetDatabase().CreateTransaction();
         _ = transaction.HashSetAsync(key, [.. entries]);
         if (cleared.Count > 0)
@@ -36,9 +37,9 @@ internal sealed class RedisGroupOffsetStore(IConnectionMultiplexer redis, RedisK
         return transaction.ExecuteAsync().WaitAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<CommittedOffset>> FetchAsync(string group, string topic, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CommittedOffset>> FetchAsync(string group, TopicConfig topic, CancellationToken cancellationToken)
     {
-        var all = await redis.GetDatabase().HashGetAllAsync(keys.GroupOffsets(group, topic)).WaitAsync(cancellationToken);
+        var all = await redis.GetDatabase().HashGetAllAsync(keys.GroupOffsets(group, topic.Name, topic.Id)).WaitAsync(cancellationToken);
         var metadata = new Dictionary<int, string>();
         var offsets = new List<(int Partition, long Offset)>();
         foreach (var entry in all)
@@ -56,6 +57,6 @@ internal sealed class RedisGroupOffsetStore(IConnectionMultiplexer redis, RedisK
         return [.. offsets.OrderBy(o => o.Partition).Select(o => new CommittedOffset(o.Partition, o.Offset, metadata.GetValueOrDefault(o.Partition, "")))];
     }
 
-    public Task DeleteAsync(string group, string topic, CancellationToken cancellationToken) =>
-        redis.GetDatabase().KeyDeleteAsync(keys.GroupOffsets(group, topic)).WaitAsync(cancellationToken);
+    public Task DeleteAsync(string group, TopicConfig topic, CancellationToken cancellationToken) =>
+        redis.GetDatabase().KeyDeleteAsync(keys.GroupOffsets(group, topic.Name, topic.Id)).WaitAsync(cancellationToken);
 }

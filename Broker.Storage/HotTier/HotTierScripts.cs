@@ -35,7 +35,8 @@ internal static class HotTierScripts
               if s == seq and c == count then
                 return {1, tonumber(b), next, -1}
               end
-              expected = s + c
+              -- Sequences wrap to 0 past 2^31 - 1, as in Kafka.
+              expected = (s + c) % 2147483648
             end
             if expected and seq ~= expected then
               return {2, -1, next, expected}

@@ -119,7 +119,7 @@ internal sealed class InMemoryHotTier : IHotTier
                     {
                         return new AppendOutcome(AppendStatus.Duplicate, baseOffset, EndOffset);
                     }
-                    expected = (long)sequence + count;
+                    expected = RecordBatch.NextSequence(sequence, count);
                 }
                 if (identity.BaseSequence != expected)
                 {

@@ -33,9 +33,7 @@ public sealed class PartitionLog(
         var outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, cancellationToken);
         if (outcome.Status == AppendStatus.PartitionNotFound)
         {
-            // A stale cache entry for a deleted or re-created topic: look once more before refusing.
-            topics.Forget(topicName);
-            topic = await topics.GetPartitionAsync(topicName, partition, cancellationToken);
+            topic = await RefreshAfterMissingPartition(topicName, partition, topic, cancellationToken);
             outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, cancellationToken);
         }
         switch (outcome.Status)
@@ -75,8 +73,8 @@ public sealed class PartitionLog(
             switch (read.Status)
             {
                 case ReadStatus.PartitionNotFound:
-                    topics.Forget(topicName);
-                    throw new LogException(LogError.PartitionNotFound, $"Partition {topicName}/{partition} does not exist.");
+                    topic = await RefreshAfterMissingPartition(topicName, partition, topic, cancellationToken);
+                    continue;
                 case ReadStatus.OffsetOutOfRange:
                     throw new LogException(LogError.OffsetOutOfRange,
                         $"Offset {offset} is outside {topicName}/{partition}: the log holds offsets {read.StartOffset} to {read.EndOffset - 1} (end {read.EndOffset}).");
@@ -105,7 +103,13 @@ public sealed class PartitionLog(
         while (true)
         {
             var signal = signals.NextAppend(topicName, partition);
-            var end = (await hotTier.DescribePartitionAsync(topic, partition, cancellationToken)).EndOffset;
+            var state = await hotTier.DescribePartitionAsync(topic, partition, cancellationToken);
+            if (!state.Exists)
+            {
+                topic = await RefreshAfterMissingPartition(topicName, partition, topic, cancellationToken);
+                continue;
+            }
+            var end = state.EndOffset;
             if (end > offset)
             {
                 return (end, true);
@@ -125,6 +129,20 @@ public sealed class PartitionLog(
         return (topic, await hotTier.DescribeAsync(topic, cancellationToken));
     }
 
+    /// <summary>
+    /// The hot tier has no such partition although the cached topic says it should: the cache is stale (the
+    /// topic was deleted, or deleted and re-created, through another instance). Reads the topic afresh and
+    /// answers it when it is a different incarnation; otherwise the partition is really gone.
+    /// </summary>
+    private async Task<TopicConfig> RefreshAfterMissingPartition(string topicName, int partition, TopicConfig stale, CancellationToken cancellationToken)
+    {
+        topics.Forget(topicName);
+        var fresh = await topics.GetPartitionAsync(topicName, partition, cancellationToken);
+        return fresh.Id != stale.Id
+            ? fresh
+            : throw new LogException(LogError.PartitionNotFound, $"Partition {topicName}/{partition} does not exist.");
+    }
+
     private RecordBatch Check(string topicName, ReadOnlyMemory<byte> bytes)
     {
         if (bytes.Length > _options.MaxBatchBytes)
@@ -135,7 +153,7 @@ public sealed class PartitionLog(
         }
         try
         {
-            var batch = RecordBatch.Validate(bytes);
+            var batch = RecordBatch.Validate(bytes, _options.MaxUncompressedBatchBytes);
             if (batch.RecordCount > _options.MaxBatchRecords)
             {
                 metrics.Rejected(topicName, "batch_too_large");

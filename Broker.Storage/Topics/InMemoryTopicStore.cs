@@ -16,11 +16,8 @@ internal sealed class InMemoryTopicStore : ITopicStore
     public Task<bool> TryCreateAsync(TopicConfig config, CancellationToken cancellationToken) =>
         Task.FromResult(_topics.TryAdd(config.Name, config));
 
-    public Task UpdateAsync(TopicConfig config, CancellationToken cancellationToken)
-    {
-        _topics[config.Name] = config;
-        return Task.CompletedTask;
-    }
+    public Task<bool> TryUpdateAsync(TopicConfig current, TopicConfig updated, CancellationToken cancellationToken) =>
+        Task.FromResult(_topics.TryUpdate(current.Name, updated, current));
 
     public Task<bool> DeleteAsync(string name, CancellationToken cancellationToken) =>
         Task.FromResult(_topics.TryRemove(name, out _));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Broker.Storage.HotTier;
 using StackExchange.Redis;
 
 namespace Broker.Storage.Topics;
@@ -6,6 +7,20 @@ namespace Broker.Storage.Topics;
 /// <summary>Topic configurations as JSON in one Redis hash, "{prefix}:topics", field = topic name.</summary>
 internal sealed class RedisTopicStore(IConnectionMultiplexer redis, RedisKeys keys) : ITopicStore
 {
+    /// <summary>KEYS: topics hash. ARGV: name, expected id, expected version, new JSON. Returns 1 when replaced.</summary>
+    private static readonly RedisScript s_update = new("""
+        local stored = redis.call('HGET', KEYS[1], ARGV[1])
+        if not stored then
+          return 0
+        end
+        local topic = cjson.decode(stored)
+        if topic['id'] ~= ARGV[2] or (topic['version'] or 0) ~= tonumber(ARGV[3]) then
+          return 0
+        end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+        return 1
+        """);
+
     private IDatabase Db => redis.GetDatabase();
 
     public async Task<TopicConfig?> GetAsync(string name, CancellationToken cancellationToken)
@@ -23,8 +38,13 @@ internal sealed class RedisTopicStore(IConnectionMultiplexer redis, RedisKeys ke
     public Task<bool> TryCreateAsync(TopicConfig config, CancellationToken cancellationToken) =>
         Db.HashSetAsync(keys.Topics, config.Name, Serialize(config), When.NotExists).WaitAsync(cancellationToken);
 
-    public Task UpdateAsync(TopicConfig config, CancellationToken cancellationToken) =>
-        Db.HashSetAsync(keys.Topics, config.Name, Serialize(config)).WaitAsync(cancellationToken);
+    public async Task<bool> TryUpdateAsync(TopicConfig current, TopicConfig updated, CancellationToken cancellationToken)
+    {
+        // Compare-and-set on the stored incarnation and version, so a concurrent update or delete is never overwritten.
+        var result = await s_update.EvaluateAsync(Db, [keys.Topics], [current.Name, current.Id, current.Version, Serialize(updated)])
+            .WaitAsync(cancellationToken);
+        return (int)result == 1;
+    }
 
     public Task<bool> DeleteAsync(string name, CancellationToken cancellationToken) =>
         Db.HashDeleteAsync(keys.Topics, name).WaitAsync(cancellationToken);

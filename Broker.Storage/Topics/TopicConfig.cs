@@ -12,6 +12,9 @@ public sealed record TopicConfig
     public required string Id { get; init; }
     public required int Partitions { get; init; }
 
+    /// <summary>Grows by one with every change; updates are compare-and-set on (Id, Version).</summary>
+    public int Version { get; init; }
+
     /// <summary>How long records are kept, in milliseconds; -1 keeps them forever.</summary>
     public long RetentionMs { get; init; } = TopicDefaults.RetentionMs;
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Broker.Contracts.Batches;
 using Broker.Storage.HotTier;
 using Broker.Storage.Log;
 using Microsoft.Extensions.Options;
@@ -13,6 +14,7 @@ public sealed class TopicRegistry(
     ITopicStore store, IHotTier hotTier, TimeProvider time, IOptions<StorageOptions> options, ILogger<TopicRegistry> logger)
 {
     private readonly ConcurrentDictionary<string, (TopicConfig? Config, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    private const int MaxUpdateAttempts = 20;
     private readonly long _cacheTicks = TimeSpan.FromSeconds(options.Value.TopicCacheSeconds).Ticks;
 
     /// <summary>The topic, from the cache when fresh. Null when it does not exist.</summary>
@@ -57,65 +59,84 @@ public sealed class TopicRegistry(
         {
             throw new LogException(LogError.InvalidArgument, $"compression must be none, lz4 or zstd; got '{spec.Compression}'.");
         }
-        var existing = await store.GetAsync(name, cancellationToken);
-        if (existing is null)
+        // Optimistic: read, change, compare-and-set; a concurrent change or delete makes us read again.
+        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
         {
-            if (await store.CountAsync(cancellationToken) >= options.Value.MaxTopics)
+            var existing = await store.GetAsync(name, cancellationToken);
+            if (existing is null)
             {
-                throw new LogException(LogError.InvalidArgument, $"The broker holds its maximum of {options.Value.MaxTopics} topics.");
+                if (await TryCreateAsync(name, spec, codec, cancellationToken) is { } created)
+                {
+                    return (created, true);
+                }
+                continue;
             }
-            var topic = new TopicConfig
+            var partitions = spec.Partitions ?? existing.Partitions;
+            if (partitions < existing.Partitions)
             {
-                Name = name,
-                Id = Guid.NewGuid().ToString("N")[..12],
-                Partitions = spec.Partitions ?? 1,
-                RetentionMs = spec.RetentionMs ?? TopicDefaults.RetentionMs,
-                RetentionBytes = spec.RetentionBytes ?? -1,
-                HotBytes = spec.HotBytes ?? TopicDefaults.HotBytes,
-                SchemaSubject = spec.SchemaSubject,
-                MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? TopicDefaults.MaxDeliveryAttempts,
-                DeadLetterTopic = spec.DeadLetterTopic,
-                Compression = codec,
-                CreatedAt = time.GetUtcNow(),
+                throw new LogException(LogError.InvalidArgument,
+                    $"Topic '{name}' has {existing.Partitions} partitions; partitions can be added but not removed.");
+            }
+            var updated = existing with
+            {
+                Version = existing.Version + 1,
+                Partitions = partitions,
+                RetentionMs = spec.RetentionMs ?? existing.RetentionMs,
+                RetentionBytes = spec.RetentionBytes ?? existing.RetentionBytes,
+                HotBytes = spec.HotBytes ?? existing.HotBytes,
+                SchemaSubject = spec.SchemaSubject ?? existing.SchemaSubject,
+                MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? existing.MaxDeliveryAttempts,
+                DeadLetterTopic = spec.DeadLetterTopic ?? existing.DeadLetterTopic,
+                Compression = spec.Compression is null ? existing.Compression : codec,
             };
-            // Partition state first: a topic is only visible once every partition can take appends.
-            await hotTier.CreatePartitionsAsync(topic, 0, cancellationToken);
-            if (await store.TryCreateAsync(topic, cancellationToken))
+            if (partitions > existing.Partitions)
+            {
+                // Idempotent (HSETNX): a retry after a lost race finds them already there.
+                await hotTier.CreatePartitionsAsync(updated, existing.Partitions, cancellationToken);
+            }
+            if (await store.TryUpdateAsync(existing, updated, cancellationToken))
             {
                 Forget(name);
-                StorageLog.TopicCreated(logger, name, topic.Partitions);
-                return (topic, true);
+                return (updated, false);
             }
-            // Another caller created it first; ours was never visible.
-            await hotTier.DeletePartitionsAsync(topic, cancellationToken);
-            existing = await store.GetAsync(name, cancellationToken)
-                ?? throw new LogException(LogError.InvalidArgument, $"Topic '{name}' was created and deleted concurrently; try again.");
+            // Each round one writer wins; a short random pause spreads the others out.
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 5 * (attempt + 2))), time, cancellationToken);
         }
+        throw new LogException(LogError.InvalidArgument, $"Topic '{name}' kept changing concurrently; try again.");
+    }
 
-        var partitions = spec.Partitions ?? existing.Partitions;
-        if (partitions < existing.Partitions)
+    /// <summary>Creates the topic, or answers null when another caller created one of that name first.</summary>
+    private async Task<TopicConfig?> TryCreateAsync(string name, TopicSpec spec, CompressionCodec codec, CancellationToken cancellationToken)
+    {
+        if (await store.CountAsync(cancellationToken) >= options.Value.MaxTopics)
         {
-            throw new LogException(LogError.InvalidArgument,
-                $"Topic '{name}' has {existing.Partitions} partitions; partitions can be added but not removed.");
+            throw new LogException(LogError.InvalidArgument, $"The broker holds its maximum of {options.Value.MaxTopics} topics.");
         }
-        var updated = existing with
+        var topic = new TopicConfig
         {
-            Partitions = partitions,
-            RetentionMs = spec.RetentionMs ?? existing.RetentionMs,
-            RetentionBytes = spec.RetentionBytes ?? existing.RetentionBytes,
-            HotBytes = spec.HotBytes ?? existing.HotBytes,
-            SchemaSubject = spec.SchemaSubject ?? existing.SchemaSubject,
-            MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? existing.MaxDeliveryAttempts,
-            DeadLetterTopic = spec.DeadLetterTopic ?? existing.DeadLetterTopic,
-            Compression = spec.Compression is null ? existing.Compression : codec,
+            Name = name,
+            Id = Guid.NewGuid().ToString("N")[..12],
+            Partitions = spec.Partitions ?? 1,
+            RetentionMs = spec.RetentionMs ?? TopicDefaults.RetentionMs,
+            RetentionBytes = spec.RetentionBytes ?? -1,
+            HotBytes = spec.HotBytes ?? TopicDefaults.HotBytes,
+            SchemaSubject = spec.SchemaSubject,
+            MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? TopicDefaults.MaxDeliveryAttempts,
+            DeadLetterTopic = spec.DeadLetterTopic,
+            Compression = codec,
+            CreatedAt = time.GetUtcNow(),
         };
-        if (partitions > existing.Partitions)
+        // Partition state first: a topic is only visible once every partition can take appends.
+        await hotTier.CreatePartitionsAsync(topic, 0, cancellationToken);
+        if (await store.TryCreateAsync(topic, cancellationToken))
         {
-            await hotTier.CreatePartitionsAsync(updated, existing.Partitions, cancellationToken);
+            Forget(name);
+            StorageLog.TopicCreated(logger, name, topic.Partitions);
+            return topic;
         }
-        await store.UpdateAsync(updated, cancellationToken);
-        Forget(name);
-        return (updated, false);
+        // Another caller created it first; ours was never visible.
+        await hotTier.DeletePartitionsAsync(topic, cancellationToken);
+        return null;
     }
 
     /// <summary>Deletes the topic: configuration first (so nothing new finds it), then its partitions.</summary>

@@ -27,9 +27,11 @@ public sealed class AppendSignals
     {
         foreach (var (key, signal) in _signals)
         {
-            if (signal.IsIdle)
+            // A waiter may have taken this signal between the idle check and the removal; waking it makes it
+            // re-check the log and take the partition's new signal, so no wake-up is lost.
+            if (signal.IsIdle && _signals.TryRemove(KeyValuePair.Create(key, signal)))
             {
-                _signals.TryRemove(KeyValuePair.Create(key, signal));
+                signal.Fire();
             }
         }
     }

@@ -166,6 +166,71 @@ public sealed class RecordBatchTests
     }
 
     [Fact]
+    public void A_record_length_near_int_max_is_corruption_not_an_overflow()
+    {
+        var bytes = SampleBatch(CompressionCodec.None, 1);
+        // Replace the first record's length prefix with int.MaxValue (FF FF FF FF 07), keeping the batch size.
+        var forged = bytes.Take(RecordBatchLayout.HeaderSize).Concat(new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0x07 })
+            .Concat(bytes.Skip(RecordBatchLayout.HeaderSize + 1)).ToArray();
+        Resign(forged);
+        Assert.Throws<CorruptRecordBatchException>(() => RecordBatch.Validate(forged));
+    }
+
+    [Theory]
+    [InlineData(CompressionCodec.Lz4)]
+    [InlineData(CompressionCodec.Zstd)]
+    public void A_compressed_batch_may_not_claim_more_than_the_uncompressed_limit(CompressionCodec codec)
+    {
+        // 8 MB of zeros compresses to a few KB: a small request that would expand far past the limit.
+        using var builder = new RecordBatchBuilder();
+        builder.Add(new byte[8 * 1024 * 1024], s_now);
+        var bomb = builder.Build(codec);
+        Assert.True(bomb.Length < 100_000);
+
+        var error = Assert.Throws<CorruptRecordBatchException>(() => RecordBatch.Validate(bomb, maxRecordsLength: 1024 * 1024));
+        Assert.Contains("limit is 1048576", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, RecordBatch.Validate(bomb, maxRecordsLength: 16 * 1024 * 1024).RecordCount);
+
+        // A header that lies about the size is refused before anything is allocated for it.
+        BitConverter.TryWriteBytes(bomb.AsSpan(RecordBatchLayout.RecordsLengthPosition), int.MaxValue);
+        Resign(bomb);
+        Assert.Throws<CorruptRecordBatchException>(() => RecordBatch.Validate(bomb));
+    }
+
+    [Fact]
+    public void A_header_max_timestamp_that_is_not_the_records_is_refused()
+    {
+        // Retention trusts the header's max timestamp: a forged one could pin a partition forever.
+        var bytes = SampleBatch(CompressionCodec.None, 3);
+        BitConverter.TryWriteBytes(bytes.AsSpan(RecordBatchLayout.MaxTimestampPosition), long.MaxValue);
+        Resign(bytes);
+        var error = Assert.Throws<CorruptRecordBatchException>(() => RecordBatch.Validate(bytes));
+        Assert.Contains("max timestamp", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, 5, 5)]
+    [InlineData(int.MaxValue - 1, 1, int.MaxValue)]
+    [InlineData(int.MaxValue - 1, 5, 3)]
+    [InlineData(int.MaxValue, 1, 0)]
+    public void Producer_sequences_wrap_to_zero_past_int_max(int sequence, int count, int next) =>
+        Assert.Equal(next, RecordBatch.NextSequence(sequence, count));
+
+    [Fact]
+    public void Trimming_across_the_sequence_wrap_keeps_the_sequence_valid()
+    {
+        var bytes = SampleBatch(CompressionCodec.None, 5, producerId: 1, baseSequence: int.MaxValue - 1);
+        var trimmed = RecordBatch.Validate(RecordBatch.Validate(bytes).TrimBefore(3));
+        Assert.Equal(1, trimmed.BaseSequence);
+    }
+
+    private static void Resign(byte[] batch)
+    {
+        BitConverter.TryWriteBytes(batch.AsSpan(RecordBatchLayout.BatchLengthPosition), batch.Length - RecordBatchLayout.LogOverhead);
+        BitConverter.TryWriteBytes(batch.AsSpan(RecordBatchLayout.CrcPosition), Crc32C.Compute(batch.AsSpan(RecordBatchLayout.CrcCoveredStart)));
+    }
+
+    [Fact]
     public void An_empty_batch_cannot_be_built()
     {
         using var builder = new RecordBatchBuilder();

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text;
 using Broker.Contracts.Batches;
 using Broker.Contracts.Storage;
@@ -171,6 +172,74 @@ public abstract class LogContractTests : IAsyncLifetime
 
         var records = await ReadAll(topic, 0, from: 0);
         Assert.Equal(["before", "a", "b", "c", "d"], records.Select(r => r.Value));
+    }
+
+    [Fact]
+    public async Task An_idempotent_producer_goes_on_across_the_sequence_wrap()
+    {
+        var topic = NewTopic("wrap");
+        await Host.CreateTopicAsync(topic, partitions: 1);
+        var beforeWrap = BuildBatch(["a", "b", "c", "d", "e"], producerId: 3, baseSequence: int.MaxValue - 1);
+        Assert.Equal(0, (await Log.AppendAsync(new AppendRequest { Topic = topic, Partition = 0, Batch = ByteString.CopyFrom(beforeWrap) }, cancellationToken: Timeout)).BaseOffset);
+
+        var afterWrap = BuildBatch(["f"], producerId: 3, baseSequence: 3);
+        var appended = await Log.AppendAsync(new AppendRequest { Topic = topic, Partition = 0, Batch = ByteString.CopyFrom(afterWrap) }, cancellationToken: Timeout);
+        Assert.False(appended.Duplicate);
+        Assert.Equal(5, appended.BaseOffset);
+
+        var retry = await Log.AppendAsync(new AppendRequest { Topic = topic, Partition = 0, Batch = ByteString.CopyFrom(afterWrap) }, cancellationToken: Timeout);
+        Assert.True(retry.Duplicate);
+        Assert.Equal(5, retry.BaseOffset);
+    }
+
+    [Fact]
+    public async Task Group_offsets_do_not_carry_over_to_a_re_created_topic()
+    {
+        var topic = NewTopic("recreate");
+        await Host.CreateTopicAsync(topic, partitions: 1);
+        await Log.CommitOffsetsAsync(new CommitOffsetsRequest { Group = "g", Topic = topic, Offsets = { new GroupOffset { Partition = 0, Offset = 42 } } }, cancellationToken: Timeout);
+
+        using (var deleted = await Host.Http.DeleteAsync($"/v1/topics/{topic}"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+        await Host.CreateTopicAsync(topic, partitions: 1);
+
+        var fetched = await Log.FetchOffsetsAsync(new FetchOffsetsRequest { Group = "g", Topic = topic }, cancellationToken: Timeout);
+        Assert.Equal(-1, Assert.Single(fetched.Offsets).Offset);
+    }
+
+    [Fact]
+    public async Task Concurrent_topic_updates_are_all_applied_and_none_is_lost()
+    {
+        var topic = NewTopic("concurrent");
+        await Host.CreateTopicAsync(topic, partitions: 1);
+        object[] changes =
+        [
+            new { partitions = 4 },
+            new { retentionMs = 7_200_000 },
+            new { retentionBytes = 1_048_576 },
+            new { hotBytes = 2_048_000 },
+            new { maxDeliveryAttempts = 9 },
+            new { deadLetterTopic = "elsewhere" },
+            new { compression = "zstd" },
+            new { schemaSubject = "orders-value" },
+        ];
+        await Task.WhenAll(changes.Select(change => Host.CreateTopicAsync(topic, change)));
+
+        var info = await Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/v1/topics/{topic}", Timeout);
+        Assert.Equal(4, info.GetProperty("partitions").GetInt32());
+        Assert.Equal(7_200_000, info.GetProperty("retentionMs").GetInt64());
+        Assert.Equal(1_048_576, info.GetProperty("retentionBytes").GetInt64());
+        Assert.Equal(2_048_000, info.GetProperty("hotBytes").GetInt64());
+        Assert.Equal(9, info.GetProperty("maxDeliveryAttempts").GetInt32());
+        Assert.Equal("elsewhere", info.GetProperty("deadLetterTopic").GetString());
+        Assert.Equal("zstd", info.GetProperty("compression").GetString());
+        Assert.Equal("orders-value", info.GetProperty("schemaSubject").GetString());
+        for (var p = 0; p < 4; p++)
+        {
+            Assert.Equal(0, (await Append(topic, p, ["x"])).BaseOffset);
+        }
     }
 
     [Fact]
@@ -383,6 +452,31 @@ public sealed class RedisLogContractTests(RedisFixture redis) : LogContractTests
 
     protected override StorageHost? StorageHostWithLimit() =>
         StorageHost.Start(redis.ConnectionString, redis.NewPrefix("limit"), new Dictionary<string, string> { ["Storage:MaxBatchBytes"] = "1048576" });
+
+    [Fact]
+    public async Task An_instance_with_a_stale_topic_cache_follows_a_topic_re_created_through_another_instance()
+    {
+        var topic = NewTopic("stale");
+        await using var other = StorageHost.Start(redis.ConnectionString, _prefix, new Dictionary<string, string> { ["Storage:TopicCacheSeconds"] = "3600" });
+        await Host.CreateTopicAsync(topic, partitions: 1);
+        await Append(topic, 0, ["old"]);
+        // The other instance caches the first incarnation.
+        Assert.Equal(1, (await other.Log.WaitForDataAsync(new WaitForDataRequest { Topic = topic, Partition = 0, Offset = 0 }, cancellationToken: Timeout)).EndOffset);
+
+        using (var deleted = await Host.Http.DeleteAsync($"/v1/topics/{topic}"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+        await Host.CreateTopicAsync(topic, partitions: 1);
+        await Append(topic, 0, ["new-1", "new-2"]);
+
+        var waited = await other.Log.WaitForDataAsync(new WaitForDataRequest { Topic = topic, Partition = 0, Offset = 0, MaxWaitMs = 100 }, cancellationToken: Timeout);
+        Assert.Equal(2, waited.EndOffset);
+        var read = await other.Log.ReadAsync(new ReadRequest { Topic = topic, Partition = 0, Offset = 0 }, cancellationToken: Timeout);
+        Assert.Equal(2, RecordBatch.Validate(read.Batches[0].Memory).RecordCount);
+        var appended = await other.Log.AppendAsync(new AppendRequest { Topic = topic, Partition = 0, Batch = ByteString.CopyFrom(BuildBatch(["via other"])) }, cancellationToken: Timeout);
+        Assert.Equal(2, appended.BaseOffset);
+    }
 }
 
 public sealed class InMemoryLogContractTests : LogContractTests
