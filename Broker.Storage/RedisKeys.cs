@@ -15,6 +15,9 @@ public sealed class RedisKeys(string prefix)
 
     public RedisChannel Appends { get; } = RedisChannel.Literal(prefix + ":appends");
 
+    /// <summary>The name of <see cref="Appends"/>, which every append script publishes to.</summary>
+    public string AppendsChannelName { get; } = prefix + ":appends";
+
     public RedisKey Stream(string topic, string topicId, int partition) => Partition(topic, topicId, partition, "log");
 
     public RedisKey Meta(string topic, string topicId, int partition) => Partition(topic, topicId, partition, "meta");

@@ -41,11 +41,12 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
     public async Task DeletePartitionsAsync(TopicConfig topic, CancellationToken cancellationToken)
     {
         var db = Db;
-        var tasks = new List<Task>(topic.Partitions * 2);
+        var tasks = new List<Task>(topic.Partitions);
         for (var p = 0; p < topic.Partitions; p++)
         {
-            // One slot per partition, so one UNLINK per partition keeps this Cluster-safe.
-            tasks.Add(db.KeyDeleteAsync([keys.Stream(topic.Name, topic.Id, p), keys.Meta(topic.Name, topic.Id, p)], CommandFlags.None));
+            // UNLINK frees a large stream off Redis's main thread; one command per partition (one slot) keeps
+            // it Cluster-safe.
+            tasks.Add(db.ExecuteAsync("UNLINK", (RedisKey)keys.Stream(topic.Name, topic.Id, p), (RedisKey)keys.Meta(topic.Name, topic.Id, p)));
         }
         await Task.WhenAll(tasks).WaitAsync(cancellationToken);
     }
@@ -66,7 +67,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
             identity.RecordCount,
             identity.IsIdempotent ? identity.ProducerId : RedisValue.EmptyString,
             identity.BaseSequence,
-            keys.Appends.ToString(),
+            keys.AppendsChannelName,
             string.Create(CultureInfo.InvariantCulture, $"{topic.Name} {partition}"),
             _producerTtlSeconds,
         ];
