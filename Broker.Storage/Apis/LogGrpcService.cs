@@ -50,7 +50,14 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
     public override async Task<DescribeTopicResponse> DescribeTopic(DescribeTopicRequest request, ServerCallContext context)
     {
         var (topic, partitions) = await log.DescribeAsync(request.Topic, context.CancellationToken);
-        var response = new DescribeTopicResponse { Topic = topic.Name };
+        var response = new DescribeTopicResponse
+        {
+            Topic = topic.Name,
+            Compression = topic.Compression.ToString().ToLowerInvariant(),
+            SchemaSubject = topic.SchemaSubject ?? "",
+            MaxDeliveryAttempts = topic.MaxDeliveryAttempts,
+            DeadLetterTopic = topic.EffectiveDeadLetterTopic,
+        };
         foreach (var p in partitions)
         {
             response.Partitions.Add(new PartitionOffsets

@@ -1,0 +1,42 @@
+using Broker.Contracts.Storage;
+using Broker.Ingest;
+using Broker.Ingest.Apis;
+using Broker.Ingest.Producing;
+using Broker.Ingest.Telemetry;
+using Broker.Ingest.Topics;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class IngestServiceExtensions
+{
+    /// <summary>The produce path: limits, topic metadata, batching, the Storage client (service name "storage").</summary>
+    public static IHostApplicationBuilder AddIngestServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<IngestOptions>()
+            .BindConfiguration(IngestOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => Uri.TryCreate(o.StorageAddress, UriKind.Absolute, out _), "Ingest:StorageAddress must be an absolute URI.")
+            .ValidateOnStart();
+        var options = builder.Configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions();
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddGrpcClient<LogService.LogServiceClient>(o => o.Address = new Uri(options.StorageAddress))
+            .ConfigureChannel(channel => channel.MaxSendMessageSize = options.MaxBatchBytes * 2);
+        builder.Services.AddSingleton<TopicMetadata>();
+        builder.Services.AddSingleton<StorageAppender>();
+        builder.Services.AddSingleton<ProduceBudget>();
+        builder.Services.AddSingleton<IngestMetrics>();
+        builder.Services.AddSingleton<Producer>();
+
+        builder.Services.AddGrpc(grpc => grpc.MaxReceiveMessageSize = options.MaxRequestBytes + (64 * 1024));
+        return builder;
+    }
+
+    public static WebApplication MapIngestApi(this WebApplication app)
+    {
+        app.MapProduceApi();
+        app.MapGrpcService<ProduceGrpcService>();
+        return app;
+    }
+}

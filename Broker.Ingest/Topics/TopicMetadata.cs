@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+using Broker.Contracts.Batches;
+using Broker.Contracts.Storage;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Ingest.Topics;
+
+/// <summary>What producing needs of a topic: its partition count and batch compression.</summary>
+public sealed record TopicInfo(string Name, int Partitions, CompressionCodec Compression);
+
+/// <summary>Topic metadata from Storage, cached briefly so a produce request does not ask Storage each time.</summary>
+public sealed class TopicMetadata(LogService.LogServiceClient storage, TimeProvider time, IOptions<IngestOptions> options)
+{
+    private readonly ConcurrentDictionary<string, (TopicInfo Info, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    private readonly long _ttlTicks = TimeSpan.FromSeconds(options.Value.TopicCacheSeconds).Ticks;
+
+    /// <summary>The topic, or null when Storage does not know it.</summary>
+    public async ValueTask<TopicInfo?> FindAsync(string topic, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcTicks;
+        if (_cache.TryGetValue(topic, out var cached) && cached.ExpiresAt > now)
+        {
+            return cached.Info;
+        }
+        DescribeTopicResponse described;
+        try
+        {
+            described = await storage.DescribeTopicAsync(new DescribeTopicRequest { Topic = topic }, cancellationToken: cancellationToken);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+        {
+            _cache.TryRemove(topic, out _);
+            return null;
+        }
+        var info = new TopicInfo(topic, described.Partitions.Count, ParseCodec(described.Compression));
+        _cache[topic] = (info, now + _ttlTicks);
+        return info;
+    }
+
+    public void Forget(string topic) => _cache.TryRemove(topic, out _);
+
+    private static CompressionCodec ParseCodec(string codec) => codec switch
+    {
+        "lz4" => CompressionCodec.Lz4,
+        "zstd" => CompressionCodec.Zstd,
+        _ => CompressionCodec.None,
+    };
+}
