@@ -1,3 +1,4 @@
+using Broker.Testing;
 using StackExchange.Redis;
 
 namespace Broker.Storage.Tests.Infrastructure;

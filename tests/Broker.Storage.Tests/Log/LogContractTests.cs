@@ -2,10 +2,11 @@ using System.Net.Http.Json;
 using System.Text;
 using Broker.Contracts.Batches;
 using Broker.Contracts.Storage;
+using Broker.Storage.Retention;
 using Broker.Storage.Tests.Hosting;
 using Broker.Storage.Tests.Infrastructure;
+using Broker.Testing;
 using Google.Protobuf;
-using Broker.Storage.Retention;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 

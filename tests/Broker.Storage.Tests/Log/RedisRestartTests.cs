@@ -2,7 +2,7 @@ using System.Text;
 using Broker.Contracts.Batches;
 using Broker.Contracts.Storage;
 using Broker.Storage.Tests.Hosting;
-using Broker.Storage.Tests.Infrastructure;
+using Broker.Testing;
 using Google.Protobuf;
 using Grpc.Core;
 

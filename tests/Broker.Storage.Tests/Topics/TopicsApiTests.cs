@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Broker.Storage.Tests.Hosting;
 using Broker.Storage.Tests.Infrastructure;
+using Broker.Testing;
 
 namespace Broker.Storage.Tests.Topics;
 

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Broker.Storage.Tests.Infrastructure;
+namespace Broker.Testing;
 
 /// <summary>
 /// A real <c>redis-server</c> child process on a free loopback port, in its own temporary directory, with

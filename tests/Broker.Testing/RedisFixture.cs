@@ -3,10 +3,10 @@ using System.Text;
 using StackExchange.Redis;
 using Testcontainers.Redis;
 
-namespace Broker.Storage.Tests.Infrastructure;
+namespace Broker.Testing;
 
 /// <summary>
-/// One Redis server for every test in the <see cref="RedisCollection"/>, with AOF on. A Testcontainers
+/// One Redis server for every test in the "redis" collection of each test project, with AOF on. A Testcontainers
 /// <c>redis:7</c> container when a Docker engine is reachable, otherwise (or when the container does not
 /// start) a <see cref="RedisServerProcess"/>. Set <c>BROKER_TEST_REDIS=process</c> to skip Docker.
 /// Tests share the server and the <see cref="Connection"/>, so each test keeps to its own
@@ -159,11 +159,4 @@ public sealed class RedisFixture : IAsyncLifetime
             return false;
         }
     }
-}
-
-/// <summary>The xunit collection whose tests share one <see cref="RedisFixture"/>.</summary>
-[CollectionDefinition(Name)]
-public sealed class RedisCollection : ICollectionFixture<RedisFixture>
-{
-    public const string Name = "redis";
 }
