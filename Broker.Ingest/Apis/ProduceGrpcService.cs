@@ -30,7 +30,10 @@ public sealed class ProduceGrpcService(Producer producer, IOptions<IngestOptions
         {
             await foreach (var request in requestStream.ReadAllAsync(cancellationToken))
             {
-                await inFlight.Writer.WriteAsync(HandleAsync(request, cancellationToken), cancellationToken);
+                // Admitted one after another, so each partition gets the stream's records in stream order;
+                // confirmations then overlap freely.
+                var response = await StartAsync(request, cancellationToken);
+                await inFlight.Writer.WriteAsync(response, cancellationToken);
             }
         }
         finally
@@ -48,36 +51,53 @@ public sealed class ProduceGrpcService(Producer producer, IOptions<IngestOptions
         }
     }
 
-    private async Task<ProduceResponse> HandleAsync(ProduceRequest request, CancellationToken cancellationToken)
+    private async ValueTask<Task<ProduceResponse>> StartAsync(ProduceRequest request, CancellationToken cancellationToken)
     {
-        var response = new ProduceResponse { RequestId = request.RequestId };
         try
         {
-            var identity = Identity(request);
-            var offsets = await producer.ProduceAsync(request.Topic, ToRecords(request), identity, "grpc", cancellationToken);
-            foreach (var offset in offsets)
-            {
-                response.Offsets.Add(new RecordOffset { Partition = offset.Partition, Offset = offset.Offset });
-            }
+            var confirmed = await producer.StartAsync(request.Topic, ToRecords(request), Identity(request), "grpc", cancellationToken);
+            return RespondAsync(request.RequestId, confirmed);
         }
         catch (ProduceException ex)
         {
-            IngestLog.Refused(logger, ex.Error.ToString(), ex.Message);
-            response.StatusCode = (int)(ex.Error switch
+            return Task.FromResult(Refusal(request.RequestId, ex));
+        }
+    }
+
+    private async Task<ProduceResponse> RespondAsync(ulong requestId, Task<ProducedOffset[]> confirmed)
+    {
+        try
+        {
+            var response = new ProduceResponse { RequestId = requestId };
+            foreach (var offset in await confirmed)
+            {
+                response.Offsets.Add(new RecordOffset { Partition = offset.Partition, Offset = offset.Offset });
+            }
+            return response;
+        }
+        catch (ProduceException ex)
+        {
+            return Refusal(requestId, ex);
+        }
+    }
+
+    private ProduceResponse Refusal(ulong requestId, ProduceException ex)
+    {
+        IngestLog.Refused(logger, ex.Error.ToString(), ex.Message);
+        return new ProduceResponse
+        {
+            RequestId = requestId,
+            StatusCode = (int)(ex.Error switch
             {
                 ProduceError.TopicNotFound => StatusCode.NotFound,
                 ProduceError.Backpressure => StatusCode.ResourceExhausted,
                 ProduceError.OutOfOrderSequence => StatusCode.FailedPrecondition,
                 ProduceError.Unavailable => StatusCode.Unavailable,
                 _ => StatusCode.InvalidArgument,
-            });
-            response.StatusMessage = ex.Message;
-            if (ex.Error is ProduceError.Backpressure or ProduceError.Unavailable)
-            {
-                response.RetryAfterMs = options.Value.RetryAfterSeconds * 1000;
-            }
-        }
-        return response;
+            }),
+            StatusMessage = ex.Message,
+            RetryAfterMs = ex.Error is ProduceError.Backpressure or ProduceError.Unavailable ? options.Value.RetryAfterSeconds * 1000 : 0,
+        };
     }
 
     private static ProducerIdentity? Identity(ProduceRequest request)

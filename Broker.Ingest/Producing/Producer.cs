@@ -29,15 +29,25 @@ public sealed class Producer(
 
     /// <summary>Produces <paramref name="records"/>; with an identity, as one idempotent producer's batches.</summary>
     public async Task<ProducedOffset[]> ProduceAsync(
+        string topicName, IReadOnlyList<OutgoingRecord> records, ProducerIdentity? identity, string transport, CancellationToken cancellationToken) =>
+        await await StartAsync(topicName, records, identity, transport, cancellationToken);
+
+    /// <summary>
+    /// Checks and admits the request and puts its records in their partitions' queues; answers the task of
+    /// their offsets. Callers that start requests one after another in a given order (a gRPC stream) get
+    /// their records into each partition in that order, however the confirmations interleave.
+    /// </summary>
+    public async ValueTask<Task<ProducedOffset[]>> StartAsync(
         string topicName, IReadOnlyList<OutgoingRecord> records, ProducerIdentity? identity, string transport, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        using var activity = IngestTelemetry.Source.StartActivity($"publish {topicName}", ActivityKind.Producer);
+        var activity = IngestTelemetry.Source.StartActivity($"publish {topicName}", ActivityKind.Producer);
         activity?.SetTag("messaging.destination.name", topicName);
         activity?.SetTag("messaging.batch.message_count", records.Count);
+        long bytes;
         try
         {
-            var bytes = Check(records);
+            bytes = Check(records);
             var topic = await topics.FindAsync(topicName, cancellationToken)
                 ?? throw new ProduceException(ProduceError.TopicNotFound, $"Topic '{topicName}' does not exist.");
             _codecs[topicName] = topic;
@@ -47,29 +57,48 @@ public sealed class Producer(
                 throw new ProduceException(ProduceError.Backpressure,
                     $"Ingest is holding {budget.UsedBytes} bytes not yet confirmed by Storage (limit Ingest:MaxBufferedBytes = {_options.MaxBufferedBytes}); retry after {_options.RetryAfterSeconds} s.");
             }
-            try
-            {
-                var traceParent = Encoding.ASCII.GetBytes(TraceParent(activity));
-                var offsets = identity is null
-                    ? await ProduceBatchedAsync(topic, records, traceParent)
-                    : await ProduceIdempotentAsync(topic, records, identity, traceParent, cancellationToken);
-                metrics.Published(topicName, transport, records.Count, bytes, Stopwatch.GetElapsedTime(started));
-                return offsets;
-            }
-            finally
-            {
-                budget.Release(bytes);
-            }
+            var traceParent = Encoding.ASCII.GetBytes(TraceParent(activity));
+            var confirmed = identity is null
+                ? ProduceBatched(topic, records, traceParent)
+                : ProduceIdempotentAsync(topic, records, identity, traceParent, cancellationToken);
+            return CompleteAsync(confirmed, topicName, transport, records.Count, bytes, started, activity);
         }
         catch (ProduceException ex)
         {
-            metrics.Rejected(topicName, transport, ex.Error);
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            if (ex.Error == ProduceError.TopicNotFound)
-            {
-                topics.Forget(topicName);
-            }
+            Refused(ex, topicName, transport, activity);
+            activity?.Dispose();
             throw;
+        }
+    }
+
+    private async Task<ProducedOffset[]> CompleteAsync(
+        Task<ProducedOffset[]> confirmed, string topicName, string transport, int count, long bytes, long started, Activity? activity)
+    {
+        try
+        {
+            var offsets = await confirmed;
+            metrics.Published(topicName, transport, count, bytes, Stopwatch.GetElapsedTime(started));
+            return offsets;
+        }
+        catch (ProduceException ex)
+        {
+            Refused(ex, topicName, transport, activity);
+            throw;
+        }
+        finally
+        {
+            budget.Release(bytes);
+            activity?.Dispose();
+        }
+    }
+
+    private void Refused(ProduceException ex, string topicName, string transport, Activity? activity)
+    {
+        metrics.Rejected(topicName, transport, ex.Error);
+        activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+        if (ex.Error == ProduceError.TopicNotFound)
+        {
+            topics.Forget(topicName);
         }
     }
 
@@ -139,7 +168,7 @@ public sealed class Producer(
         }
     }
 
-    private Task<ProducedOffset[]> ProduceBatchedAsync(TopicInfo topic, IReadOnlyList<OutgoingRecord> records, byte[] traceParent)
+    private Task<ProducedOffset[]> ProduceBatched(TopicInfo topic, IReadOnlyList<OutgoingRecord> records, byte[] traceParent)
     {
         var pending = new PendingProduce(records.Count);
         // Keyless records of one request stick to one partition (one batch), the next request moves on.

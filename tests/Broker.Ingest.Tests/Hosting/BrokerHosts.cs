@@ -1,0 +1,101 @@
+extern alias storage;
+
+using System.Net.Http.Json;
+using Broker.Contracts.Ingest;
+using Broker.Contracts.Storage;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Broker.Ingest.Tests.Hosting;
+
+/// <summary>
+/// The real Storage (on a real Redis) and the real Ingest, both in-process; Ingest reaches Storage through
+/// its own gRPC client, whose transport is pointed at the in-process Storage.
+/// </summary>
+public sealed class BrokerHosts : IAsyncDisposable
+{
+    private readonly WebApplicationFactory<storage::Program> _storage;
+    private readonly WebApplicationFactory<Program> _ingest;
+    private readonly GrpcChannel _storageChannel;
+    private readonly GrpcChannel _ingestChannel;
+
+    private BrokerHosts(string redis, string prefix, IReadOnlyDictionary<string, string>? ingestSettings, TimeSpan appendDelay)
+    {
+        _storage = new WebApplicationFactory<storage::Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:redis", redis);
+            web.UseSetting("Storage:KeyPrefix", prefix.TrimEnd(':'));
+            web.UseSetting("Storage:HotTier", "redis");
+            if (appendDelay > TimeSpan.Zero)
+            {
+                web.ConfigureTestServices(services =>
+                {
+                    services.AddSingleton(new SlowAppends(appendDelay));
+                    services.AddGrpc(grpc => grpc.Interceptors.Add<SlowAppends>());
+                });
+            }
+        });
+        StorageHttp = _storage.CreateClient();
+        var storageHandler = _storage.Server.CreateHandler();
+        _storageChannel = GrpcChannel.ForAddress(_storage.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = _storage.Server.CreateHandler(), MaxReceiveMessageSize = 64 << 20 });
+        Storage = new LogService.LogServiceClient(_storageChannel);
+
+        _ingest = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Ingest:StorageAddress", _storage.Server.BaseAddress.ToString());
+            foreach (var (key, value) in ingestSettings ?? new Dictionary<string, string>())
+            {
+                web.UseSetting(key, value);
+            }
+            web.ConfigureTestServices(services =>
+                services.AddGrpcClient<LogService.LogServiceClient>().ConfigurePrimaryHttpMessageHandler(() => storageHandler));
+        });
+        IngestHttp = _ingest.CreateClient();
+        _ingestChannel = GrpcChannel.ForAddress(_ingest.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = _ingest.Server.CreateHandler(), MaxReceiveMessageSize = 64 << 20 });
+        Ingest = new ProduceService.ProduceServiceClient(_ingestChannel);
+    }
+
+    public HttpClient StorageHttp { get; }
+    public HttpClient IngestHttp { get; }
+    public LogService.LogServiceClient Storage { get; }
+    public ProduceService.ProduceServiceClient Ingest { get; }
+    public IServiceProvider IngestServices => _ingest.Services;
+
+    /// <summary>Starts both; <paramref name="appendDelay"/> makes Storage that much slower to answer each append.</summary>
+    public static BrokerHosts Start(string redis, string prefix, IReadOnlyDictionary<string, string>? ingestSettings = null, TimeSpan appendDelay = default) =>
+        new(redis, prefix, ingestSettings, appendDelay);
+
+    public async Task CreateTopicAsync(string topic, int partitions)
+    {
+        using var response = await StorageHttp.PutAsJsonAsync($"/v1/topics/{topic}", new { partitions });
+        response.EnsureSuccessStatusCode();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _ingestChannel.Dispose();
+        _storageChannel.Dispose();
+        IngestHttp.Dispose();
+        StorageHttp.Dispose();
+        await _ingest.DisposeAsync();
+        await _storage.DisposeAsync();
+    }
+
+    /// <summary>Makes Storage slow to answer appends, as an overloaded Storage would be.</summary>
+    private sealed class SlowAppends(TimeSpan delay) : Interceptor
+    {
+        public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+            TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+        {
+            if (context.Method.EndsWith("/Append", StringComparison.Ordinal))
+            {
+                await Task.Delay(delay, context.CancellationToken);
+            }
+            return await continuation(request, context);
+        }
+    }
+}
