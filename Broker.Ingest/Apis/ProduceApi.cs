@@ -116,7 +116,7 @@ public static class ProduceApi
             ? [.. h.Select(kv => new RecordHeader(kv.Key, Encoding.UTF8.GetBytes(kv.Value ?? "")))]
             : [];
         return new OutgoingRecord(
-            record.Key is null ? null : Encoding.UTF8.GetBytes(record.Key),
+            OutgoingRecord.KeyOf(record.Key is null ? null : Encoding.UTF8.GetBytes(record.Key)),
             value, headers, record.Partition, Timestamp: null);
     }
 
@@ -140,7 +140,7 @@ public static class ProduceApi
             }
         }
         var key = request.Headers[KeyHeader] is [{ } k] ? Encoding.UTF8.GetBytes(k) : null;
-        return new OutgoingRecord(key is null ? null : key, buffer.ToArray(), headers, partition, Timestamp: null);
+        return new OutgoingRecord(OutgoingRecord.KeyOf(key), buffer.ToArray(), headers, partition, Timestamp: null);
     }
 
     private static ProblemHttpResult Problem(HttpContext context, ProduceException ex, IngestOptions options)
@@ -148,6 +148,7 @@ public static class ProduceApi
         var (status, title) = ex.Error switch
         {
             ProduceError.TopicNotFound => (StatusCodes.Status404NotFound, "Topic not found."),
+            ProduceError.RequestTooLarge => (StatusCodes.Status413PayloadTooLarge, "The produce request is too large."),
             ProduceError.Backpressure => (StatusCodes.Status429TooManyRequests, "Ingest is busy; retry later."),
             ProduceError.OutOfOrderSequence => (StatusCodes.Status409Conflict, "Producer sequence out of order."),
             ProduceError.Unavailable => (StatusCodes.Status503ServiceUnavailable, "Storage is unavailable; retry later."),

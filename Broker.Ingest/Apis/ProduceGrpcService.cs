@@ -142,7 +142,7 @@ public sealed class ProduceGrpcService(Producer producer, IOptions<IngestOptions
                 }
             }
             records[i] = new OutgoingRecord(
-                r.HasKey ? r.Key.Memory : null,
+                r.HasKey ? r.Key.Memory : (ReadOnlyMemory<byte>?)null, // typed: a bare null would become an empty key
                 r.Value.Memory,
                 headers,
                 r.HasPartition ? r.Partition : requestPartition,

@@ -10,6 +10,12 @@ public readonly record struct OutgoingRecord(
     int? Partition,
     long? Timestamp)
 {
+    /// <summary>
+    /// A key from bytes that may be absent. Use this rather than <c>bytes is null ? null : bytes</c>: C# turns
+    /// that null into an empty key through the array-to-memory conversion, and "no key" would be lost.
+    /// </summary>
+    public static ReadOnlyMemory<byte>? KeyOf(byte[]? key) => key is null ? default(ReadOnlyMemory<byte>?) : key;
+
     /// <summary>The bytes the record occupies for limits and the buffer budget.</summary>
     public int Size
     {

@@ -3,6 +3,8 @@ namespace Broker.Ingest.Producing;
 public enum ProduceError
 {
     InvalidArgument,
+    /// <summary>The request as a whole is over Ingest:MaxRequestBytes.</summary>
+    RequestTooLarge,
     TopicNotFound,
     /// <summary>Ingest's buffer is full: retry after a moment.</summary>
     Backpressure,

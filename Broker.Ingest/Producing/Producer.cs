@@ -150,7 +150,7 @@ public sealed class Producer(
         }
         if (total > _options.MaxRequestBytes)
         {
-            throw new ProduceException(ProduceError.InvalidArgument,
+            throw new ProduceException(ProduceError.RequestTooLarge,
                 $"The request's records are {total} bytes; the limit (Ingest:MaxRequestBytes) is {_options.MaxRequestBytes}.");
         }
         return total;

@@ -44,6 +44,7 @@ public sealed class IngestMetrics
     private static string ReasonName(ProduceError reason) => reason switch
     {
         ProduceError.InvalidArgument => "invalid_argument",
+        ProduceError.RequestTooLarge => "request_too_large",
         ProduceError.TopicNotFound => "topic_not_found",
         ProduceError.Backpressure => "backpressure",
         ProduceError.OutOfOrderSequence => "out_of_order_sequence",

@@ -143,5 +143,7 @@ public sealed class ProduceGrpcTests(RedisFixture redis) : IAsyncLifetime
         Assert.Equal(0, responses[4].StatusCode);
         var ends = await _hosts.Storage.EndOffsetsAsync("mixed");
         Assert.Equal(new long[] { 1 }, ends);
+        // A record sent without a key is stored without one (not with an empty key).
+        Assert.Null(Assert.Single(await _hosts.Storage.ReadAllAsync("mixed", 0, ct)).Key);
     }
 }
