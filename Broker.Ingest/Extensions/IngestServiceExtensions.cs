@@ -1,6 +1,7 @@
 using Broker.Contracts.Storage;
 using Broker.Ingest;
 using Broker.Ingest.Apis;
+using Broker.Ingest.Health;
 using Broker.Ingest.Producing;
 using Broker.Ingest.Telemetry;
 using Broker.Ingest.Topics;
@@ -28,6 +29,7 @@ public static class IngestServiceExtensions
         builder.Services.AddSingleton<ProduceBudget>();
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddSingleton<Producer>();
+        builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
 
         builder.Services.AddGrpc(grpc => grpc.MaxReceiveMessageSize = options.MaxRequestBytes + (64 * 1024));
         return builder;

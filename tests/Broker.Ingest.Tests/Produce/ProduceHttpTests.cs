@@ -61,6 +61,13 @@ public sealed class ProduceHttpTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ingest_is_ready_when_storage_answers()
+    {
+        Assert.Equal("Healthy", await _hosts.IngestHttp.GetStringAsync("/health"));
+        Assert.Equal("Healthy", await _hosts.IngestHttp.GetStringAsync("/alive"));
+    }
+
+    [Fact]
     public async Task The_same_idempotency_key_twice_writes_one_copy()
     {
         async Task<string> Send()
