@@ -112,11 +112,14 @@ internal sealed class PartitionAccumulator
                 batch[i].Request.Confirmed(batch[i].Index, _partition, baseOffset + i);
             }
         }
-        catch (Exception ex) when (ex is ProduceException or OperationCanceledException)
+        catch (Exception ex)
         {
+            // Whatever went wrong fails this batch's requests, never the loop: later records still get sent.
+            var failure = ex as ProduceException
+                ?? new ProduceException(ProduceError.Unavailable, $"The batch for {_topic}/{_partition} was not written: {ex.Message}", ex);
             foreach (var entry in batch)
             {
-                entry.Request.Failed(ex);
+                entry.Request.Failed(failure);
             }
         }
     }

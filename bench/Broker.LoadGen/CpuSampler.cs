@@ -5,11 +5,11 @@ using StackExchange.Redis;
 namespace Broker.LoadGen;
 
 /// <summary>
-/// CPU seconds spent by redis-server (INFO cpu), Storage (/proc/PID/stat, when its pid is known), this
+/// CPU seconds spent by redis-server (INFO cpu), Storage and Ingest (/proc/PID/stat, when their pids are known), this
 /// process, and the whole machine (/proc/stat: busy and stolen), so a round can say which of the processes
 /// sharing the machine's cores was busy, and whether something else was.
 /// </summary>
-public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid)
+public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid, int? ingestPid)
 {
     private static readonly double s_clockTicksPerSecond = 100; // USER_HZ, 100 on every Linux we run on.
     private static readonly TimeSpan s_quietSlice = TimeSpan.FromMilliseconds(250);
@@ -28,13 +28,14 @@ public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid)
             Stopwatch.GetTimestamp(),
             redisSeconds,
             storagePid is { } pid ? ReadProcessSeconds(pid) : null,
+            ingestPid is { } ingest ? ReadProcessSeconds(ingest) : null,
             Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
             machineBusy,
             machineSteal);
     }
 
     /// <summary>
-    /// Waits until redis-server and Storage are idle (under <paramref name="threshold"/> cores over a quarter
+    /// Waits until redis-server, Storage and Ingest are idle (under <paramref name="threshold"/> cores over a quarter
     /// second), at most <paramref name="max"/>: a burst leaves work behind (tiered JIT re-compiles, background
     /// GC, freeing memory) that would otherwise land on whichever path runs next.
     /// </summary>
@@ -48,7 +49,7 @@ public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid)
             var current = await SampleAsync();
             var cores = CpuSample.Between(previous, current);
             previous = current;
-            if (cores.Redis < threshold && (cores.Storage ?? 0) < threshold)
+            if (cores.Redis < threshold && (cores.Storage ?? 0) < threshold && (cores.Ingest ?? 0) < threshold)
             {
                 break;
             }
@@ -92,7 +93,13 @@ public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid)
 }
 
 public sealed record CpuSample(
-    long Timestamp, double RedisSeconds, double? StorageSeconds, double LoadGenSeconds, double? MachineBusySeconds, double? MachineStealSeconds)
+    long Timestamp,
+    double RedisSeconds,
+    double? StorageSeconds,
+    double? IngestSeconds,
+    double LoadGenSeconds,
+    double? MachineBusySeconds,
+    double? MachineStealSeconds)
 {
     /// <summary>Cores used by each process between two samples (1.0 = one core busy the whole time).</summary>
     public static CpuReport Between(CpuSample start, CpuSample end)
@@ -101,11 +108,12 @@ public sealed record CpuSample(
         double? Cores(double? from, double? to) => from is { } f && to is { } t ? Math.Round((t - f) / wall, 2) : null;
         var redis = Math.Round((end.RedisSeconds - start.RedisSeconds) / wall, 2);
         var storage = Cores(start.StorageSeconds, end.StorageSeconds);
+        var ingest = Cores(start.IngestSeconds, end.IngestSeconds);
         var loadGen = Math.Round((end.LoadGenSeconds - start.LoadGenSeconds) / wall, 2);
-        // Busy cores not accounted for by the three processes: anything else running on the machine.
+        // Busy cores not accounted for by the measured processes: anything else running on the machine.
         var other = Cores(start.MachineBusySeconds, end.MachineBusySeconds) is { } busy
-            ? Math.Max(0, Math.Round(busy - redis - (storage ?? 0) - loadGen, 2))
+            ? Math.Max(0, Math.Round(busy - redis - (storage ?? 0) - (ingest ?? 0) - loadGen, 2))
             : (double?)null;
-        return new CpuReport(redis, storage, loadGen, other, Cores(start.MachineStealSeconds, end.MachineStealSeconds));
+        return new CpuReport(redis, storage, ingest, loadGen, other, Cores(start.MachineStealSeconds, end.MachineStealSeconds));
     }
 }

@@ -9,13 +9,32 @@ namespace Broker.LoadGen;
 /// </summary>
 public sealed record LoadGenOptions
 {
+    /// <summary>The scenarios: what the broker part of a round measures (the baseline is always the same).</summary>
+    public const string StorageAppend = "storage-append";
+    public const string IngestGrpc = "ingest-grpc";
+    public const string IngestHttp = "ingest-http";
+
     public static LoadGenOptions Default { get; } = new();
+
+    /// <summary>
+    /// storage-append: pre-built batches through Storage's gRPC Append; ingest-grpc: produce requests on
+    /// Ingest's bidi gRPC stream(s); ingest-http: JSON produce requests POSTed to Ingest's REST API.
+    /// </summary>
+    public string Scenario { get; init; } = StorageAppend;
+
+    public bool ThroughIngest => Scenario is IngestGrpc or IngestHttp;
 
     /// <summary>Storage's gRPC endpoint (h2c).</summary>
     public Uri Storage { get; init; } = new("http://127.0.0.1:5101");
 
     /// <summary>Storage's REST endpoint (HTTP/1.1), used to create and delete the topic.</summary>
     public Uri Rest { get; init; } = new("http://127.0.0.1:5100");
+
+    /// <summary>Ingest's gRPC endpoint (h2c), for ingest-grpc.</summary>
+    public Uri Ingest { get; init; } = new("http://127.0.0.1:5201");
+
+    /// <summary>Ingest's REST endpoint (HTTP/1.1), for ingest-http.</summary>
+    public Uri IngestRest { get; init; } = new("http://127.0.0.1:5200");
 
     /// <summary>A StackExchange.Redis configuration string for the baseline (the Redis Storage uses).</summary>
     public string Redis { get; init; } = "127.0.0.1:6379";
@@ -25,18 +44,24 @@ public sealed record LoadGenOptions
 
     public int RecordBytes { get; init; } = 1024;
 
-    /// <summary>Records per batch on the broker path.</summary>
+    /// <summary>Records per batch (storage-append) or per produce request (ingest-*) on the broker path.</summary>
     public int Batch { get; init; } = 100;
 
     public int Partitions { get; init; } = 4;
 
-    /// <summary>Appends in flight on the broker path.</summary>
+    /// <summary>
+    /// Appends in flight (storage-append), unacknowledged requests per stream (ingest-grpc), or concurrent
+    /// POSTs (ingest-http) on the broker path.
+    /// </summary>
     public int Concurrency { get; init; } = 16;
 
-    /// <summary>HTTP/2 connections (one GrpcChannel each) the appends spread over.</summary>
+    /// <summary>HTTP/2 connections (one GrpcChannel each) the appends spread over; ingest-grpc opens one stream on each.</summary>
     public int Connections { get; init; } = 1;
 
-    /// <summary>How the producer compresses each batch (the baseline always writes raw values).</summary>
+    /// <summary>
+    /// storage-append: how the producer compresses each batch; ingest-*: the topic's compression (Ingest
+    /// compresses the batches it builds). The baseline always writes raw values.
+    /// </summary>
     public CompressionCodec Codec { get; init; } = CompressionCodec.None;
 
     /// <summary>"random" (incompressible bytes) or "text" (JSON-like, compressible) record values.</summary>
@@ -59,24 +84,36 @@ public sealed record LoadGenOptions
     /// <summary>Storage's process id, when known, so its CPU use per round can be reported (Linux /proc).</summary>
     public int? StoragePid { get; init; }
 
+    /// <summary>Ingest's process id, when known, so its CPU use per round can be reported (Linux /proc).</summary>
+    public int? IngestPid { get; init; }
+
     public const string Usage = """
-        Broker.LoadGen: Storage's append path against pipelined Redis XADD (Dapr pubsub.redis's pattern).
+        Broker.LoadGen: Storage's append path or Ingest's produce path against pipelined Redis XADD (Dapr
+        pubsub.redis's pattern), in the same run.
+          --scenario S         storage-append, ingest-grpc or ingest-http  (default storage-append)
           --storage URL        Storage gRPC endpoint, h2c             (default http://127.0.0.1:5101)
           --rest URL           Storage REST endpoint                  (default http://127.0.0.1:5100)
+          --ingest URL         Ingest gRPC endpoint, h2c              (default http://127.0.0.1:5201)
+          --ingest-rest URL    Ingest REST endpoint                   (default http://127.0.0.1:5200)
           --redis CONFIG       Redis for the baseline                 (default 127.0.0.1:6379)
           --records N          records per timed round and path       (default 200000)
           --record-bytes N     value size                             (default 1024)
-          --batch N            records per append                     (default 100)
+          --batch N            records per append / produce request   (default 100)
           --partitions N       partitions of the topic / baseline     (default 4)
-          --concurrency N      appends in flight                      (default 16)
-          --connections N      HTTP/2 connections for the appends     (default 1)
-          --codec C            batch compression: none, lz4, zstd     (default none)
+          --concurrency N      appends in flight; ingest-grpc: requests
+                               in flight per stream; ingest-http:
+                               concurrent POSTs                       (default 16)
+          --connections N      HTTP/2 connections for the appends;
+                               ingest-grpc: produce streams           (default 1)
+          --codec C            none, lz4, zstd: the producer's batch
+                               compression; ingest-*: the topic's     (default none)
           --values V           random (incompressible) or text        (default random)
           --window N           baseline XADDs in flight               (default 1000)
           --topic NAME         topic to create                        (default loadgen-<random>)
           --rounds N           baseline+broker rounds, best reported  (default 2)
           --warmup F           untimed warm-up fraction               (default 0.1)
           --storage-pid PID    report Storage's CPU use per round     (default: not reported)
+          --ingest-pid PID     report Ingest's CPU use per round      (default: not reported)
           --keep-topic         do not delete the topic afterwards
         Prints one JSON line to stdout; progress goes to stderr.
         """;
@@ -100,7 +137,10 @@ public sealed record LoadGenOptions
             var value = args[++i];
             options = name switch
             {
+                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc} or {IngestHttp}; got '{value}'.") },
                 "--storage" => options with { Storage = ParseUri(name, value) },
+                "--ingest" => options with { Ingest = ParseUri(name, value) },
+                "--ingest-rest" => options with { IngestRest = ParseUri(name, value) },
                 "--rest" => options with { Rest = ParseUri(name, value) },
                 "--redis" => options with { Redis = value },
                 "--records" => options with { Records = ParseInt(name, value, 1) },
@@ -116,6 +156,7 @@ public sealed record LoadGenOptions
                 "--rounds" => options with { Rounds = ParseInt(name, value, 1) },
                 "--warmup" => options with { Warmup = ParseFraction(name, value) },
                 "--storage-pid" => options with { StoragePid = ParseInt(name, value, 1) },
+                "--ingest-pid" => options with { IngestPid = ParseInt(name, value, 1) },
                 _ => throw new ArgumentException($"Unknown option '{name}'."),
             };
         }

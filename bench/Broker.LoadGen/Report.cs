@@ -9,6 +9,9 @@ public sealed record RoundResult(long Records, TimeSpan Elapsed, CpuReport Cpu, 
 {
     public double RecordsPerSec => Records / Elapsed.TotalSeconds;
 
+    /// <summary>Megabytes (10^6 bytes) of record values per second: <paramref name="recordBytes"/> per record.</summary>
+    public double MbPerSec(int recordBytes) => Math.Round(RecordsPerSec * recordBytes / 1_000_000, 1);
+
     /// <summary>The latency at quantile <paramref name="q"/> in milliseconds (nearest rank).</summary>
     public double PercentileMs(double q)
     {
@@ -28,10 +31,10 @@ public sealed record RoundResult(long Records, TimeSpan Elapsed, CpuReport Cpu, 
 /// the machine's busy time, <c>Steal</c> the time the hypervisor gave to other guests: a round where either
 /// is high was disturbed.
 /// </summary>
-public sealed record CpuReport(double Redis, double? Storage, double LoadGen, double? Other, double? Steal)
+public sealed record CpuReport(double Redis, double? Storage, double? Ingest, double LoadGen, double? Other, double? Steal)
 {
     public override string ToString() => FormattableString.Invariant(
-        $"redis {Redis:0.00}, storage {Format(Storage)}, loadgen {LoadGen:0.00}, other {Format(Other)}, steal {Format(Steal)}");
+        $"redis {Redis:0.00}, storage {Format(Storage)}, ingest {Format(Ingest)}, loadgen {LoadGen:0.00}, other {Format(Other)}, steal {Format(Steal)}");
 
     private static string Format(double? cores) => cores is { } c ? c.ToString("0.00", CultureInfo.InvariantCulture) : "?";
 }
@@ -60,10 +63,23 @@ public sealed record Report(
     bool Verified,
     int Processors);
 
-public sealed record BaselineReport(string Name, double RecordsPerSec, IReadOnlyList<double> RoundsRecordsPerSec, CpuReport Cpu);
+public sealed record BaselineReport(string Name, double RecordsPerSec, double MbPerSec, IReadOnlyList<double> RoundsRecordsPerSec, CpuReport Cpu);
 
+/// <summary>
+/// The broker path's best round; <c>Refused</c> counts refusals by status over the whole run (warm-up
+/// included), <c>Retried</c> the requests sent again after one.
+/// </summary>
 public sealed record BrokerReport(
-    double RecordsPerSec, double P50Ms, double P99Ms, IReadOnlyList<double> RoundsRecordsPerSec, double P999Ms, double MaxMs, CpuReport Cpu);
+    double RecordsPerSec,
+    double MbPerSec,
+    double P50Ms,
+    double P99Ms,
+    IReadOnlyList<double> RoundsRecordsPerSec,
+    double P999Ms,
+    double MaxMs,
+    CpuReport Cpu,
+    IReadOnlyDictionary<string, long> Refused,
+    long Retried);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(Report))]

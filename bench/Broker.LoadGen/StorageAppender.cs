@@ -9,13 +9,12 @@ namespace Broker.LoadGen;
 /// (record count, not a duplicate, offsets dense per partition as far as this run can tell).
 /// </summary>
 public sealed class StorageAppender(IReadOnlyList<LogService.LogServiceClient> clients, LoadGenOptions options, Workload workload, CpuSampler cpu)
+    : IProducePath
 {
     private static readonly TimeSpan s_callTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly long[] _appendedPerPartition = new long[options.Partitions];
-
     /// <summary>Records this process appended to each partition, warm-up included.</summary>
-    public IReadOnlyList<long> AppendedPerPartition => _appendedPerPartition;
+    public ProduceTally Tally { get; } = new(options.Partitions);
 
     public async Task<RoundResult> RunAsync(int batchCount, CancellationToken cancellationToken)
     {
@@ -43,7 +42,7 @@ public sealed class StorageAppender(IReadOnlyList<LogService.LogServiceClient> c
                     throw new InvalidOperationException(
                         $"Append {i} to partition {partition} answered {response}; expected {count} new records.");
                 }
-                Interlocked.Add(ref _appendedPerPartition[partition], count);
+                Tally.Add(partition, count);
                 Interlocked.Add(ref records, count);
             }
         }
@@ -58,31 +57,5 @@ public sealed class StorageAppender(IReadOnlyList<LogService.LogServiceClient> c
         await Task.WhenAll(workers);
         var end = await cpu.SampleAsync();
         return new RoundResult(records, Stopwatch.GetElapsedTime(start.Timestamp, end.Timestamp), CpuSample.Between(start, end), latencies);
-    }
-
-    /// <summary>Checks through DescribeTopic that each partition grew by exactly what this run appended to it.</summary>
-    public async Task VerifyAsync(IReadOnlyList<long> endOffsetsBefore, CancellationToken cancellationToken)
-    {
-        var described = await clients[0].DescribeTopicAsync(new DescribeTopicRequest { Topic = options.Topic },
-            deadline: DateTime.UtcNow + s_callTimeout, cancellationToken: cancellationToken);
-        var after = described.Partitions.OrderBy(p => p.Partition).Select(p => p.EndOffset).ToArray();
-        if (after.Length != _appendedPerPartition.Length)
-        {
-            throw new InvalidOperationException($"Topic '{options.Topic}' has {after.Length} partitions; expected {_appendedPerPartition.Length}.");
-        }
-        var grown = after.Select((end, p) => end - endOffsetsBefore[p]).ToArray();
-        if (!grown.SequenceEqual(_appendedPerPartition))
-        {
-            throw new InvalidOperationException(
-                $"Partition end offsets grew by [{string.Join(", ", grown)}] (sum {grown.Sum()}); this run appended " +
-                $"[{string.Join(", ", _appendedPerPartition)}] (sum {_appendedPerPartition.Sum()}).");
-        }
-    }
-
-    public async Task<long[]> EndOffsetsAsync(CancellationToken cancellationToken)
-    {
-        var described = await clients[0].DescribeTopicAsync(new DescribeTopicRequest { Topic = options.Topic },
-            deadline: DateTime.UtcNow + s_callTimeout, cancellationToken: cancellationToken);
-        return [.. described.Partitions.OrderBy(p => p.Partition).Select(p => p.EndOffset)];
     }
 }

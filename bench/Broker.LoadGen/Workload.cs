@@ -5,8 +5,9 @@ namespace Broker.LoadGen;
 
 /// <summary>
 /// The records both paths write, made before anything is timed: a pool of distinct values (record i has
-/// value i mod pool size) and, for the broker, the same records already encoded as batches, so the timed
-/// loops measure the append paths, not the builder.
+/// value i mod pool size) and, for storage-append, the same records already encoded as batches, so the
+/// timed loops measure the append paths, not the builder. Batch b holds records b × batch up to the next
+/// batch's first (the last may be short); the Ingest paths send the same ranges as produce requests.
 /// </summary>
 public sealed class Workload
 {
@@ -14,15 +15,29 @@ public sealed class Workload
 
     private readonly byte[][] _values;
 
-    private Workload(byte[][] values, ByteString[] batches, int[] batchCounts)
+    private readonly int _records;
+    private readonly int _batch;
+
+    private Workload(byte[][] values, ByteString[] batches, int[] batchCounts, int records, int batch)
     {
         _values = values;
+        _records = records;
+        _batch = batch;
         Batches = batches;
         BatchCounts = batchCounts;
     }
 
-    /// <summary>Encoded batches covering one round's records in order (the last may be short).</summary>
+    /// <summary>Encoded batches covering one round's records in order (storage-append only; empty otherwise).</summary>
     public IReadOnlyList<ByteString> Batches { get; }
+
+    /// <summary>Batches (or produce requests) in one round.</summary>
+    public int BatchCount => BatchCounts.Count;
+
+    /// <summary>The distinct values, record i having value i mod their count.</summary>
+    public IReadOnlyList<byte[]> Values => _values;
+
+    /// <summary>The records of batch <paramref name="batch"/>: indexes from First up to (not including) End.</summary>
+    public (int First, int End) RecordsOf(int batch) => (batch * _batch, Math.Min((batch + 1) * _batch, _records));
 
     /// <summary>Records in each batch.</summary>
     public IReadOnlyList<int> BatchCounts { get; }
@@ -39,8 +54,17 @@ public sealed class Workload
         }
 
         var batchCount = (options.Records + options.Batch - 1) / options.Batch;
-        var batches = new ByteString[batchCount];
         var counts = new int[batchCount];
+        if (options.ThroughIngest)
+        {
+            // Ingest builds the batches; the load generator sends records.
+            for (var b = 0; b < batchCount; b++)
+            {
+                counts[b] = Math.Min(options.Batch, options.Records - (b * options.Batch));
+            }
+            return new Workload(values, [], counts, options.Records, options.Batch);
+        }
+        var batches = new ByteString[batchCount];
         var timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         using var builder = new RecordBatchBuilder(options.Batch * (options.RecordBytes + 32));
         for (var b = 0; b < batchCount; b++)
@@ -56,7 +80,7 @@ public sealed class Workload
             // The array is ours alone and never changes: wrap it, do not copy it again per send.
             batches[b] = UnsafeByteOperations.UnsafeWrap(builder.Build(options.Codec));
         }
-        return new Workload(values, batches, counts);
+        return new Workload(values, batches, counts, options.Records, options.Batch);
     }
 
     private static byte[] RandomValue(Random random, int length)

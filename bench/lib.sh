@@ -1,0 +1,136 @@
+# Shared by the bench/*.sh scripts (sourced, not run): logging, a temp dir, free loopback ports, starting
+# redis-server and Broker.Storage, waiting for /health, and stopping everything started on exit.
+#
+# The sourcing script sets `set -euo pipefail` first. Everything here writes to stderr; stdout is left to
+# the load generator's JSON line.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_NAME="$(basename "$0")"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf '%s: error: %s\n' "$BENCH_NAME" "$*" >&2; exit 1; }
+
+require_tools() {
+  command -v redis-server >/dev/null 2>&1 || die "redis-server is not on PATH (apt-get install redis-server)"
+  command -v redis-cli >/dev/null 2>&1 || die "redis-cli is not on PATH (apt-get install redis-tools)"
+  command -v dotnet >/dev/null 2>&1 || die "dotnet is not on PATH"
+  command -v curl >/dev/null 2>&1 || die "curl is not on PATH"
+}
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/${BENCH_NAME%.sh}.XXXXXX")"
+# Processes started (stopped in reverse order on exit) and their logs (shown when the script fails).
+BENCH_PIDS=()
+BENCH_LOGS=()
+
+bench_cleanup() {
+  local status=$?
+  local pid i
+  for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do
+    pid="${BENCH_PIDS[i]}"
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
+  for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do
+    pid="${BENCH_PIDS[i]}"
+    # Give each a few seconds to stop on SIGTERM, then make sure.
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $status -ne 0 ]]; then
+    for f in "${BENCH_LOGS[@]}"; do
+      if [[ -s "$WORK/$f" ]]; then
+        printf -- '--- last lines of %s ---\n' "$f" >&2
+        tail -n 40 "$WORK/$f" >&2
+      fi
+    done
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A loopback port nothing listens on (nothing answers a connect), not one already picked in this run.
+PICKED=" "
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$((20000 + RANDOM % 40000))
+    [[ "$PICKED" == *" $port "* ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      PICKED+="$port "
+      echo "$port"
+      return 0
+    fi
+  done
+  die "found no free loopback port"
+}
+
+# dotnet build -c Release of each project given (output to stderr).
+build_release() {
+  local project
+  for project in "$@"; do
+    dotnet build -c Release -nologo -v quiet "$ROOT/$project" >&2
+  done
+}
+
+# start_redis PORT: a fresh redis-server on 127.0.0.1:PORT (no AOF, no RDB, in $WORK); sets REDIS_PID.
+start_redis() {
+  local port="$1"
+  log "redis-server on 127.0.0.1:$port (no persistence, dir $WORK)"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+    --logfile "$WORK/redis.log" --daemonize no >/dev/null 2>&1 &
+  REDIS_PID=$!
+  BENCH_PIDS+=("$REDIS_PID")
+  BENCH_LOGS+=(redis.log)
+  for _ in $(seq 1 100); do
+    [[ "$(redis-cli -p "$port" ping 2>/dev/null || true)" == "PONG" ]] && break
+    kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited at start"
+    sleep 0.1
+  done
+  [[ "$(redis-cli -p "$port" ping 2>/dev/null || true)" == "PONG" ]] || die "redis-server did not answer PING"
+}
+
+# start_storage REDIS_PORT HTTP_PORT GRPC_PORT: Broker.Storage (Release build) against that Redis; sets
+# STORAGE_PID. Started from its output folder so its appsettings.json is the content root's; the endpoints'
+# protocols are set here too so the gRPC endpoint is h2c whatever that file says. STORAGE_ENV="NAME=value ..."
+# sets variables for Storage alone (e.g. runtime knobs to compare).
+start_storage() {
+  local redis_port="$1" http_port="$2" grpc_port="$3"
+  local dir="$ROOT/artifacts/bin/Broker.Storage/release"
+  [[ -f "$dir/Broker.Storage.dll" ]] || die "no $dir/Broker.Storage.dll after the build"
+  log "Broker.Storage: REST http://127.0.0.1:$http_port, gRPC http://127.0.0.1:$grpc_port"
+  (
+    cd "$dir"
+    export ConnectionStrings__redis="127.0.0.1:$redis_port"
+    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
+    export Kestrel__Endpoints__Http__Protocols="Http1"
+    export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port"
+    export Kestrel__Endpoints__Grpc__Protocols="Http2"
+    export Logging__LogLevel__Default="Warning"
+    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
+    for kv in ${STORAGE_ENV:-}; do export "${kv?}"; done
+    exec dotnet Broker.Storage.dll
+  ) >"$WORK/storage.log" 2>&1 &
+  STORAGE_PID=$!
+  BENCH_PIDS+=("$STORAGE_PID")
+  BENCH_LOGS+=(storage.log)
+}
+
+# wait_healthy NAME URL PID: until URL answers Healthy (at most 60 s), or fails if PID exits first.
+wait_healthy() {
+  local name="$1" url="$2" pid="$3" health=""
+  for _ in $(seq 1 120); do
+    health="$(curl -fsS --max-time 2 "$url" 2>/dev/null || true)"
+    [[ "$health" == "Healthy" ]] && break
+    kill -0 "$pid" 2>/dev/null || die "$name exited at start"
+    sleep 0.5
+  done
+  [[ "$health" == "Healthy" ]] || die "$name's /health did not answer Healthy within 60 s (last: '${health}')"
+  log "$name is healthy (pid $pid); $(nproc) cores on this machine"
+}
