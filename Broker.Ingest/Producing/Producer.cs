@@ -23,7 +23,6 @@ public sealed class Producer(
     public const string TraceParentHeader = "traceparent";
     private readonly IngestOptions _options = options.Value;
     private readonly ConcurrentDictionary<(string Topic, int Partition), PartitionAccumulator> _accumulators = new();
-    private readonly ConcurrentDictionary<string, TopicInfo> _codecs = new(StringComparer.Ordinal);
     private Func<(string Topic, int Partition), PartitionAccumulator>? _newAccumulator;
     private int _keylessCounter;
 
@@ -50,7 +49,6 @@ public sealed class Producer(
             bytes = Check(records);
             var topic = await topics.FindAsync(topicName, cancellationToken)
                 ?? throw new ProduceException(ProduceError.TopicNotFound, $"Topic '{topicName}' does not exist.");
-            _codecs[topicName] = topic;
             CheckPartitions(topic, records);
             if (!budget.TryReserve(bytes))
             {
@@ -225,7 +223,7 @@ public sealed class Producer(
         _accumulators.GetOrAdd((topic, partition), _newAccumulator ??= CreateAccumulator);
 
     private PartitionAccumulator CreateAccumulator((string Topic, int Partition) key) => new(
-        key.Topic, key.Partition, () => _codecs.TryGetValue(key.Topic, out var t) ? t.Compression : CompressionCodec.None,
+        key.Topic, key.Partition, () => topics.LastKnownCompression(key.Topic),
         appender, _options, time, logger, lifetime.ApplicationStopping);
 
     /// <summary>The caller's trace when there is one (the activity continues it), else a new one.</summary>

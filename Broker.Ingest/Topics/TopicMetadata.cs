@@ -40,6 +40,10 @@ public sealed class TopicMetadata(LogService.LogServiceClient storage, TimeProvi
 
     public void Forget(string topic) => _cache.TryRemove(topic, out _);
 
+    /// <summary>The topic's compression as last read from Storage, fresh or not (batching reads it per batch).</summary>
+    public CompressionCodec LastKnownCompression(string topic) =>
+        _cache.TryGetValue(topic, out var cached) ? cached.Info.Compression : CompressionCodec.None;
+
     private static CompressionCodec ParseCodec(string codec) => codec switch
     {
         "lz4" => CompressionCodec.Lz4,

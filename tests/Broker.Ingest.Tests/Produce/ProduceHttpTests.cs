@@ -61,6 +61,22 @@ public sealed class ProduceHttpTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Batches_to_a_compressed_topic_are_compressed_with_its_codec()
+    {
+        using (var created = await _hosts.StorageHttp.PutAsJsonAsync("/v1/topics/packed", new { partitions = 1, compression = "lz4" }))
+        {
+            created.EnsureSuccessStatusCode();
+        }
+        using var response = await _hosts.IngestHttp.PostAsJsonAsync("/v1/topics/packed/records",
+            new { records = Enumerable.Range(0, 20).Select(i => new { value = new { order = i, status = "created" } }) });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var read = await _hosts.Storage.ReadAsync(new Broker.Contracts.Storage.ReadRequest { Topic = "packed", Partition = 0, Offset = 0 });
+        Assert.All(read.Batches, b => Assert.Equal(Broker.Contracts.Batches.CompressionCodec.Lz4, Broker.Contracts.Batches.RecordBatch.Validate(b.Memory).Codec));
+        Assert.Equal(20, (await _hosts.Storage.ReadAllAsync("packed", 0)).Count);
+    }
+
+    [Fact]
     public async Task Ingest_is_ready_when_storage_answers()
     {
         Assert.Equal("Healthy", await _hosts.IngestHttp.GetStringAsync("/health"));
