@@ -22,8 +22,14 @@ public static class IngestServiceExtensions
         var options = builder.Configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
+        // StorageAppender's own Polly pipeline retries appends (safe: they are idempotent); the standard HTTP
+        // resilience handler from the service defaults would add a second, blind retry, a rate limiter and a
+        // circuit breaker on every append, so this client goes without it.
+#pragma warning disable EXTEXP0001 // marked experimental, but it is the documented way to opt one client out of the defaults
         builder.Services.AddGrpcClient<LogService.LogServiceClient>(o => o.Address = new Uri(options.StorageAddress))
-            .ConfigureChannel(channel => channel.MaxSendMessageSize = options.MaxBatchBytes * 2);
+            .ConfigureChannel(channel => channel.MaxSendMessageSize = options.MaxBatchBytes * 2)
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         builder.Services.AddSingleton<TopicMetadata>();
         builder.Services.AddSingleton<StorageAppender>();
         builder.Services.AddSingleton<ProduceBudget>();

@@ -38,8 +38,7 @@ internal sealed class PartitionAccumulator
         _ = Task.Run(() => RunAsync(stopping), CancellationToken.None);
     }
 
-    public void Add(PendingProduce request, int index, OutgoingRecord record, long timestamp) =>
-        _entries.Writer.TryWrite(new Entry(request, index, record, timestamp));
+    public void Add(PendingProduce request, int index) => _entries.Writer.TryWrite(new Entry(request, index));
 
     private async Task RunAsync(CancellationToken stopping)
     {
@@ -59,7 +58,8 @@ internal sealed class PartitionAccumulator
                     if (reader.TryRead(out var entry))
                     {
                         batch.Add(entry);
-                        builder.Add(entry.Record.Key, entry.Record.Value.Span, entry.Record.Headers, entry.Timestamp);
+                        var record = entry.Request.Records[entry.Index];
+                        builder.Add(record.Key, record.Value.Span, record.Headers, entry.Request.TraceHeaderFor(record), entry.Request.TimestampOf(record));
                         continue;
                     }
                     var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
@@ -95,7 +95,7 @@ internal sealed class PartitionAccumulator
             long baseOffset;
             try
             {
-                baseOffset = await _appender.AppendAsync(_topic, _partition, builder.Build(_codec(), _producerId, _nextSequence), stopping);
+                baseOffset = await _appender.AppendAsync(_topic, _partition, builder.BuildInPlace(_codec(), _producerId, _nextSequence), stopping);
             }
             catch (ProduceException ex) when (ex.Error == ProduceError.OutOfOrderSequence)
             {
@@ -104,7 +104,7 @@ internal sealed class PartitionAccumulator
                 IngestLog.ProducerReset(_logger, _topic, _partition, ex.Message);
                 _producerId = NewProducerId();
                 _nextSequence = 0;
-                baseOffset = await _appender.AppendAsync(_topic, _partition, builder.Build(_codec(), _producerId, _nextSequence), stopping);
+                baseOffset = await _appender.AppendAsync(_topic, _partition, builder.BuildInPlace(_codec(), _producerId, _nextSequence), stopping);
             }
             _nextSequence = RecordBatch.NextSequence(_nextSequence, batch.Count);
             for (var i = 0; i < batch.Count; i++)
@@ -126,5 +126,5 @@ internal sealed class PartitionAccumulator
 
     private static long NewProducerId() => Random.Shared.NextInt64(1, long.MaxValue);
 
-    private readonly record struct Entry(PendingProduce Request, int Index, OutgoingRecord Record, long Timestamp);
+    private readonly record struct Entry(PendingProduce Request, int Index);
 }

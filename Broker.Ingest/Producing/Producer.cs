@@ -168,15 +168,12 @@ public sealed class Producer(
 
     private Task<ProducedOffset[]> ProduceBatched(TopicInfo topic, IReadOnlyList<OutgoingRecord> records, byte[] traceParent)
     {
-        var pending = new PendingProduce(records.Count);
+        var pending = new PendingProduce(records, traceParent, time.GetUtcNow().ToUnixTimeMilliseconds());
         // Keyless records of one request stick to one partition (one batch), the next request moves on.
         var keyless = (int)((uint)Interlocked.Increment(ref _keylessCounter) % (uint)topic.Partitions);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         for (var i = 0; i < records.Count; i++)
         {
-            var record = WithTraceParent(records[i], traceParent);
-            var partition = PartitionOf(record, topic.Partitions, keyless);
-            Accumulator(topic.Name, partition).Add(pending, i, record, record.Timestamp ?? now);
+            Accumulator(topic.Name, PartitionOf(records[i], topic.Partitions, keyless)).Add(pending, i);
         }
         return pending.Task;
     }
@@ -203,11 +200,11 @@ public sealed class Producer(
             using var builder = new RecordBatchBuilder();
             foreach (var i in group.Value)
             {
-                var record = WithTraceParent(records[i], traceParent);
-                builder.Add(record.Key, record.Value.Span, record.Headers, record.Timestamp ?? now);
+                var record = records[i];
+                builder.Add(record.Key, record.Value.Span, record.Headers, TraceHeaderFor(record, traceParent), record.Timestamp ?? now);
             }
             var baseOffset = await appender.AppendAsync(topic.Name, group.Key,
-                builder.Build(topic.Compression, identity.ProducerId, identity.BaseSequence), cancellationToken);
+                builder.BuildInPlace(topic.Compression, identity.ProducerId, identity.BaseSequence), cancellationToken);
             for (var n = 0; n < group.Value.Count; n++)
             {
                 offsets[group.Value[n]] = new ProducedOffset(group.Key, baseOffset + n);
@@ -240,22 +237,17 @@ public sealed class Producer(
         return $"00-{ActivityTraceId.CreateRandom().ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01";
     }
 
-    /// <summary>Adds the traceparent header unless the producer set its own.</summary>
-    private static OutgoingRecord WithTraceParent(in OutgoingRecord record, byte[] traceParent)
+    /// <summary>The traceparent header to add to a record: none (default) when the producer set its own.</summary>
+    internal static RecordHeader TraceHeaderFor(in OutgoingRecord record, byte[] traceParent)
     {
-        foreach (var header in record.Headers)
+        var headers = record.Headers;
+        for (var i = 0; i < headers.Count; i++)
         {
-            if (header.Name == TraceParentHeader)
+            if (headers[i].Name == TraceParentHeader)
             {
-                return record;
+                return default;
             }
         }
-        var headers = new RecordHeader[record.Headers.Count + 1];
-        for (var i = 0; i < record.Headers.Count; i++)
-        {
-            headers[i] = record.Headers[i];
-        }
-        headers[^1] = new RecordHeader(TraceParentHeader, traceParent);
-        return record with { Headers = headers };
+        return new RecordHeader(TraceParentHeader, traceParent);
     }
 }

@@ -40,8 +40,11 @@ public sealed class StorageAppender
             .Build();
     }
 
-    /// <summary>Appends one batch; answers its base offset (the original one for a repeated batch).</summary>
-    public async Task<long> AppendAsync(string topic, int partition, byte[] batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends one batch; answers its base offset (the original one for a repeated batch). The batch's
+    /// memory is only read, and not after this returns, so the caller may reuse it then.
+    /// </summary>
+    public async Task<long> AppendAsync(string topic, int partition, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
     {
         var request = new AppendRequest { Topic = topic, Partition = partition, Batch = UnsafeByteOperations.UnsafeWrap(batch) };
         try

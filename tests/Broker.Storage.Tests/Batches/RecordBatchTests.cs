@@ -70,6 +70,38 @@ public sealed class RecordBatchTests
         Assert.Equal(expected.Length, i);
     }
 
+    [Theory]
+    [InlineData(CompressionCodec.None)]
+    [InlineData(CompressionCodec.Lz4)]
+    [InlineData(CompressionCodec.Zstd)]
+    public void Building_in_place_gives_the_same_bytes_and_an_extra_header_lands_last(CompressionCodec codec)
+    {
+        var trace = new RecordHeader("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"u8.ToArray());
+        RecordHeader[] own = [new("source", "test"u8.ToArray())];
+        using var plain = new RecordBatchBuilder(64);
+        using var stamped = new RecordBatchBuilder(64);
+        for (var i = 0; i < 50; i++)
+        {
+            var value = Encoding.UTF8.GetBytes($"value {i} {new string('x', i * 40)}");
+            plain.Add("k"u8.ToArray(), value, [.. own, trace], s_now + i);
+            stamped.Add("k"u8.ToArray(), value, own, trace, s_now + i);
+        }
+
+        var built = plain.Build(codec, producerId: 9, baseSequence: 3);
+        Assert.Equal(built, stamped.BuildInPlace(codec, producerId: 9, baseSequence: 3).ToArray());
+        // Building again with another producer rewrites the header in place (a producer reset does this).
+        var again = RecordBatch.Parse(stamped.BuildInPlace(codec, producerId: 10, baseSequence: 0).ToArray());
+        Assert.Equal(10, again.ProducerId);
+        Assert.Equal(0, again.BaseSequence);
+        var records = 0;
+        foreach (var record in again.GetRecords())
+        {
+            Assert.Equal(["source", "traceparent"], record.Headers.Select(h => h.Name));
+            records++;
+        }
+        Assert.Equal(50, records);
+    }
+
     [Fact]
     public void Compression_shrinks_repetitive_records()
     {
