@@ -1,7 +1,6 @@
 using Broker.Contracts.Storage;
 using Broker.Ingest;
 using Broker.Ingest.Apis;
-using Broker.Ingest.Health;
 using Broker.Ingest.Producing;
 using Broker.Ingest.Telemetry;
 using Broker.Ingest.Topics;

@@ -57,6 +57,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
             SchemaSubject = topic.SchemaSubject ?? "",
             MaxDeliveryAttempts = topic.MaxDeliveryAttempts,
             DeadLetterTopic = topic.EffectiveDeadLetterTopic,
+            MessageTtlMs = topic.MessageTtlMs,
         };
         foreach (var p in partitions)
         {
@@ -70,6 +71,22 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
             });
         }
         return response;
+    }
+
+    public override async Task<EnsureTopicResponse> EnsureTopic(EnsureTopicRequest request, ServerCallContext context)
+    {
+        if (await topics.FindAsync(request.Topic, context.CancellationToken) is { } existing)
+        {
+            return new EnsureTopicResponse { Created = false, Partitions = existing.Partitions };
+        }
+        var spec = new TopicSpec { Partitions = request.Partitions == 0 ? 1 : request.Partitions };
+        var errors = TopicValidation.Check(request.Topic, spec);
+        if (errors.Count > 0)
+        {
+            throw new LogException(LogError.InvalidArgument, string.Join(" ", errors.Values.SelectMany(m => m)));
+        }
+        var (topic, created) = await topics.CreateIfMissingAsync(request.Topic, spec, context.CancellationToken);
+        return new EnsureTopicResponse { Created = created, Partitions = topic.Partitions };
     }
 
     public override async Task<CommitOffsetsResponse> CommitOffsets(CommitOffsetsRequest request, ServerCallContext context)

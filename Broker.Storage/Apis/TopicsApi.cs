@@ -79,12 +79,13 @@ public sealed record TopicInfo(
     int MaxDeliveryAttempts,
     string DeadLetterTopic,
     string Compression,
+    long MessageTtlMs,
     DateTimeOffset CreatedAt,
     IReadOnlyList<PartitionInfo>? PartitionOffsets)
 {
     public static TopicInfo From(TopicConfig t, IReadOnlyList<PartitionState>? partitionOffsets) => new(
         t.Name, t.Partitions, t.RetentionMs, t.RetentionBytes, t.HotBytes, t.SchemaSubject, t.MaxDeliveryAttempts,
-        t.EffectiveDeadLetterTopic, t.Compression.ToString().ToLowerInvariant(), t.CreatedAt,
+        t.EffectiveDeadLetterTopic, t.Compression.ToString().ToLowerInvariant(), t.MessageTtlMs, t.CreatedAt,
         partitionOffsets?.Select(PartitionInfo.From).ToList());
 }
 

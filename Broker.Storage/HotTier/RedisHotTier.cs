@@ -1,5 +1,6 @@
 using System.Globalization;
 using Broker.Contracts.Batches;
+using Broker.ServiceDefaults.Redis;
 using Broker.Storage.Topics;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Broker.Storage.HotTier;
+using Broker.ServiceDefaults.Redis;
 using StackExchange.Redis;
 
 namespace Broker.Storage.Topics;

@@ -34,6 +34,9 @@ public sealed record TopicConfig
 
     public CompressionCodec Compression { get; init; } = CompressionCodec.None;
 
+    /// <summary>How long a record may wait for delivery before it is skipped as expired; -1: no limit.</summary>
+    public long MessageTtlMs { get; init; } = -1;
+
     public DateTimeOffset CreatedAt { get; init; }
 
     public string EffectiveDeadLetterTopic => DeadLetterTopic ?? Name + ".dlq";
@@ -45,5 +48,5 @@ public static class TopicDefaults
     public const long HotBytes = 256L * 1024 * 1024;
     public const int MaxDeliveryAttempts = 5;
     public const int MaxPartitions = 1024;
-    public const int MaxNameLength = 249;
+    public const int MaxNameLength = Broker.Contracts.Naming.Names.MaxLength;
 }

@@ -88,6 +88,7 @@ public sealed class TopicRegistry(
                 MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? existing.MaxDeliveryAttempts,
                 DeadLetterTopic = spec.DeadLetterTopic ?? existing.DeadLetterTopic,
                 Compression = spec.Compression is null ? existing.Compression : codec,
+                MessageTtlMs = spec.MessageTtlMs ?? existing.MessageTtlMs,
             };
             if (partitions > existing.Partitions)
             {
@@ -101,6 +102,27 @@ public sealed class TopicRegistry(
             }
             // Each round one writer wins; a short random pause spreads the others out.
             await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 5 * (attempt + 2))), time, cancellationToken);
+        }
+        throw new LogException(LogError.InvalidArgument, $"Topic '{name}' kept changing concurrently; try again.");
+    }
+
+    /// <summary>Creates the topic unless it exists; an existing topic (one a concurrent caller made, too) is left as it is.</summary>
+    public async Task<(TopicConfig Topic, bool Created)> CreateIfMissingAsync(string name, TopicSpec spec, CancellationToken cancellationToken)
+    {
+        if (!TopicValidation.TryParseCodec(spec.Compression, out var codec))
+        {
+            throw new LogException(LogError.InvalidArgument, $"compression must be none, lz4 or zstd; got '{spec.Compression}'.");
+        }
+        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        {
+            if (await store.GetAsync(name, cancellationToken) is { } existing)
+            {
+                return (existing, false);
+            }
+            if (await TryCreateAsync(name, spec, codec, cancellationToken) is { } created)
+            {
+                return (created, true);
+            }
         }
         throw new LogException(LogError.InvalidArgument, $"Topic '{name}' kept changing concurrently; try again.");
     }
@@ -124,6 +146,7 @@ public sealed class TopicRegistry(
             MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? TopicDefaults.MaxDeliveryAttempts,
             DeadLetterTopic = spec.DeadLetterTopic,
             Compression = codec,
+            MessageTtlMs = spec.MessageTtlMs ?? -1,
             CreatedAt = time.GetUtcNow(),
         };
         // Partition state first: a topic is only visible once every partition can take appends.

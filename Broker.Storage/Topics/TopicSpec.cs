@@ -1,5 +1,5 @@
-using System.Text.RegularExpressions;
 using Broker.Contracts.Batches;
+using Broker.Contracts.Naming;
 
 namespace Broker.Storage.Topics;
 
@@ -14,35 +14,17 @@ public sealed record TopicSpec
     public int? MaxDeliveryAttempts { get; init; }
     public string? DeadLetterTopic { get; init; }
 
+    /// <summary>How long a record may wait for delivery before it is skipped as expired; -1 for no limit.</summary>
+    public long? MessageTtlMs { get; init; }
+
     /// <summary>"none", "lz4" or "zstd".</summary>
     public string? Compression { get; init; }
 }
 
 /// <summary>Topic and group name rules and the checks a topic specification must pass.</summary>
-public static partial class TopicValidation
+public static class TopicValidation
 {
-    // Kafka's rule: ASCII letters, digits, '.', '_' and '-'. It also keeps ':' and '{}' out of our Redis keys.
-    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
-    private static partial Regex LegalName();
-
-    public static string? CheckName(string name, string what = "topic")
-    {
-        if (string.IsNullOrEmpty(name))
-        {
-            return $"A {what} name must not be empty.";
-        }
-        if (name.Length > TopicDefaults.MaxNameLength)
-        {
-            return $"A {what} name has at most {TopicDefaults.MaxNameLength} characters; '{name[..20]}…' has {name.Length}.";
-        }
-        if (name is "." or "..")
-        {
-            return $"'{name}' is not a legal {what} name.";
-        }
-        return LegalName().IsMatch(name)
-            ? null
-            : $"'{name}' is not a legal {what} name: use ASCII letters, digits, '.', '_' and '-'.";
-    }
+    public static string? CheckName(string name, string what = "topic") => Names.Check(name, what);
 
     public static bool TryParseCodec(string? value, out CompressionCodec codec)
     {
@@ -87,6 +69,10 @@ public static partial class TopicValidation
         if (spec.HotBytes is { } hb && hb < 1024)
         {
             Add("hotBytes", $"hotBytes must be at least 1024; got {hb}.");
+        }
+        if (spec.MessageTtlMs is { } ttl && ttl != -1 && ttl < 1)
+        {
+            Add("messageTtlMs", $"messageTtlMs must be -1 (no limit) or at least 1; got {ttl}.");
         }
         if (spec.MaxDeliveryAttempts is { } a && a is < 1 or > 1000)
         {

@@ -1,16 +1,15 @@
-using Broker.Contracts.Storage;
 using Grpc.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Broker.Ingest.Health;
+namespace Broker.Contracts.Storage;
 
 /// <summary>
 /// Ready when Storage answers its gRPC API: a describe of a topic name nobody uses, where "not found" is
-/// as good an answer as any. Without Storage, Ingest can only refuse produce requests.
+/// as good an answer as any. For the services that cannot work without Storage (Ingest, Delivery).
 /// </summary>
-internal sealed class StorageHealthCheck(LogService.LogServiceClient storage) : IHealthCheck
+public sealed class StorageHealthCheck(LogService.LogServiceClient storage) : IHealthCheck
 {
-    private const string ProbeTopic = "__ingest-health-probe";
+    private const string ProbeTopic = "__health-probe";
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

@@ -1,0 +1,374 @@
+using Broker.Delivery.Groups;
+using Broker.Delivery.StorageAccess;
+using Grpc.Core;
+
+namespace Broker.Delivery.Consuming;
+
+/// <summary>
+/// A group's subscription to one topic on this instance: the local consumers, the heartbeat that keeps
+/// them members, the rebalance that hands partitions over (revoked partitions drain their in-flight
+/// records, commit and release their lease before another consumer may take them), and the committer that
+/// stores each partition's settled prefix in Storage, coalescing commits while one is under way.
+/// </summary>
+internal sealed class GroupSession : IDisposable
+{
+    private readonly GroupSessions _registry;
+    private readonly ConsumerServices _services;
+    private readonly Lock _lock = new();
+    private readonly List<ConsumerMember> _members = [];
+    private readonly List<string> _leaving = [];
+    private readonly AsyncSignal _wake = new();
+    private readonly AsyncSignal _commitWake = new();
+    private readonly Lock _dirtyLock = new();
+    private readonly HashSet<PartitionConsumer> _dirty = [];
+    private readonly SemaphoreSlim _commitGate = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private bool _closed;
+    private int _ticks;
+
+    public GroupSession(GroupTopic key, TopicDescription topic, GroupSessions registry, ConsumerServices services)
+    {
+        Key = key;
+        Topic = topic;
+        _registry = registry;
+        _services = services;
+    }
+
+    public GroupTopic Key { get; }
+
+    /// <summary>The topic's partitions and delivery settings, refreshed every few heartbeats.</summary>
+    public TopicDescription Topic { get; private set; }
+
+    public IReadOnlyList<ConsumerMember> Members
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _members];
+            }
+        }
+    }
+
+    public void Start()
+    {
+        var committing = CommitLoopAsync(_stop.Token);
+        _ = RunAsync(committing);
+    }
+
+    /// <summary>Adds a consumer; false when the session is closing (the caller makes a new one).</summary>
+    public bool TryAdd(ConsumerMember member)
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return false;
+            }
+            _members.Add(member);
+            member.Session = this;
+        }
+        Wake();
+        return true;
+    }
+
+    public void Wake() => _wake.Set();
+
+    public void MarkDirty(PartitionConsumer partition)
+    {
+        lock (_dirtyLock)
+        {
+            _dirty.Add(partition);
+        }
+        _commitWake.Set();
+    }
+
+    /// <summary>The consumer leaves: its partitions commit what was settled and are released at once.</summary>
+    public async Task LeaveAsync(ConsumerMember member)
+    {
+        lock (_lock)
+        {
+            if (!_members.Remove(member))
+            {
+                return;
+            }
+            _leaving.Add(member.Id);
+        }
+        try
+        {
+            await Task.WhenAll(member.PartitionConsumers.Select(p => StopPartitionAsync(member, p, commit: true, release: true)));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Its leases then run out by themselves; the next owner starts from the last commit.
+            DeliveryLog.LeaveFailed(_services.Logger, member.Id, Key.ToString(), ex.Message);
+        }
+        finally
+        {
+            member.Left();
+            member.Dispose();
+            _registry.Forget(member);
+            DeliveryLog.MemberLeft(_services.Logger, member.Id, Key.Group, Key.Topic);
+            Wake();
+        }
+    }
+
+    private async Task RunAsync(Task committing)
+    {
+        var heartbeat = TimeSpan.FromMilliseconds(_services.Options.HeartbeatIntervalMs);
+        var token = _stop.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await _wake.WaitAsync(heartbeat, token);
+                try
+                {
+                    await TickAsync(token);
+                }
+                catch (Exception ex) when (!token.IsCancellationRequested)
+                {
+                    DeliveryLog.RebalanceFailed(_services.Logger, Key.ToString(), ex.Message);
+                }
+                lock (_lock)
+                {
+                    if (_members.Count == 0 && _leaving.Count == 0)
+                    {
+                        _closed = true;
+                    }
+                }
+                if (_closed)
+                {
+                    _registry.Closed(this);
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await _stop.CancelAsync();
+            await committing;
+            Dispose();
+        }
+    }
+
+    private async Task TickAsync(CancellationToken cancellationToken)
+    {
+        ConsumerMember[] members;
+        string[] leaving;
+        lock (_lock)
+        {
+            members = [.. _members];
+            leaving = [.. _leaving];
+            _leaving.Clear();
+        }
+        IReadOnlyList<string> live;
+        try
+        {
+            (live, _) = await _services.Coordinator.HeartbeatAsync(Key, [.. members.Select(m => new MemberInfo(m.Id, m.Name))], leaving,
+                TimeSpan.FromMilliseconds(_services.Options.SessionTimeoutMs), cancellationToken);
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _leaving.AddRange(leaving);
+            }
+            throw;
+        }
+        if (members.Length == 0)
+        {
+            return;
+        }
+        if (++_ticks % 10 == 0)
+        {
+            var topic = await _services.Log.DescribeAsync(Key.Topic, cancellationToken);
+            if (topic is null)
+            {
+                foreach (var member in members)
+                {
+                    member.Fail(new RpcException(new Status(StatusCode.NotFound, $"Topic '{Key.Topic}' no longer exists.")));
+                }
+                return;
+            }
+            Topic = topic;
+        }
+        var desired = Assignment.Assign(live, Topic.Partitions);
+        await Task.WhenAll(members.Select(m => RebalanceAsync(m, desired.TryGetValue(m.Id, out var mine) ? mine : [], cancellationToken)));
+    }
+
+    private async Task RebalanceAsync(ConsumerMember member, List<int> desired, CancellationToken cancellationToken)
+    {
+        var options = _services.Options;
+        var now = _services.NowMs;
+        var changed = false;
+        foreach (var partition in member.PartitionConsumers)
+        {
+            if (!desired.Contains(partition.Partition) && !partition.Revoking)
+            {
+                lock (member.Sync)
+                {
+                    partition.BeginRevoke(now + options.RevokeDrainMs);
+                }
+                changed = true;
+            }
+        }
+        foreach (var partition in member.PartitionConsumers)
+        {
+            if (partition.Revoking && (partition.InFlight == 0 || now >= partition.RevokeDeadline))
+            {
+                await StopPartitionAsync(member, partition, commit: true, release: true);
+            }
+        }
+
+        var owned = member.PartitionConsumers.ToDictionary(p => p.Partition);
+        var want = desired.Union(owned.Keys).ToList();
+        var started = _services.NowMs;
+        var granted = (await _services.Coordinator.AcquireAsync(Key, member.Id, want, TimeSpan.FromMilliseconds(options.LeaseMs), cancellationToken)).ToHashSet();
+        // Renewed at `started` by the coordinator's clock at the latest; keep a heartbeat's margin for clock drift and delays.
+        var validUntil = started + options.LeaseMs - options.HeartbeatIntervalMs;
+        foreach (var (number, partition) in owned)
+        {
+            if (granted.Contains(number))
+            {
+                lock (member.Sync)
+                {
+                    partition.LeaseValidUntil = validUntil;
+                }
+            }
+            else
+            {
+                // Our lease ran out and someone else holds it now: stop without committing over them.
+                DeliveryLog.LeaseLost(_services.Logger, member.Id, Key.ToString(), number);
+                await StopPartitionAsync(member, partition, commit: false, release: false);
+                changed = true;
+            }
+        }
+        var fresh = granted.Where(p => !owned.ContainsKey(p) && desired.Contains(p)).ToList();
+        await Task.WhenAll(fresh.Select(async number =>
+        {
+            var partition = new PartitionConsumer(member, number, _services) { LeaseValidUntil = validUntil };
+            try
+            {
+                await partition.StartAsync(Topic, member.Spec.Start, cancellationToken);
+                member.Add(partition);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                DeliveryLog.PartitionStartFailed(_services.Logger, member.Id, Key.ToString(), number, ex.Message);
+                await partition.StopAsync();
+                await _services.Coordinator.ReleaseAsync(Key, member.Id, [number], cancellationToken);
+            }
+        }));
+        if (changed || fresh.Count > 0)
+        {
+            DeliveryLog.Assigned(_services.Logger, member.Id, Key.Group, Key.Topic, string.Join(",", member.Partitions));
+            member.RaiseAssignmentChanged();
+        }
+    }
+
+    private async Task StopPartitionAsync(ConsumerMember member, PartitionConsumer partition, bool commit, bool release)
+    {
+        if (!member.Remove(partition))
+        {
+            return;
+        }
+        await partition.StopAsync();
+        if (commit)
+        {
+            await CommitAsync([partition], CancellationToken.None);
+        }
+        if (release)
+        {
+            await _services.Coordinator.ReleaseAsync(Key, member.Id, [partition.Partition], CancellationToken.None);
+        }
+        member.RaiseAssignmentChanged();
+    }
+
+    private async Task CommitLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await _commitWake.WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
+                PartitionConsumer[] dirty;
+                lock (_dirtyLock)
+                {
+                    dirty = [.. _dirty];
+                    _dirty.Clear();
+                }
+                if (!await CommitAsync(dirty, cancellationToken))
+                {
+                    foreach (var partition in dirty)
+                    {
+                        MarkDirty(partition);
+                    }
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _services.Time, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Commits the partitions' settled prefixes that moved; one commit at a time, so none is overtaken by an older one.</summary>
+    private async Task<bool> CommitAsync(PartitionConsumer[] partitions, CancellationToken cancellationToken)
+    {
+        await _commitGate.WaitAsync(cancellationToken);
+        try
+        {
+            var offsets = new List<(int Partition, long Offset)>(partitions.Length);
+            var moved = new List<PartitionConsumer>(partitions.Length);
+            foreach (var partition in partitions)
+            {
+                lock (partition.Member.Sync)
+                {
+                    if (partition.CommitOffset > partition.CommittedOffset)
+                    {
+                        offsets.Add((partition.Partition, partition.CommitOffset));
+                        moved.Add(partition);
+                    }
+                }
+            }
+            if (offsets.Count == 0)
+            {
+                return true;
+            }
+            await _services.Log.CommitAsync(Key.Group, Key.Topic, offsets, cancellationToken);
+            for (var i = 0; i < moved.Count; i++)
+            {
+                List<long> forget;
+                lock (moved[i].Member.Sync)
+                {
+                    moved[i].CommittedOffset = Math.Max(moved[i].CommittedOffset, offsets[i].Offset);
+                    forget = moved[i].TakeForgettable(offsets[i].Offset);
+                }
+                if (forget.Count > 0)
+                {
+                    await _services.Coordinator.ForgetFailuresAsync(Key, moved[i].Partition, forget, cancellationToken);
+                }
+            }
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            DeliveryLog.CommitFailed(_services.Logger, Key.ToString(), ex.Message);
+            return false;
+        }
+        finally
+        {
+            _commitGate.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Dispose();
+        _commitGate.Dispose();
+    }
+}

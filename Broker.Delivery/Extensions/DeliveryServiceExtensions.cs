@@ -1,0 +1,76 @@
+using Broker.Contracts.Storage;
+using Broker.Delivery;
+using Broker.Delivery.Apis;
+using Broker.Delivery.Consuming;
+using Broker.Delivery.Groups;
+using Broker.Delivery.Retries;
+using Broker.Delivery.StorageAccess;
+using Broker.Delivery.Telemetry;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class DeliveryServiceExtensions
+{
+    /// <summary>The Redis connection's name: ConnectionStrings:redis.</summary>
+    public const string RedisConnectionName = "redis";
+
+    /// <summary>
+    /// Consumer groups: membership and leases in Redis when ConnectionStrings:redis is set (in process memory
+    /// otherwise, for a single instance), Storage through service discovery ("storage"), redelivery and
+    /// dead-letter topics.
+    /// </summary>
+    public static IHostApplicationBuilder AddDeliveryServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DeliveryOptions>()
+            .BindConfiguration(DeliveryOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => Uri.TryCreate(o.StorageAddress, UriKind.Absolute, out _), "Delivery:StorageAddress must be an absolute URI.")
+            .Validate(o => o.LeaseMs >= 2 * o.HeartbeatIntervalMs, "Delivery:LeaseMs must be at least twice Delivery:HeartbeatIntervalMs, or leases lapse between renewals.")
+            .Validate(o => o.SessionTimeoutMs >= 2 * o.HeartbeatIntervalMs, "Delivery:SessionTimeoutMs must be at least twice Delivery:HeartbeatIntervalMs.")
+            .Validate(o => o.HttpSessionTimeoutMs > o.MaxPollWaitMs, "Delivery:HttpSessionTimeoutMs must be longer than Delivery:MaxPollWaitMs.")
+            .Validate(o => o.DefaultWindow <= o.MaxWindow, "Delivery:DefaultWindow must not exceed Delivery:MaxWindow.")
+            .Validate(o => o.DefaultAckTimeoutMs <= o.MaxAckTimeoutMs, "Delivery:DefaultAckTimeoutMs must not exceed Delivery:MaxAckTimeoutMs.")
+            .Validate(o => o.RetryBaseDelayMs <= o.RetryMaxDelayMs, "Delivery:RetryBaseDelayMs must not exceed Delivery:RetryMaxDelayMs.")
+            .ValidateOnStart();
+        var options = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        // Long polls and streams must not meet the standard handler's request timeouts; LogClient retries itself.
+#pragma warning disable EXTEXP0001 // marked experimental, but it is the documented way to opt one client out of the defaults
+        builder.Services.AddGrpcClient<LogService.LogServiceClient>(o => o.Address = new Uri(options.StorageAddress))
+            .ConfigureChannel(channel => channel.MaxReceiveMessageSize = options.FetchMaxBytes + (16 * 1024 * 1024))
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+
+        if (builder.HasRedisConnectionString(RedisConnectionName))
+        {
+            builder.AddBrokerRedis(RedisConnectionName);
+            builder.Services.AddSingleton<IGroupCoordinator, RedisGroupCoordinator>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<IGroupCoordinator, InMemoryGroupCoordinator>();
+            builder.Services.AddHostedService<InMemoryCoordinatorAnnouncement>();
+        }
+        builder.Services.AddSingleton<LogClient>();
+        builder.Services.AddSingleton<DeliveryMetrics>();
+        builder.Services.AddSingleton<RedeliveryPolicy>();
+        builder.Services.AddSingleton<DeadLetterWriter>();
+        builder.Services.AddSingleton<ConsumerServices>();
+        builder.Services.AddSingleton<GroupSessions>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<GroupSessions>());
+        builder.Services.AddSingleton<HttpConsumers>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HttpConsumers>());
+        builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
+        builder.Services.AddGrpc();
+        return builder;
+    }
+
+    public static WebApplication MapDeliveryApi(this WebApplication app)
+    {
+        app.MapGroupsApi();
+        app.MapGrpcService<DeliveryGrpcService>();
+        return app;
+    }
+}

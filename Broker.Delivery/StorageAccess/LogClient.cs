@@ -1,0 +1,145 @@
+using Broker.Contracts.Storage;
+using Google.Protobuf;
+using Grpc.Core;
+using Polly;
+using Polly.Retry;
+
+namespace Broker.Delivery.StorageAccess;
+
+/// <summary>A topic as Delivery needs it: partitions, their ends, and the delivery settings kept with the topic.</summary>
+public sealed record TopicDescription(
+    string Name, int Partitions, long[] StartOffsets, long[] EndOffsets, int MaxDeliveryAttempts, string DeadLetterTopic, long MessageTtlMs);
+
+/// <summary>Batches read from one partition, and where the partition stands.</summary>
+public readonly record struct ReadResult(IReadOnlyList<ByteString> Batches, long NextOffset, long LogStartOffset, long EndOffset);
+
+/// <summary>A read below the partition's first kept offset (retention removed it): reading resumes at <see cref="LogStartOffset"/>.</summary>
+public sealed class OffsetOutOfRangeException(string message, long logStartOffset) : Exception(message)
+{
+    public long LogStartOffset { get; } = logStartOffset;
+}
+
+/// <summary>
+/// Storage's log API as Delivery uses it. Reads, offset commits and topic lookups are idempotent, so
+/// transient failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retried with backoff. Dead-letter appends are
+/// retried too: a lost answer may then write a dead-letter record twice (at least once, never lost).
+/// </summary>
+public sealed class LogClient
+{
+    private readonly LogService.LogServiceClient _storage;
+    private readonly ResiliencePipeline _retry;
+
+    public LogClient(LogService.LogServiceClient storage, ILogger<LogClient> logger)
+    {
+        _storage = storage;
+        _retry = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<RpcException>(e => e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded),
+                MaxRetryAttempts = 4,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(100),
+                OnRetry = args =>
+                {
+                    DeliveryLog.StorageRetry(logger, args.AttemptNumber + 1, args.Outcome.Exception?.Message ?? "");
+                    return default;
+                },
+            })
+            .Build();
+    }
+
+    /// <summary>The topic, or null when it does not exist.</summary>
+    public async Task<TopicDescription?> DescribeAsync(string topic, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _retry.ExecuteAsync(
+                static async (state, token) => await state.Storage.DescribeTopicAsync(new DescribeTopicRequest { Topic = state.Topic }, cancellationToken: token),
+                (Storage: _storage, Topic: topic), cancellationToken);
+            var count = response.Partitions.Count;
+            var starts = new long[count];
+            var ends = new long[count];
+            foreach (var p in response.Partitions)
+            {
+                starts[p.Partition] = p.StartOffset;
+                ends[p.Partition] = p.EndOffset;
+            }
+            return new TopicDescription(response.Topic, count, starts, ends, response.MaxDeliveryAttempts,
+                response.DeadLetterTopic, response.MessageTtlMs == 0 ? -1 : response.MessageTtlMs);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public async Task<ReadResult> ReadAsync(string topic, int partition, long offset, int maxBytes, int waitMs, CancellationToken cancellationToken)
+    {
+        var request = new ReadRequest { Topic = topic, Partition = partition, Offset = offset, MaxBytes = maxBytes, MaxWaitMs = waitMs };
+        try
+        {
+            var response = await _retry.ExecuteAsync(
+                static async (state, token) => await state.Storage.ReadAsync(state.Request, cancellationToken: token),
+                (Storage: _storage, Request: request), cancellationToken);
+            return new ReadResult(response.Batches, response.NextOffset, response.LogStartOffset, response.EndOffset);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.OutOfRange)
+        {
+            // Below the start: find where the partition starts now.
+            var description = await DescribeAsync(topic, cancellationToken);
+            var start = description is not null && partition < description.Partitions ? description.StartOffsets[partition] : 0;
+            if (offset >= start)
+            {
+                throw; // past the end: a real error, not retention
+            }
+            throw new OffsetOutOfRangeException(ex.Status.Detail, start);
+        }
+    }
+
+    /// <summary>The group's next offset per partition; -1 where it has committed nothing.</summary>
+    public async Task<long[]> FetchCommittedAsync(string group, string topic, int partitions, CancellationToken cancellationToken)
+    {
+        var response = await _retry.ExecuteAsync(
+            static async (state, token) => await state.Storage.FetchOffsetsAsync(new FetchOffsetsRequest { Group = state.Group, Topic = state.Topic }, cancellationToken: token),
+            (Storage: _storage, Group: group, Topic: topic), cancellationToken);
+        var offsets = new long[Math.Max(partitions, response.Offsets.Count)];
+        Array.Fill(offsets, -1);
+        foreach (var o in response.Offsets)
+        {
+            offsets[o.Partition] = o.Offset;
+        }
+        return offsets;
+    }
+
+    public async Task CommitAsync(string group, string topic, IReadOnlyList<(int Partition, long Offset)> offsets, CancellationToken cancellationToken)
+    {
+        var request = new CommitOffsetsRequest { Group = group, Topic = topic };
+        foreach (var (partition, offset) in offsets)
+        {
+            request.Offsets.Add(new GroupOffset { Partition = partition, Offset = offset });
+        }
+        await _retry.ExecuteAsync(
+            static async (state, token) => await state.Storage.CommitOffsetsAsync(state.Request, cancellationToken: token),
+            (Storage: _storage, Request: request), cancellationToken);
+    }
+
+    /// <summary>Appends one batch (a dead-letter record); answers its base offset.</summary>
+    public async Task<long> AppendAsync(string topic, int partition, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
+    {
+        var request = new AppendRequest { Topic = topic, Partition = partition, Batch = UnsafeByteOperations.UnsafeWrap(batch) };
+        var response = await _retry.ExecuteAsync(
+            static async (state, token) => await state.Storage.AppendAsync(state.Request, cancellationToken: token),
+            (Storage: _storage, Request: request), cancellationToken);
+        return response.BaseOffset;
+    }
+
+    /// <summary>Creates the topic with <paramref name="partitions"/> unless it exists; answers its partition count.</summary>
+    public async Task<int> EnsureTopicAsync(string topic, int partitions, CancellationToken cancellationToken)
+    {
+        var response = await _retry.ExecuteAsync(
+            static async (state, token) => await state.Storage.EnsureTopicAsync(new EnsureTopicRequest { Topic = state.Topic, Partitions = state.Partitions }, cancellationToken: token),
+            (Storage: _storage, Topic: topic, Partitions: partitions), cancellationToken);
+        return response.Partitions;
+    }
+}
