@@ -93,13 +93,7 @@ internal sealed class PartitionConsumer : IDisposable
     public async Task StopAsync()
     {
         await _stop.CancelAsync();
-        try
-        {
-            await _fetching;
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await _fetching;
         lock (_member.Sync)
         {
             for (var offset = _window.HeadOffset; offset < _window.EndOffset; offset++)
@@ -124,6 +118,23 @@ internal sealed class PartitionConsumer : IDisposable
     }
 
     private async Task FetchLoopAsync(IReadOnlyDictionary<long, FailedAttempts> failures, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FetchAsync(failures, cancellationToken);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped: however the read under way ended (cancelled, or the call torn down) does not matter.
+        }
+        catch (Exception ex)
+        {
+            DeliveryLog.FetchLoopFailed(_services.Logger, Key.ToString(), Partition, ex);
+            _member.Fail(new RpcException(new Status(StatusCode.Internal, $"Reading partition {Partition} failed: {ex.Message}")));
+        }
+    }
+
+    private async Task FetchAsync(IReadOnlyDictionary<long, FailedAttempts> failures, CancellationToken cancellationToken)
     {
         var options = _services.Options;
         var failedReads = 0;

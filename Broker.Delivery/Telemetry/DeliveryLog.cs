@@ -57,4 +57,7 @@ internal static partial class DeliveryLog
 
     [LoggerMessage(18, LogLevel.Warning, "No ConnectionStrings:redis is set: consumer groups are coordinated in this process only. Run a single Delivery instance, or set a Redis connection for several.")]
     public static partial void InMemoryCoordinator(ILogger logger);
+
+    [LoggerMessage(19, LogLevel.Error, "Reading {Subscription} partition {Partition} stopped with an error; the consumer is stopped")]
+    public static partial void FetchLoopFailed(ILogger logger, string subscription, int partition, Exception exception);
 }

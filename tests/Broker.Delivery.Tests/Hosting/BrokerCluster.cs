@@ -1,0 +1,223 @@
+extern alias ingest;
+extern alias storage;
+
+using System.Net.Http.Json;
+using Broker.Contracts.Delivery;
+using Broker.Contracts.Ingest;
+using Broker.Contracts.Storage;
+using Google.Protobuf;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Broker.Delivery.Tests.Hosting;
+
+/// <summary>
+/// The real Storage (on the real Redis), the real Ingest and any number of real Delivery instances, all
+/// in-process. Ingest and Delivery reach Storage through their own gRPC clients, whose transport is the
+/// in-process Storage; the Delivery instances share Redis for membership and leases, as separate
+/// processes would.
+/// </summary>
+public sealed class BrokerCluster : IAsyncDisposable
+{
+    /// <summary>Fast timings for tests: 100 ms heartbeats, 1 s sessions and leases, 50 ms first retry.</summary>
+    public static readonly IReadOnlyDictionary<string, string> FastTimings = new Dictionary<string, string>
+    {
+        ["Delivery:HeartbeatIntervalMs"] = "100",
+        ["Delivery:SessionTimeoutMs"] = "1000",
+        ["Delivery:LeaseMs"] = "1000",
+        ["Delivery:RevokeDrainMs"] = "2000",
+        ["Delivery:RetryBaseDelayMs"] = "50",
+        ["Delivery:RetryMaxDelayMs"] = "2000",
+        ["Delivery:FetchWaitMs"] = "500",
+    };
+
+    private readonly string _redis;
+    private readonly string _prefix;
+    private readonly IReadOnlyDictionary<string, string> _deliverySettings;
+    private readonly WebApplicationFactory<storage::Program> _storage;
+    private readonly WebApplicationFactory<ingest::Program> _ingest;
+    private readonly GrpcChannel _storageChannel;
+    private readonly GrpcChannel _ingestChannel;
+    private readonly HttpMessageHandler _storageHandler;
+    private readonly List<DeliveryNode> _deliveries = [];
+
+    private BrokerCluster(string redis, string prefix, IReadOnlyDictionary<string, string>? deliverySettings)
+    {
+        _redis = redis;
+        _prefix = prefix.TrimEnd(':');
+        var settings = new Dictionary<string, string>(FastTimings);
+        foreach (var (key, value) in deliverySettings ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+        _deliverySettings = settings;
+
+        _storage = new WebApplicationFactory<storage::Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:redis", redis);
+            web.UseSetting("Storage:KeyPrefix", _prefix);
+            web.UseSetting("Storage:HotTier", "redis");
+            // A failing call then says why in its status, which is what a failing test needs to show.
+            web.ConfigureTestServices(services => services.AddGrpc(grpc => grpc.EnableDetailedErrors = true));
+        });
+        StorageHttp = _storage.CreateClient();
+        _storageHandler = _storage.Server.CreateHandler();
+        _storageChannel = GrpcChannel.ForAddress(_storage.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = _storage.Server.CreateHandler(), MaxReceiveMessageSize = 64 << 20 });
+        Storage = new LogService.LogServiceClient(_storageChannel);
+
+        _ingest = new WebApplicationFactory<ingest::Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Ingest:StorageAddress", _storage.Server.BaseAddress.ToString());
+            web.ConfigureTestServices(services =>
+                services.AddGrpcClient<LogService.LogServiceClient>().ConfigurePrimaryHttpMessageHandler(() => _storageHandler));
+        });
+        _ingestChannel = GrpcChannel.ForAddress(_ingest.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = _ingest.Server.CreateHandler(), MaxReceiveMessageSize = 64 << 20 });
+        Ingest = new ProduceService.ProduceServiceClient(_ingestChannel);
+    }
+
+    public HttpClient StorageHttp { get; }
+    public LogService.LogServiceClient Storage { get; }
+    public ProduceService.ProduceServiceClient Ingest { get; }
+
+    public static BrokerCluster Start(string redis, string prefix, IReadOnlyDictionary<string, string>? deliverySettings = null) =>
+        new(redis, prefix, deliverySettings);
+
+    /// <summary>Starts one more Delivery instance on the shared Redis.</summary>
+    public DeliveryNode StartDelivery(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:redis", _redis);
+            web.UseSetting("Delivery:KeyPrefix", _prefix);
+            web.UseSetting("Delivery:StorageAddress", _storage.Server.BaseAddress.ToString());
+            foreach (var (key, value) in _deliverySettings)
+            {
+                web.UseSetting(key, value);
+            }
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+            {
+                web.UseSetting(key, value);
+            }
+            web.ConfigureTestServices(services =>
+                services.AddGrpcClient<LogService.LogServiceClient>().ConfigurePrimaryHttpMessageHandler(() => _storageHandler));
+        });
+        var node = new DeliveryNode(factory);
+        _deliveries.Add(node);
+        return node;
+    }
+
+    public async Task StopDeliveryAsync(DeliveryNode node)
+    {
+        _deliveries.Remove(node);
+        await node.DisposeAsync();
+    }
+
+    public async Task CreateTopicAsync(string topic, int partitions, object? settings = null)
+    {
+        var body = new Dictionary<string, object?> { ["partitions"] = partitions };
+        if (settings is not null)
+        {
+            foreach (var property in settings.GetType().GetProperties())
+            {
+                body[char.ToLowerInvariant(property.Name[0]) + property.Name[1..]] = property.GetValue(settings);
+            }
+        }
+        using var response = await StorageHttp.PutAsJsonAsync($"/v1/topics/{topic}", body);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Produces through Ingest's gRPC stream, <paramref name="perRequest"/> records a request; answers each record's (partition, offset) in order.</summary>
+    public async Task<List<(int Partition, long Offset)>> ProduceAsync(
+        string topic, IReadOnlyList<(string? Key, string Value)> records, int perRequest = 100,
+        IReadOnlyList<(string Name, string Value)>? headers = null, CancellationToken cancellationToken = default)
+    {
+        using var call = Ingest.Produce(cancellationToken: cancellationToken);
+        var responses = new Dictionary<ulong, ProduceResponse>();
+        var reading = Task.Run(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(cancellationToken))
+            {
+                responses.Add(call.ResponseStream.Current.RequestId, call.ResponseStream.Current);
+            }
+        }, cancellationToken);
+        ulong requests = 0;
+        for (var start = 0; start < records.Count; start += perRequest)
+        {
+            var request = new ProduceRequest { RequestId = requests++, Topic = topic };
+            foreach (var (key, value) in records.Skip(start).Take(perRequest))
+            {
+                var record = new ProduceRecord { Value = ByteString.CopyFromUtf8(value) };
+                if (key is not null)
+                {
+                    record.Key = ByteString.CopyFromUtf8(key);
+                }
+                foreach (var (name, headerValue) in headers ?? [])
+                {
+                    record.Headers.Add(new Contracts.Ingest.RecordHeader { Name = name, Value = ByteString.CopyFromUtf8(headerValue) });
+                }
+                request.Records.Add(record);
+            }
+            await call.RequestStream.WriteAsync(request, cancellationToken);
+        }
+        await call.RequestStream.CompleteAsync();
+        await reading;
+        var offsets = new List<(int, long)>(records.Count);
+        for (ulong r = 0; r < requests; r++)
+        {
+            var response = responses[r];
+            if (response.StatusCode != 0)
+            {
+                throw new InvalidOperationException($"Produce refused: {response.StatusCode} {response.StatusMessage}");
+            }
+            offsets.AddRange(response.Offsets.Select(o => (o.Partition, o.Offset)));
+        }
+        return offsets;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _deliveries.ToList())
+        {
+            await node.DisposeAsync();
+        }
+        _ingestChannel.Dispose();
+        _storageChannel.Dispose();
+        StorageHttp.Dispose();
+        await _ingest.DisposeAsync();
+        await _storage.DisposeAsync();
+    }
+}
+
+/// <summary>One Delivery instance: its gRPC client and its REST client.</summary>
+public sealed class DeliveryNode : IAsyncDisposable
+{
+    private readonly WebApplicationFactory<Program> _factory;
+    private readonly GrpcChannel _channel;
+    private bool _disposed;
+
+    internal DeliveryNode(WebApplicationFactory<Program> factory)
+    {
+        _factory = factory;
+        Http = factory.CreateClient();
+        _channel = GrpcChannel.ForAddress(factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = factory.Server.CreateHandler(), MaxReceiveMessageSize = 64 << 20 });
+        Client = new DeliveryService.DeliveryServiceClient(_channel);
+    }
+
+    public HttpClient Http { get; }
+    public DeliveryService.DeliveryServiceClient Client { get; }
+    public IServiceProvider Services => _factory.Services;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        Http.Dispose();
+        _channel.Dispose();
+        await _factory.DisposeAsync();
+    }
+}
