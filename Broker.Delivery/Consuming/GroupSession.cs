@@ -24,6 +24,7 @@ internal sealed class GroupSession : IDisposable
     private readonly SemaphoreSlim _commitGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private bool _closed;
+    private int _leavesUnderWay;
     private int _ticks;
 
     public GroupSession(GroupTopic key, TopicDescription topic, GroupSessions registry, ConsumerServices services)
@@ -93,6 +94,7 @@ internal sealed class GroupSession : IDisposable
                 return;
             }
             _leaving.Add(member.Id);
+            _leavesUnderWay++;
         }
         try
         {
@@ -109,6 +111,10 @@ internal sealed class GroupSession : IDisposable
             member.Dispose();
             _registry.Forget(member);
             DeliveryLog.MemberLeft(_services.Logger, member.Id, Key.Group, Key.Topic);
+            lock (_lock)
+            {
+                _leavesUnderWay--;
+            }
             Wake();
         }
     }
@@ -132,7 +138,8 @@ internal sealed class GroupSession : IDisposable
                 }
                 lock (_lock)
                 {
-                    if (_members.Count == 0 && _leaving.Count == 0)
+                    // Closed only once every leave has committed and released, and the coordinator has heard of it.
+                    if (_members.Count == 0 && _leaving.Count == 0 && _leavesUnderWay == 0)
                     {
                         _closed = true;
                     }
