@@ -38,6 +38,7 @@ internal sealed class ConsumerMember : IDisposable
     private int _nextPartition;
     private int _inFlight;
     private int _window;
+    private bool _leaving;
 
     public ConsumerMember(string id, SubscriptionSpec spec, ConsumerServices services)
     {
@@ -62,6 +63,9 @@ internal sealed class ConsumerMember : IDisposable
 
     /// <summary>The group session this consumer belongs to on this instance; null once it left.</summary>
     public GroupSession? Session { get; set; }
+
+    /// <summary>Its leave, once it started leaving (set under the session's lock).</summary>
+    public Task? Leaving { get; set; }
 
     /// <summary>Why the consumer was stopped by the service (its topic was deleted, say); null while it runs.</summary>
     public Exception? Failure { get; private set; }
@@ -115,13 +119,29 @@ internal sealed class ConsumerMember : IDisposable
         }
     }
 
-    internal void Add(PartitionConsumer partition)
+    /// <summary>Adds a started partition; false when the consumer is leaving (the caller stops the partition again).</summary>
+    internal bool TryAdd(PartitionConsumer partition)
     {
         lock (Sync)
         {
+            if (_leaving)
+            {
+                return false;
+            }
             _partitions[partition.Partition] = partition;
         }
         Wake();
+        return true;
+    }
+
+    /// <summary>Takes no more partitions from now on; answers the ones it holds, to be stopped.</summary>
+    internal IReadOnlyList<PartitionConsumer> BeginLeave()
+    {
+        lock (Sync)
+        {
+            _leaving = true;
+            return [.. _partitions.Values];
+        }
     }
 
     internal bool Remove(PartitionConsumer partition)

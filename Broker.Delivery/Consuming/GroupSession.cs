@@ -24,6 +24,7 @@ internal sealed class GroupSession : IDisposable
     private readonly SemaphoreSlim _commitGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private bool _closed;
+    private Task _running = Task.CompletedTask;
     private int _leavesUnderWay;
     private int _ticks;
 
@@ -54,7 +55,36 @@ internal sealed class GroupSession : IDisposable
     public void Start()
     {
         var committing = CommitLoopAsync(_stop.Token);
-        _ = RunAsync(committing);
+        _running = RunAsync(committing);
+    }
+
+    /// <summary>Stops the session's loops (its consumers have left) and tells the coordinator who left, at shutdown.</summary>
+    public async Task CloseAsync(CancellationToken cancellationToken)
+    {
+        string[] leaving;
+        lock (_lock)
+        {
+            _closed = true;
+            leaving = [.. _leaving];
+            _leaving.Clear();
+        }
+        if (!_stop.IsCancellationRequested)
+        {
+            await _stop.CancelAsync();
+        }
+        await _running;
+        if (leaving.Length > 0)
+        {
+            try
+            {
+                await _services.Coordinator.HeartbeatAsync(Key, [], leaving, TimeSpan.FromMilliseconds(_services.Options.SessionTimeoutMs), cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Their sessions run out by themselves.
+                DeliveryLog.RebalanceFailed(_services.Logger, Key.ToString(), ex.Message);
+            }
+        }
     }
 
     /// <summary>Adds a consumer; false when the session is closing (the caller makes a new one).</summary>
@@ -84,23 +114,36 @@ internal sealed class GroupSession : IDisposable
         _commitWake.Set();
     }
 
-    /// <summary>The consumer leaves: its partitions commit what was settled and are released at once.</summary>
-    public async Task LeaveAsync(ConsumerMember member)
+    /// <summary>
+    /// The consumer leaves: its partitions commit what was settled and are released at once. Every caller
+    /// (its transport ending, the service stopping) waits for the same leave.
+    /// </summary>
+    public Task LeaveAsync(ConsumerMember member)
     {
         lock (_lock)
         {
+            if (member.Leaving is { } underWay)
+            {
+                return underWay;
+            }
             if (!_members.Remove(member))
             {
-                return;
+                return Task.CompletedTask;
             }
             _leaving.Add(member.Id);
             _leavesUnderWay++;
+            return member.Leaving = LeaveCoreAsync(member);
         }
+    }
+
+    private async Task LeaveCoreAsync(ConsumerMember member)
+    {
+        await Task.Yield();
         try
         {
-            await Task.WhenAll(member.PartitionConsumers.Select(p => StopPartitionAsync(member, p, commit: true, release: true)));
+            await Task.WhenAll(member.BeginLeave().Select(p => StopPartitionAsync(member, p, commit: true, release: true)));
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
             // Its leases then run out by themselves; the next owner starts from the last commit.
             DeliveryLog.LeaveFailed(_services.Logger, member.Id, Key.ToString(), ex.Message);
@@ -146,7 +189,6 @@ internal sealed class GroupSession : IDisposable
                 }
                 if (_closed)
                 {
-                    _registry.Closed(this);
                     break;
                 }
             }
@@ -156,9 +198,12 @@ internal sealed class GroupSession : IDisposable
         }
         finally
         {
-            await _stop.CancelAsync();
+            if (!_stop.IsCancellationRequested)
+            {
+                await _stop.CancelAsync();
+            }
             await committing;
-            Dispose();
+            _registry.Closed(this);
         }
     }
 
@@ -261,7 +306,12 @@ internal sealed class GroupSession : IDisposable
             try
             {
                 await partition.StartAsync(Topic, member.Spec.Start, cancellationToken);
-                member.Add(partition);
+                if (!member.TryAdd(partition))
+                {
+                    // It left while the partition started: let go of it again, as its leave did for the others.
+                    await partition.StopAsync();
+                    await _services.Coordinator.ReleaseAsync(Key, member.Id, [number], CancellationToken.None);
+                }
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {

@@ -17,6 +17,7 @@ internal sealed class GroupSessions(ConsumerServices services) : IHostedService
     private readonly ConcurrentDictionary<string, ConsumerMember> _members = new(StringComparer.Ordinal);
     private long _memberSequence;
     private IDisposable? _watch;
+    private Task? _stopping;
 
     /// <summary>This instance's id: the first part of every member id it makes.</summary>
     public string InstanceId { get; } = Guid.NewGuid().ToString("N")[..8];
@@ -34,10 +35,31 @@ internal sealed class GroupSessions(ConsumerServices services) : IHostedService
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Lets every consumer leave and closes the sessions; a second call (hosts may stop twice) waits for the first.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_members)
+        {
+            return _stopping ??= StopCoreAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
         _watch?.Dispose();
-        await Task.WhenAll(_members.Values.Select(m => m.Session?.LeaveAsync(m) ?? Task.CompletedTask)).WaitAsync(cancellationToken);
+        try
+        {
+            await Task.WhenAll(_members.Values.Select(m => m.Session?.LeaveAsync(m) ?? Task.CompletedTask)).WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            // Nothing of a session may run once the host has disposed what it uses.
+            await Task.WhenAll(_sessions.Values.Select(s => s.CloseAsync(cancellationToken)));
+            foreach (var session in _sessions.Values)
+            {
+                session.Dispose();
+            }
+        }
     }
 
     /// <summary>Adds a consumer to its group. NOT_FOUND when the topic does not exist.</summary>
@@ -80,7 +102,14 @@ internal sealed class GroupSessions(ConsumerServices services) : IHostedService
 
     internal void Forget(ConsumerMember member) => _members.TryRemove(new KeyValuePair<string, ConsumerMember>(member.Id, member));
 
-    internal void Closed(GroupSession session) => _sessions.TryRemove(new KeyValuePair<GroupTopic, GroupSession>(session.Key, session));
+    /// <summary>A session that ran out of consumers is gone; the next consumer of its group and topic starts a new one.</summary>
+    internal void Closed(GroupSession session)
+    {
+        if (_sessions.TryRemove(new KeyValuePair<GroupTopic, GroupSession>(session.Key, session)))
+        {
+            session.Dispose();
+        }
+    }
 
     private IEnumerable<Measurement<long>> ObserveLag()
     {
