@@ -81,6 +81,7 @@ public sealed class TopicsApiTests(RedisFixture redis) : IAsyncLifetime
     [InlineData("ok-name", """{"maxDeliveryAttempts":0}""", "maxDeliveryAttempts")]
     [InlineData("ok-name", """{"deadLetterTopic":"ok-name"}""", "deadLetterTopic")]
     [InlineData("ok-name", """{"compression":"snappy"}""", "compression")]
+    [InlineData("ok-name", """{"messageTtlMs":0}""", "messageTtlMs")]
     public async Task Invalid_topics_are_refused_with_the_field_named_and_nothing_created(string topic, string json, string field)
     {
         using var response = await _host.Http.PutAsync($"/v1/topics/{topic}", new StringContent(json, Encoding.UTF8, "application/json"));
@@ -91,6 +92,38 @@ public sealed class TopicsApiTests(RedisFixture redis) : IAsyncLifetime
 
         using var get = await _host.Http.GetAsync($"/v1/topics/{topic}");
         Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ensure_topic_creates_a_missing_topic_once_and_leaves_an_existing_one_as_it_is()
+    {
+        var created = await _host.Log.EnsureTopicAsync(new Contracts.Storage.EnsureTopicRequest { Topic = "made-on-demand", Partitions = 3 });
+        Assert.True(created.Created);
+        Assert.Equal(3, created.Partitions);
+        var again = await _host.Log.EnsureTopicAsync(new Contracts.Storage.EnsureTopicRequest { Topic = "made-on-demand", Partitions = 7 });
+        Assert.False(again.Created);
+        Assert.Equal(3, again.Partitions);
+
+        var racing = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ =>
+            _host.Log.EnsureTopicAsync(new Contracts.Storage.EnsureTopicRequest { Topic = "raced", Partitions = 2 }).ResponseAsync));
+        Assert.Single(racing, r => r.Created);
+        Assert.All(racing, r => Assert.Equal(2, r.Partitions));
+
+        var bad = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() =>
+            _host.Log.EnsureTopicAsync(new Contracts.Storage.EnsureTopicRequest { Topic = "bad name", Partitions = 1 }).ResponseAsync);
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.Contains("legal topic name", bad.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_message_ttl_is_kept_with_the_topic_and_shown_to_delivery()
+    {
+        using var created = await _host.Http.PutAsJsonAsync("/v1/topics/expiring", new { partitions = 1, messageTtlMs = 60_000 });
+        Assert.Equal(60_000, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageTtlMs").GetInt64());
+        var described = await _host.Log.DescribeTopicAsync(new Contracts.Storage.DescribeTopicRequest { Topic = "expiring" });
+        Assert.Equal(60_000, described.MessageTtlMs);
+        using var plain = await _host.Http.PutAsJsonAsync("/v1/topics/lasting", new { partitions = 1 });
+        Assert.Equal(-1, (await plain.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageTtlMs").GetInt64());
     }
 
     [Fact]
