@@ -34,6 +34,14 @@ public sealed class DeliveryOptions
     [Range(0, 600_000)]
     public int RevokeDrainMs { get; set; } = 5_000;
 
+    /// <summary>
+    /// How long acks gather before their partitions' committed offsets are written to Storage (consumers
+    /// leaving and partitions moving commit at once). After a crash, records acked in the last interval come
+    /// again.
+    /// </summary>
+    [Range(0, 60_000)]
+    public int CommitIntervalMs { get; set; } = 100;
+
     /// <summary>Records in flight per consumer when the subscription names no window.</summary>
     [Range(1, 100_000)]
     public int DefaultWindow { get; set; } = 100;
@@ -61,13 +69,9 @@ public sealed class DeliveryOptions
     /// <summary>Randomizes retry waits (decorrelated jitter) so failing records do not come back in lockstep.</summary>
     public bool RetryJitter { get; set; } = true;
 
-    /// <summary>Bytes one Storage read may return.</summary>
+    /// <summary>Bytes one message of a partition's Tail stream from Storage may carry (at least one batch).</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public int FetchMaxBytes { get; set; } = 1024 * 1024;
-
-    /// <summary>How long one Storage read waits for new records (long poll) before asking again.</summary>
-    [Range(0, 30_000)]
-    public int FetchWaitMs { get; set; } = 1_000;
 
     /// <summary>Records a partition holds between Storage and its consumer (fetched ahead plus not yet acked).</summary>
     [Range(1, 1_000_000)]

@@ -31,9 +31,7 @@ INGEST_GRPC_PORT="$(free_port)"
 # --- build (all Release; the output is stderr's, stdout carries only the JSON line) -----------------------
 log "dotnet build -c Release Broker.Storage, Broker.Ingest, bench/Broker.LoadGen"
 build_release Broker.Storage/Broker.Storage.csproj Broker.Ingest/Broker.Ingest.csproj bench/Broker.LoadGen/Broker.LoadGen.csproj
-INGEST_DIR="$ROOT/artifacts/bin/Broker.Ingest/release"
 LOADGEN_DLL="$ROOT/artifacts/bin/Broker.LoadGen/release/Broker.LoadGen.dll"
-[[ -f "$INGEST_DIR/Broker.Ingest.dll" ]] || die "no $INGEST_DIR/Broker.Ingest.dll after the build"
 [[ -f "$LOADGEN_DLL" ]] || die "no $LOADGEN_DLL after the build"
 
 # --- redis-server, Broker.Storage --------------------------------------------------------------------------
@@ -42,25 +40,7 @@ start_storage "$REDIS_PORT" "$STORAGE_HTTP_PORT" "$STORAGE_GRPC_PORT"
 wait_healthy Broker.Storage "http://127.0.0.1:$STORAGE_HTTP_PORT/health" "$STORAGE_PID"
 
 # --- Broker.Ingest -----------------------------------------------------------------------------------------
-# From its output folder (its appsettings.json is the content root's), Storage found through service
-# discovery's configuration (services__storage__grpc__0), both endpoints' protocols set explicitly.
-log "Broker.Ingest: REST http://127.0.0.1:$INGEST_HTTP_PORT, gRPC http://127.0.0.1:$INGEST_GRPC_PORT"
-(
-  cd "$INGEST_DIR"
-  export services__storage__grpc__0="http://127.0.0.1:$STORAGE_GRPC_PORT"
-  export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$INGEST_HTTP_PORT"
-  export Kestrel__Endpoints__Http__Protocols="Http1"
-  export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$INGEST_GRPC_PORT"
-  export Kestrel__Endpoints__Grpc__Protocols="Http2"
-  export Logging__LogLevel__Default="Warning"
-  export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
-  # INGEST_ENV="NAME=value ..." sets variables for Ingest alone (e.g. Ingest__LingerMs, runtime knobs).
-  for kv in ${INGEST_ENV:-}; do export "${kv?}"; done
-  exec dotnet Broker.Ingest.dll
-) >"$WORK/ingest.log" 2>&1 &
-INGEST_PID=$!
-BENCH_PIDS+=("$INGEST_PID")
-BENCH_LOGS+=(ingest.log)
+start_ingest "$STORAGE_GRPC_PORT" "$INGEST_HTTP_PORT" "$INGEST_GRPC_PORT"
 wait_healthy Broker.Ingest "http://127.0.0.1:$INGEST_HTTP_PORT/health" "$INGEST_PID"
 
 # --- the load generator -----------------------------------------------------------------------------------

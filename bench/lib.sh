@@ -122,6 +122,57 @@ start_storage() {
   BENCH_LOGS+=(storage.log)
 }
 
+# start_ingest STORAGE_GRPC_PORT HTTP_PORT GRPC_PORT: Broker.Ingest (Release build) pointed at Storage's gRPC
+# endpoint through service discovery's configuration (services__storage__grpc__0); sets INGEST_PID.
+# INGEST_ENV="NAME=value ..." sets variables for Ingest alone.
+start_ingest() {
+  local storage_grpc_port="$1" http_port="$2" grpc_port="$3"
+  local dir="$ROOT/artifacts/bin/Broker.Ingest/release"
+  [[ -f "$dir/Broker.Ingest.dll" ]] || die "no $dir/Broker.Ingest.dll after the build"
+  log "Broker.Ingest: REST http://127.0.0.1:$http_port, gRPC http://127.0.0.1:$grpc_port"
+  (
+    cd "$dir"
+    export services__storage__grpc__0="http://127.0.0.1:$storage_grpc_port"
+    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
+    export Kestrel__Endpoints__Http__Protocols="Http1"
+    export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port"
+    export Kestrel__Endpoints__Grpc__Protocols="Http2"
+    export Logging__LogLevel__Default="Warning"
+    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
+    for kv in ${INGEST_ENV:-}; do export "${kv?}"; done
+    exec dotnet Broker.Ingest.dll
+  ) >"$WORK/ingest.log" 2>&1 &
+  INGEST_PID=$!
+  BENCH_PIDS+=("$INGEST_PID")
+  BENCH_LOGS+=(ingest.log)
+}
+
+# start_delivery REDIS_PORT STORAGE_GRPC_PORT HTTP_PORT GRPC_PORT: Broker.Delivery (Release build) with its
+# consumer groups in that Redis and Storage found through services__storage__grpc__0; sets DELIVERY_PID.
+# DELIVERY_ENV="NAME=value ..." sets variables for Delivery alone.
+start_delivery() {
+  local redis_port="$1" storage_grpc_port="$2" http_port="$3" grpc_port="$4"
+  local dir="$ROOT/artifacts/bin/Broker.Delivery/release"
+  [[ -f "$dir/Broker.Delivery.dll" ]] || die "no $dir/Broker.Delivery.dll after the build"
+  log "Broker.Delivery: REST http://127.0.0.1:$http_port, gRPC http://127.0.0.1:$grpc_port"
+  (
+    cd "$dir"
+    export ConnectionStrings__redis="127.0.0.1:$redis_port"
+    export services__storage__grpc__0="http://127.0.0.1:$storage_grpc_port"
+    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
+    export Kestrel__Endpoints__Http__Protocols="Http1"
+    export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port"
+    export Kestrel__Endpoints__Grpc__Protocols="Http2"
+    export Logging__LogLevel__Default="Warning"
+    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
+    for kv in ${DELIVERY_ENV:-}; do export "${kv?}"; done
+    exec dotnet Broker.Delivery.dll
+  ) >"$WORK/delivery.log" 2>&1 &
+  DELIVERY_PID=$!
+  BENCH_PIDS+=("$DELIVERY_PID")
+  BENCH_LOGS+=(delivery.log)
+}
+
 # wait_healthy NAME URL PID: until URL answers Healthy (at most 60 s), or fails if PID exits first.
 wait_healthy() {
   local name="$1" url="$2" pid="$3" health=""

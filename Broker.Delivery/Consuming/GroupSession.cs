@@ -8,7 +8,7 @@ namespace Broker.Delivery.Consuming;
 /// A group's subscription to one topic on this instance: the local consumers, the heartbeat that keeps
 /// them members, the rebalance that hands partitions over (revoked partitions drain their in-flight
 /// records, commit and release their lease before another consumer may take them), and the committer that
-/// stores each partition's settled prefix in Storage, coalescing commits while one is under way.
+/// stores each partition's settled prefix in Storage, at most once per Delivery:CommitIntervalMs.
 /// </summary>
 internal sealed class GroupSession : IDisposable
 {
@@ -349,9 +349,12 @@ internal sealed class GroupSession : IDisposable
     {
         try
         {
+            var interval = TimeSpan.FromMilliseconds(_services.Options.CommitIntervalMs);
             while (!cancellationToken.IsCancellationRequested)
             {
                 await _commitWake.WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
+                // Acks keep coming for a while: gather them into one commit rather than one commit per ack.
+                await Task.Delay(interval, _services.Time, cancellationToken);
                 PartitionConsumer[] dirty;
                 lock (_dirtyLock)
                 {

@@ -134,27 +134,33 @@ internal sealed class PartitionConsumer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Follows the partition on one Tail stream from Storage: batches arrive as they are appended, with no
+    /// call per read. While the partition holds its most records, the stream is not read, and HTTP/2 flow
+    /// control holds Storage back. A broken stream is opened again where it stopped.
+    /// </summary>
     private async Task FetchAsync(IReadOnlyDictionary<long, FailedAttempts> failures, CancellationToken cancellationToken)
     {
-        var options = _services.Options;
         var failedReads = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             long offset;
             lock (_member.Sync)
             {
-                offset = _window.Count < options.MaxBufferedRecordsPerPartition ? _nextFetch : -1;
+                offset = _nextFetch;
             }
-            if (offset < 0)
-            {
-                await _room.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
-                continue;
-            }
-            ReadResult read;
             try
             {
-                read = await _services.Log.ReadAsync(Key.Topic, Partition, offset, options.FetchMaxBytes, options.FetchWaitMs, cancellationToken);
-                failedReads = 0;
+                await foreach (var read in _services.Log.TailAsync(Key.Topic, Partition, offset, _services.Options.FetchMaxBytes, cancellationToken))
+                {
+                    failedReads = 0;
+                    await WaitForRoomAsync(cancellationToken);
+                    if (!Add(read, offset, failures))
+                    {
+                        break; // the partition was reset meanwhile: follow it from there
+                    }
+                    offset = read.NextOffset;
+                }
             }
             catch (OffsetOutOfRangeException ex)
             {
@@ -170,58 +176,67 @@ internal sealed class PartitionConsumer : IDisposable
                     }
                 }
                 _member.Session?.MarkDirty(this);
-                continue;
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
             {
                 _member.Fail(new RpcException(new Status(StatusCode.NotFound, $"Topic '{Key.Topic}' no longer exists.")));
                 return;
             }
-            catch (Exception ex) when (ex is RpcException && !cancellationToken.IsCancellationRequested)
+            catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
             {
                 failedReads++;
                 DeliveryLog.ReadFailed(_services.Logger, Key.Topic, Partition, ex.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(100 * (1 << Math.Min(failedReads, 6)), 5000)), _services.Time, cancellationToken);
-                continue;
-            }
-            if (read.Batches.Count == 0)
-            {
-                lock (_member.Sync)
-                {
-                    EndOffset = read.EndOffset;
-                }
-                continue;
-            }
-            var records = Decode(read, offset, failures);
-            var added = false;
-            lock (_member.Sync)
-            {
-                EndOffset = read.EndOffset;
-                if (offset != _nextFetch)
-                {
-                    continue; // reset meanwhile
-                }
-                foreach (var record in records)
-                {
-                    _window.Append(record);
-                    if (record.State == RecordState.Retrying)
-                    {
-                        _outstanding++;
-                        StartRetry(record);
-                    }
-                    else
-                    {
-                        _fresh.Enqueue(record);
-                    }
-                    added = true;
-                }
-                _nextFetch = read.NextOffset;
-            }
-            if (added)
-            {
-                _member.Wake();
             }
         }
+    }
+
+    private async Task WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            lock (_member.Sync)
+            {
+                if (_window.Count < _services.Options.MaxBufferedRecordsPerPartition)
+                {
+                    return;
+                }
+            }
+            await _room.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
+        }
+    }
+
+    /// <summary>Adds a read's records; false when the partition moved elsewhere meanwhile (a reset) and the read no longer fits.</summary>
+    private bool Add(ReadResult read, long offset, IReadOnlyDictionary<long, FailedAttempts> failures)
+    {
+        var records = Decode(read, offset, failures);
+        lock (_member.Sync)
+        {
+            EndOffset = read.EndOffset;
+            if (offset != _nextFetch)
+            {
+                return false;
+            }
+            foreach (var record in records)
+            {
+                _window.Append(record);
+                if (record.State == RecordState.Retrying)
+                {
+                    _outstanding++;
+                    StartRetry(record);
+                }
+                else
+                {
+                    _fresh.Enqueue(record);
+                }
+            }
+            _nextFetch = read.NextOffset;
+        }
+        if (records.Count > 0)
+        {
+            _member.Wake();
+        }
+        return true;
     }
 
     private List<PendingRecord> Decode(ReadResult read, long from, IReadOnlyDictionary<long, FailedAttempts> failures)

@@ -74,27 +74,38 @@ public sealed class LogClient
         }
     }
 
-    public async Task<ReadResult> ReadAsync(string topic, int partition, long offset, int maxBytes, int waitMs, CancellationToken cancellationToken)
+    /// <summary>
+    /// Follows a partition from <paramref name="offset"/>: each batch read as it is appended, until cancelled.
+    /// OUT_OF_RANGE below the partition's start becomes <see cref="OffsetOutOfRangeException"/>.
+    /// </summary>
+    public async IAsyncEnumerable<ReadResult> TailAsync(
+        string topic, int partition, long offset, int maxBytes, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var request = new ReadRequest { Topic = topic, Partition = partition, Offset = offset, MaxBytes = maxBytes, MaxWaitMs = waitMs };
-        try
+        using var call = _storage.Tail(new TailRequest { Topic = topic, Partition = partition, Offset = offset, MaxBytes = maxBytes }, cancellationToken: cancellationToken);
+        while (true)
         {
-            var response = await _retry.ExecuteAsync(
-                static async (state, token) => await state.Storage.ReadAsync(state.Request, cancellationToken: token),
-                (Storage: _storage, Request: request), cancellationToken);
-            return new ReadResult(response.Batches, response.NextOffset, response.LogStartOffset, response.EndOffset);
-        }
-        catch (RpcException ex) when (ex.StatusCode == StatusCode.OutOfRange)
-        {
-            // Below the start: find where the partition starts now.
-            var description = await DescribeAsync(topic, cancellationToken);
-            var start = description is not null && partition < description.Partitions ? description.StartOffsets[partition] : 0;
-            if (offset >= start)
+            try
             {
-                throw; // past the end: a real error, not retention
+                if (!await call.ResponseStream.MoveNext(cancellationToken))
+                {
+                    yield break;
+                }
             }
-            throw new OffsetOutOfRangeException(ex.Status.Detail, start);
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.OutOfRange)
+            {
+                throw await OutOfRangeAsync(ex, topic, partition, offset, cancellationToken);
+            }
+            var response = call.ResponseStream.Current;
+            yield return new ReadResult(response.Batches, response.NextOffset, response.LogStartOffset, response.EndOffset);
         }
+    }
+
+    private async Task<Exception> OutOfRangeAsync(RpcException ex, string topic, int partition, long offset, CancellationToken cancellationToken)
+    {
+        var description = await DescribeAsync(topic, cancellationToken);
+        var start = description is not null && partition < description.Partitions ? description.StartOffsets[partition] : 0;
+        // Past the end is a real error; below the start, retention took the records.
+        return offset >= start ? ex : new OffsetOutOfRangeException(ex.Status.Detail, start);
     }
 
     /// <summary>The group's next offset per partition; -1 where it has committed nothing.</summary>

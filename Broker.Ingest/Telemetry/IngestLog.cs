@@ -11,4 +11,7 @@ internal static partial class IngestLog
 
     [LoggerMessage(3, LogLevel.Debug, "Produce request refused ({Error}): {Message}")]
     public static partial void Refused(ILogger logger, string error, string message);
+
+    [LoggerMessage(4, LogLevel.Warning, "The append stream to Storage broke; appends in flight are retried on a new one: {Reason}")]
+    public static partial void AppendStreamBroken(ILogger logger, string reason);
 }

@@ -15,22 +15,48 @@ public sealed class LogExceptionInterceptor(ILogger<LogExceptionInterceptor> log
         {
             return await continuation(request, context);
         }
-        catch (LogException ex)
+        catch (Exception ex) when (ToStatus(ex, context) is { } refusal)
         {
-            var status = ex.Error switch
-            {
-                LogError.TopicNotFound or LogError.PartitionNotFound => StatusCode.NotFound,
-                LogError.OutOfOrderSequence => StatusCode.FailedPrecondition,
-                LogError.OffsetOutOfRange => StatusCode.OutOfRange,
-                _ => StatusCode.InvalidArgument,
-            };
-            StorageLog.Refused(logger, context.Method, ex.Error.ToString(), ex.Message);
-            throw new RpcException(new Status(status, ex.Message));
+            throw refusal;
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or TimeoutException)
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
         {
-            StorageLog.Refused(logger, context.Method, "Unavailable", ex.Message);
-            throw new RpcException(new Status(StatusCode.Unavailable, "Redis is unavailable: " + ex.Message));
+            await continuation(request, responseStream, context);
+        }
+        catch (Exception ex) when (ToStatus(ex, context) is { } refusal)
+        {
+            throw refusal;
+        }
+    }
+
+    private RpcException? ToStatus(Exception exception, ServerCallContext context) =>
+        StatusOf(exception, context.Method, logger) is { } status ? new RpcException(status) : null;
+
+    /// <summary>The status a refusal or a Redis outage answers (logged); null for anything else (a bug: gRPC's own handling).</summary>
+    public static Status? StatusOf(Exception exception, string operation, ILogger logger)
+    {
+        switch (exception)
+        {
+            case LogException ex:
+                var status = ex.Error switch
+                {
+                    LogError.TopicNotFound or LogError.PartitionNotFound => StatusCode.NotFound,
+                    LogError.OutOfOrderSequence => StatusCode.FailedPrecondition,
+                    LogError.OffsetOutOfRange => StatusCode.OutOfRange,
+                    _ => StatusCode.InvalidArgument,
+                };
+                StorageLog.Refused(logger, operation, ex.Error.ToString(), ex.Message);
+                return new Status(status, ex.Message);
+            case RedisConnectionException or RedisTimeoutException or TimeoutException:
+                StorageLog.Refused(logger, operation, "Unavailable", exception.Message);
+                return new Status(StatusCode.Unavailable, "Redis is unavailable: " + exception.Message);
+            default:
+                return null;
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Broker.Contracts.Storage;
 using Broker.Storage.Groups;
 using Broker.Storage.Log;
@@ -8,7 +9,8 @@ using Grpc.Core;
 namespace Broker.Storage.Apis;
 
 /// <summary>The log's gRPC API (storage.proto). Refusals become gRPC statuses in <see cref="LogExceptionInterceptor"/>.</summary>
-public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGroupOffsetStore groups) : LogService.LogServiceBase
+public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGroupOffsetStore groups, ILogger<LogGrpcService> logger)
+    : LogService.LogServiceBase
 {
     public override async Task<AppendResponse> Append(AppendRequest request, ServerCallContext context)
     {
@@ -22,10 +24,112 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
         };
     }
 
+    /// <summary>
+    /// Appends as requests arrive, each on its own (the client orders a partition's batches by keeping one in
+    /// flight), answering each as it completes through one writer. When the client ends the stream, the
+    /// appends under way are answered before the stream closes.
+    /// </summary>
+    public override async Task AppendStream(IAsyncStreamReader<AppendRequest> requestStream, IServerStreamWriter<AppendResponse> responseStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        var answers = Channel.CreateUnbounded<AppendResponse>(new UnboundedChannelOptions { SingleReader = true });
+        var writing = WriteAnswersAsync(answers.Reader, responseStream, cancellationToken);
+        var underWay = new UnderWay();
+        try
+        {
+            while (await requestStream.MoveNext(cancellationToken))
+            {
+                underWay.Add();
+                _ = AppendOneAsync(requestStream.Current, answers.Writer, underWay, context);
+            }
+        }
+        finally
+        {
+            underWay.Done();
+            await underWay.Drained.WaitAsync(cancellationToken);
+            answers.Writer.TryComplete();
+        }
+        await writing;
+    }
+
+    private async Task AppendOneAsync(AppendRequest request, ChannelWriter<AppendResponse> answers, UnderWay underWay, ServerCallContext context)
+    {
+        AppendResponse answer;
+        try
+        {
+            var result = await log.AppendAsync(request.Topic, request.Partition, request.Batch.Memory, context.CancellationToken);
+            answer = new AppendResponse
+            {
+                BaseOffset = result.BaseOffset,
+                RecordCount = result.RecordCount,
+                Duplicate = result.Duplicate,
+                EndOffset = result.EndOffset,
+            };
+        }
+        catch (Exception ex)
+        {
+            var status = LogExceptionInterceptor.StatusOf(ex, context.Method, logger)
+                ?? new Status(StatusCode.Internal, "The append failed: " + ex.Message);
+            answer = new AppendResponse { StatusCode = (int)status.StatusCode, StatusMessage = status.Detail };
+        }
+        answer.RequestId = request.RequestId;
+        answers.TryWrite(answer);
+        underWay.Done();
+    }
+
+    /// <summary>Appends under way on a stream, plus one for the stream itself: drained once both are done.</summary>
+    private sealed class UnderWay
+    {
+        private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _count = 1;
+
+        public Task Drained => _drained.Task;
+
+        public void Add() => Interlocked.Increment(ref _count);
+
+        public void Done()
+        {
+            if (Interlocked.Decrement(ref _count) == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
+    }
+
+    private static async Task WriteAnswersAsync(ChannelReader<AppendResponse> answers, IServerStreamWriter<AppendResponse> responses, CancellationToken cancellationToken)
+    {
+        await foreach (var answer in answers.ReadAllAsync(cancellationToken))
+        {
+            await responses.WriteAsync(answer, cancellationToken);
+        }
+    }
+
     public override async Task<ReadResponse> Read(ReadRequest request, ServerCallContext context)
     {
         var result = await log.ReadAsync(request.Topic, request.Partition, request.Offset, request.MaxBytes,
             TimeSpan.FromMilliseconds(request.MaxWaitMs), context.CancellationToken);
+        return ToResponse(result);
+    }
+
+    public override async Task Tail(TailRequest request, IServerStreamWriter<ReadResponse> responseStream, ServerCallContext context)
+    {
+        var offset = request.Offset;
+        var cancellationToken = context.CancellationToken;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            // Each read waits (long poll, Storage's longest wait) for the next append; an empty answer only means the wait ran out.
+            var result = await log.ReadAsync(request.Topic, request.Partition, offset, request.MaxBytes, TimeSpan.MaxValue, cancellationToken);
+            if (result.Batches.Count == 0)
+            {
+                continue;
+            }
+            await responseStream.WriteAsync(ToResponse(result), cancellationToken);
+            offset = result.NextOffset;
+        }
+    }
+
+    private static ReadResponse ToResponse(ReadResult result)
+    {
         var response = new ReadResponse
         {
             NextOffset = result.NextOffset,

@@ -5,11 +5,11 @@ using StackExchange.Redis;
 namespace Broker.LoadGen;
 
 /// <summary>
-/// CPU seconds spent by redis-server (INFO cpu), Storage and Ingest (/proc/PID/stat, when their pids are known), this
+/// CPU seconds spent by redis-server (INFO cpu), Storage, Ingest and Delivery (/proc/PID/stat, when their pids are known), this
 /// process, and the whole machine (/proc/stat: busy and stolen), so a round can say which of the processes
 /// sharing the machine's cores was busy, and whether something else was.
 /// </summary>
-public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid, int? ingestPid)
+public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid, int? ingestPid, int? deliveryPid = null)
 {
     private static readonly double s_clockTicksPerSecond = 100; // USER_HZ, 100 on every Linux we run on.
     private static readonly TimeSpan s_quietSlice = TimeSpan.FromMilliseconds(250);
@@ -29,6 +29,7 @@ public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid, in
             redisSeconds,
             storagePid is { } pid ? ReadProcessSeconds(pid) : null,
             ingestPid is { } ingest ? ReadProcessSeconds(ingest) : null,
+            deliveryPid is { } delivery ? ReadProcessSeconds(delivery) : null,
             Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
             machineBusy,
             machineSteal);
@@ -49,7 +50,7 @@ public sealed class CpuSampler(IConnectionMultiplexer redis, int? storagePid, in
             var current = await SampleAsync();
             var cores = CpuSample.Between(previous, current);
             previous = current;
-            if (cores.Redis < threshold && (cores.Storage ?? 0) < threshold && (cores.Ingest ?? 0) < threshold)
+            if (cores.Redis < threshold && (cores.Storage ?? 0) < threshold && (cores.Ingest ?? 0) < threshold && (cores.Delivery ?? 0) < threshold)
             {
                 break;
             }
@@ -97,6 +98,7 @@ public sealed record CpuSample(
     double RedisSeconds,
     double? StorageSeconds,
     double? IngestSeconds,
+    double? DeliverySeconds,
     double LoadGenSeconds,
     double? MachineBusySeconds,
     double? MachineStealSeconds)
@@ -109,11 +111,12 @@ public sealed record CpuSample(
         var redis = Math.Round((end.RedisSeconds - start.RedisSeconds) / wall, 2);
         var storage = Cores(start.StorageSeconds, end.StorageSeconds);
         var ingest = Cores(start.IngestSeconds, end.IngestSeconds);
+        var delivery = Cores(start.DeliverySeconds, end.DeliverySeconds);
         var loadGen = Math.Round((end.LoadGenSeconds - start.LoadGenSeconds) / wall, 2);
         // Busy cores not accounted for by the measured processes: anything else running on the machine.
         var other = Cores(start.MachineBusySeconds, end.MachineBusySeconds) is { } busy
-            ? Math.Max(0, Math.Round(busy - redis - (storage ?? 0) - (ingest ?? 0) - loadGen, 2))
+            ? Math.Max(0, Math.Round(busy - redis - (storage ?? 0) - (ingest ?? 0) - (delivery ?? 0) - loadGen, 2))
             : (double?)null;
-        return new CpuReport(redis, storage, ingest, loadGen, other, Cores(start.MachineStealSeconds, end.MachineStealSeconds));
+        return new CpuReport(redis, storage, ingest, loadGen, other, Cores(start.MachineStealSeconds, end.MachineStealSeconds), delivery);
     }
 }

@@ -13,6 +13,7 @@ public sealed record LoadGenOptions
     public const string StorageAppend = "storage-append";
     public const string IngestGrpc = "ingest-grpc";
     public const string IngestHttp = "ingest-http";
+    public const string ProduceDeliver = "produce-deliver";
 
     public static LoadGenOptions Default { get; } = new();
 
@@ -22,7 +23,7 @@ public sealed record LoadGenOptions
     /// </summary>
     public string Scenario { get; init; } = StorageAppend;
 
-    public bool ThroughIngest => Scenario is IngestGrpc or IngestHttp;
+    public bool ThroughIngest => Scenario is IngestGrpc or IngestHttp or ProduceDeliver;
 
     /// <summary>Storage's gRPC endpoint (h2c).</summary>
     public Uri Storage { get; init; } = new("http://127.0.0.1:5101");
@@ -32,6 +33,21 @@ public sealed record LoadGenOptions
 
     /// <summary>Ingest's gRPC endpoint (h2c), for ingest-grpc.</summary>
     public Uri Ingest { get; init; } = new("http://127.0.0.1:5201");
+
+    /// <summary>Delivery's gRPC endpoint (h2c), for produce-deliver.</summary>
+    public Uri Delivery { get; init; } = new("http://127.0.0.1:5301");
+
+    /// <summary>produce-deliver: the fixed rates (records/s) whose end-to-end latency is measured.</summary>
+    public IReadOnlyList<int> Rates { get; init; } = [1_000, 10_000];
+
+    /// <summary>produce-deliver: how long each fixed rate runs.</summary>
+    public int RateSeconds { get; init; } = 3;
+
+    /// <summary>produce-deliver: records in flight to the consumer (Delivery's window; the baseline's XREADGROUP COUNT).</summary>
+    public int ConsumerWindow { get; init; } = 1000;
+
+    /// <summary>Delivery's process id, when known, so its CPU use can be reported.</summary>
+    public int? DeliveryPid { get; init; }
 
     /// <summary>Ingest's REST endpoint (HTTP/1.1), for ingest-http.</summary>
     public Uri IngestRest { get; init; } = new("http://127.0.0.1:5200");
@@ -89,8 +105,9 @@ public sealed record LoadGenOptions
 
     public const string Usage = """
         Broker.LoadGen: Storage's append path or Ingest's produce path against pipelined Redis XADD (Dapr
-        pubsub.redis's pattern), in the same run.
-          --scenario S         storage-append, ingest-grpc or ingest-http  (default storage-append)
+        pubsub.redis's pattern), or produce-to-delivery against XADD + XREADGROUP + XACK, in the same run.
+          --scenario S         storage-append, ingest-grpc, ingest-http
+                               or produce-deliver                     (default storage-append)
           --storage URL        Storage gRPC endpoint, h2c             (default http://127.0.0.1:5101)
           --rest URL           Storage REST endpoint                  (default http://127.0.0.1:5100)
           --ingest URL         Ingest gRPC endpoint, h2c              (default http://127.0.0.1:5201)
@@ -114,6 +131,12 @@ public sealed record LoadGenOptions
           --warmup F           untimed warm-up fraction               (default 0.1)
           --storage-pid PID    report Storage's CPU use per round     (default: not reported)
           --ingest-pid PID     report Ingest's CPU use per round      (default: not reported)
+          --delivery URL       Delivery gRPC endpoint, h2c            (default http://127.0.0.1:5301)
+          --delivery-pid PID   report Delivery's CPU use              (default: not reported)
+          --rates R1,R2        produce-deliver: fixed rates, records/s (default 1000,10000)
+          --rate-seconds N     produce-deliver: seconds per rate      (default 3)
+          --consumer-window N  produce-deliver: records in flight to
+                               the consumer                           (default 1000)
           --keep-topic         do not delete the topic afterwards
         Prints one JSON line to stdout; progress goes to stderr.
         """;
@@ -137,7 +160,12 @@ public sealed record LoadGenOptions
             var value = args[++i];
             options = name switch
             {
-                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc} or {IngestHttp}; got '{value}'.") },
+                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or ProduceDeliver ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp} or {ProduceDeliver}; got '{value}'.") },
+                "--delivery" => options with { Delivery = ParseUri(name, value) },
+                "--delivery-pid" => options with { DeliveryPid = ParseInt(name, value, 1) },
+                "--rates" => options with { Rates = [.. value.Split(',').Select(r => ParseInt(name, r, 1))] },
+                "--rate-seconds" => options with { RateSeconds = ParseInt(name, value, 1) },
+                "--consumer-window" => options with { ConsumerWindow = ParseInt(name, value, 1) },
                 "--storage" => options with { Storage = ParseUri(name, value) },
                 "--ingest" => options with { Ingest = ParseUri(name, value) },
                 "--ingest-rest" => options with { IngestRest = ParseUri(name, value) },

@@ -143,6 +143,8 @@ public static class LoadRun
             Processors: Environment.ProcessorCount);
     }
 
+    public static Task QuietAsync(CpuSampler cpu, CancellationToken cancellationToken) => Quiet(cpu, cancellationToken);
+
     private static async Task Quiet(CpuSampler cpu, CancellationToken cancellationToken)
     {
         var waited = await cpu.WaitForQuietAsync(s_maxQuietWait, cancellationToken);
@@ -152,7 +154,7 @@ public static class LoadRun
         }
     }
 
-    private static GrpcChannel NewChannel(Uri address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    public static GrpcChannel NewChannel(Uri address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
     {
         HttpHandler = new SocketsHttpHandler
         {

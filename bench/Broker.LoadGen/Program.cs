@@ -27,6 +27,12 @@ Console.CancelKeyPress += (_, e) =>
 
 try
 {
+    if (options.Scenario == LoadGenOptions.ProduceDeliver)
+    {
+        var endToEnd = await Broker.LoadGen.EndToEnd.EndToEndRun.RunAsync(options, cancellation.Token);
+        Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(endToEnd, Broker.LoadGen.EndToEnd.EndToEndJsonContext.Default.EndToEndReport));
+        return 0;
+    }
     var report = await LoadRun.RunAsync(options, cancellation.Token);
     Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(report, ReportJsonContext.Default.Report));
     return 0;

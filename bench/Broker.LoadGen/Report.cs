@@ -31,10 +31,10 @@ public sealed record RoundResult(long Records, TimeSpan Elapsed, CpuReport Cpu, 
 /// the machine's busy time, <c>Steal</c> the time the hypervisor gave to other guests: a round where either
 /// is high was disturbed.
 /// </summary>
-public sealed record CpuReport(double Redis, double? Storage, double? Ingest, double LoadGen, double? Other, double? Steal)
+public sealed record CpuReport(double Redis, double? Storage, double? Ingest, double LoadGen, double? Other, double? Steal, double? Delivery = null)
 {
     public override string ToString() => FormattableString.Invariant(
-        $"redis {Redis:0.00}, storage {Format(Storage)}, ingest {Format(Ingest)}, loadgen {LoadGen:0.00}, other {Format(Other)}, steal {Format(Steal)}");
+        $"redis {Redis:0.00}, storage {Format(Storage)}, ingest {Format(Ingest)}, delivery {Format(Delivery)}, loadgen {LoadGen:0.00}, other {Format(Other)}, steal {Format(Steal)}");
 
     private static string Format(double? cores) => cores is { } c ? c.ToString("0.00", CultureInfo.InvariantCulture) : "?";
 }

@@ -30,7 +30,6 @@ public sealed class BrokerCluster : IAsyncDisposable
         ["Delivery:RevokeDrainMs"] = "2000",
         ["Delivery:RetryBaseDelayMs"] = "50",
         ["Delivery:RetryMaxDelayMs"] = "2000",
-        ["Delivery:FetchWaitMs"] = "500",
     };
 
     private readonly string _redis;

@@ -85,7 +85,7 @@ public sealed class BrokerHosts : IAsyncDisposable
         await _storage.DisposeAsync();
     }
 
-    /// <summary>Makes Storage slow to answer appends, as an overloaded Storage would be.</summary>
+    /// <summary>Makes Storage slow to take appends (calls, and each batch of an append stream), as an overloaded Storage would be.</summary>
     private sealed class SlowAppends(TimeSpan delay) : Interceptor
     {
         public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
@@ -96,6 +96,28 @@ public sealed class BrokerHosts : IAsyncDisposable
                 await Task.Delay(delay, context.CancellationToken);
             }
             return await continuation(request, context);
+        }
+
+        public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
+            IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+            DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+            context.Method.EndsWith("/AppendStream", StringComparison.Ordinal)
+                ? continuation(new SlowReader<TRequest>(requestStream, delay), responseStream, context)
+                : continuation(requestStream, responseStream, context);
+
+        private sealed class SlowReader<T>(IAsyncStreamReader<T> inner, TimeSpan delay) : IAsyncStreamReader<T>
+        {
+            public T Current => inner.Current;
+
+            public async Task<bool> MoveNext(CancellationToken cancellationToken)
+            {
+                var more = await inner.MoveNext(cancellationToken);
+                if (more)
+                {
+                    await Task.Delay(delay, cancellationToken);
+                }
+                return more;
+            }
         }
     }
 }
