@@ -31,7 +31,10 @@ internal sealed class ConsumerMember : IDisposable
 {
     private readonly ConsumerServices _services;
     private readonly Dictionary<int, PartitionConsumer> _partitions = [];
-    private readonly Queue<(PendingRecord Record, int Attempt, long Deadline)> _deadlines = new();
+    // The records in flight in delivery order, which is ack-deadline order (one timeout per consumer): an
+    // intrusive list, so an answered record leaves it at once and holds no memory until its deadline.
+    private PendingRecord? _oldestInFlight;
+    private PendingRecord? _newestInFlight;
     private readonly AsyncSignal _wake = new();
     private readonly CancellationTokenSource _gone = new();
     private readonly CancellationToken _goneToken;
@@ -196,7 +199,8 @@ internal sealed class ConsumerMember : IDisposable
                 record.Attempts++;
                 partition.InFlight++;
                 _inFlight++;
-                _deadlines.Enqueue((record, record.Attempts, deadline));
+                record.AckDeadline = deadline;
+                Link(record);
                 into.Add(new Delivered(record, new DeliveryId(Id, record.Partition, record.Offset, record.Attempts).ToString(), record.Attempts, StartSpan(record)));
                 _services.Metrics.Delivered(Tags, record.Attempts, record.Timestamp, now);
                 bytes += record.Value.Length + (record.Key?.Length ?? 0);
@@ -318,6 +322,44 @@ internal sealed class ConsumerMember : IDisposable
     {
         partition.InFlight--;
         _inFlight--;
+        Unlink(record);
+    }
+
+    private void Link(PendingRecord record)
+    {
+        record.OlderInFlight = _newestInFlight;
+        record.NewerInFlight = null;
+        if (_newestInFlight is null)
+        {
+            _oldestInFlight = record;
+        }
+        else
+        {
+            _newestInFlight.NewerInFlight = record;
+        }
+        _newestInFlight = record;
+    }
+
+    private void Unlink(PendingRecord record)
+    {
+        if (record.OlderInFlight is { } older)
+        {
+            older.NewerInFlight = record.NewerInFlight;
+        }
+        else if (_oldestInFlight == record)
+        {
+            _oldestInFlight = record.NewerInFlight;
+        }
+        if (record.NewerInFlight is { } newer)
+        {
+            newer.OlderInFlight = record.OlderInFlight;
+        }
+        else if (_newestInFlight == record)
+        {
+            _newestInFlight = record.OlderInFlight;
+        }
+        record.OlderInFlight = null;
+        record.NewerInFlight = null;
     }
 
     private void Fail(PartitionConsumer partition, PendingRecord record, string error)
@@ -352,16 +394,17 @@ internal sealed class ConsumerMember : IDisposable
                 var now = _services.NowMs;
                 lock (Sync)
                 {
-                    // Deadlines are queued in delivery order and the timeout is one per consumer: the due ones are in front.
-                    while (_deadlines.TryPeek(out var due) && due.Deadline <= now)
+                    // The oldest deliveries are due first.
+                    while (_oldestInFlight is { } record && record.AckDeadline <= now)
                     {
-                        _deadlines.Dequeue();
-                        var record = due.Record;
-                        if (record.State == RecordState.InFlight && record.Attempts == due.Attempt
-                            && _partitions.TryGetValue(record.Partition, out var partition) && partition.Find(record.Offset) == record)
+                        if (_partitions.TryGetValue(record.Partition, out var partition) && partition.Find(record.Offset) == record)
                         {
                             Fail(partition, record, $"not acked within {Spec.AckTimeout.TotalMilliseconds} ms");
                             failed = true;
+                        }
+                        else
+                        {
+                            Unlink(record); // its partition is gone; nothing to fail
                         }
                     }
                 }

@@ -54,6 +54,14 @@ internal sealed class PendingRecord
     /// <summary>Completed with the outcome of the current redelivery, while the retry loop waits for it.</summary>
     public TaskCompletionSource<AttemptOutcome>? Outcome { get; set; }
 
+    /// <summary>When the current delivery fails unless answered (Unix ms).</summary>
+    public long AckDeadline { get; set; }
+
+    /// <summary>Neighbours in its consumer's list of records in flight (delivery order); null when not in flight.</summary>
+    public PendingRecord? OlderInFlight { get; set; }
+
+    public PendingRecord? NewerInFlight { get; set; }
+
     /// <summary>The span of the current delivery, while one is listened to.</summary>
     public Activity? Span { get; set; }
 
