@@ -11,9 +11,13 @@ public sealed class IngestOptions
     [Required]
     public string StorageAddress { get; set; } = "http://_grpc.storage";
 
-    /// <summary>How long a partition's batch waits for more records before it is sent.</summary>
+    /// <summary>
+    /// How long a partition's batch waits for more records before it is sent. With 0, a batch goes as soon as
+    /// the partition's previous append is answered, and batches still fill up under load while one append is
+    /// under way: the same throughput as a linger in bench/ingest-produce.sh, and lower latency end to end.
+    /// </summary>
     [Range(0, 10_000)]
-    public int LingerMs { get; set; } = 2;
+    public int LingerMs { get; set; }
 
     /// <summary>A batch is sent once it holds this many bytes (uncompressed).</summary>
     [Range(1024, 64 * 1024 * 1024)]
