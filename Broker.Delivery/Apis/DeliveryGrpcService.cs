@@ -144,7 +144,8 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, IOptions<Deliv
                 await responses.WriteAsync(ToResponse(taken), cancellationToken);
                 continue;
             }
-            await member.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
+            // Every change that can make a record deliverable (fetch, ack, retry due, window, assignment) wakes it.
+            await member.WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
         }
     }
 

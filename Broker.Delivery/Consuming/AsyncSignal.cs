@@ -41,7 +41,8 @@ internal sealed class AsyncSignal
         }
         try
         {
-            await waiter.Task.WaitAsync(timeout, cancellationToken);
+            // No timer when there is no time-out: this wait runs once per message on a busy stream.
+            await (timeout == Timeout.InfiniteTimeSpan ? waiter.Task.WaitAsync(cancellationToken) : waiter.Task.WaitAsync(timeout, cancellationToken));
             return true;
         }
         catch (TimeoutException)
