@@ -1,0 +1,366 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Broker.Schemas.Avro;
+
+/// <summary>
+/// A parsed, valid Avro schema: Apache.Avro's model (for reading and checking), the canonical text it is
+/// stored and compared under, and the aliases of its named types (which the model keeps to itself).
+/// </summary>
+public sealed class AvroSchema(global::Avro.Schema schema, string canonical, IReadOnlyDictionary<string, IReadOnlySet<string>> aliases)
+{
+    public global::Avro.Schema Schema { get; } = schema;
+    public string Canonical { get; } = canonical;
+
+    /// <summary>Whether the named type <paramref name="fullName"/> lists <paramref name="alias"/> (a full name) among its aliases.</summary>
+    public bool HasAlias(string fullName, string alias) => aliases.TryGetValue(fullName, out var set) && set.Contains(alias);
+
+    public override string ToString() => Canonical;
+}
+
+/// <summary>An Avro schema that does not parse, or breaks the specification; the message says where.</summary>
+public sealed class InvalidSchemaException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The text a schema is stored and compared under: what Avro's Java <c>Schema.toString()</c> writes, as the
+/// Confluent registry stores it. Compact JSON, attributes in Java's order (type, name, namespace, doc,
+/// then the type's own, then custom properties in their order, then aliases), a primitive without
+/// properties as a bare string, a named type written in full once and by name afterwards (short where
+/// the namespace is the enclosing one). So the same schema written with other whitespace or key order
+/// gets the same text, and so the same id.
+/// </summary>
+public static class AvroCanonicalForm
+{
+    private static readonly HashSet<string> s_primitives = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
+
+    // Attributes with a meaning for each kind; anything else is a custom property, kept in order.
+    private static readonly HashSet<string> s_recordReserved = ["type", "name", "namespace", "doc", "fields", "aliases"];
+    private static readonly HashSet<string> s_enumReserved = ["type", "name", "namespace", "doc", "symbols", "aliases", "default"];
+    private static readonly HashSet<string> s_fixedReserved = ["type", "name", "namespace", "doc", "size", "aliases"];
+    private static readonly HashSet<string> s_arrayReserved = ["type", "items"];
+    private static readonly HashSet<string> s_mapReserved = ["type", "values"];
+    private static readonly HashSet<string> s_primitiveReserved = ["type"];
+    private static readonly HashSet<string> s_fieldReserved = ["name", "type", "doc", "default", "order", "aliases"];
+
+    /// <summary>Parses and validates <paramref name="schemaText"/>; answers its canonical text.</summary>
+    public static string Canonicalize(string schemaText) => Parse(schemaText).Canonical;
+
+    /// <summary>Parses and validates <paramref name="schemaText"/>: the schema, its canonical text, and its named types' aliases.</summary>
+    public static AvroSchema Parse(string schemaText)
+    {
+        global::Avro.Schema parsed;
+        try
+        {
+            // Apache.Avro checks the specification (names, defaults, duplicate symbols and fields, references).
+            parsed = global::Avro.Schema.Parse(schemaText);
+        }
+        catch (Exception ex) when (ex is global::Avro.AvroException or global::Avro.SchemaParseException or Newtonsoft.Json.JsonException
+            or ArgumentException or InvalidOperationException or FormatException or NullReferenceException)
+        {
+            throw new InvalidSchemaException($"Invalid schema: {ex.Message}", ex);
+        }
+        using var document = ParseJson(schemaText);
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        var canonicalizer = default(Canonicalizer);
+        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            canonicalizer = new Canonicalizer(writer);
+            canonicalizer.Write(document.RootElement, space: null);
+        }
+        CheckDefaults(parsed, new HashSet<string>(StringComparer.Ordinal));
+        return new AvroSchema(parsed, Encoding.UTF8.GetString(output.WrittenSpan), canonicalizer.Aliases);
+    }
+
+    /// <summary>Every field default must be a value of the field's type (a union's: of its first branch), as Avro's Java parser checks.</summary>
+    private static void CheckDefaults(global::Avro.Schema schema, HashSet<string> seen)
+    {
+        switch (schema)
+        {
+            case global::Avro.RecordSchema record when seen.Add(record.Fullname):
+                foreach (var field in record.Fields)
+                {
+                    if (field.DefaultValue is { } value)
+                    {
+                        try
+                        {
+                            using var json = JsonDocument.Parse(value.ToString(Newtonsoft.Json.Formatting.None));
+                            AvroJsonEncoder.EncodeDefault(field.Schema, json.RootElement);
+                        }
+                        catch (AvroEncodingException ex)
+                        {
+                            throw new InvalidSchemaException($"Invalid schema: the default of field '{field.Name}' in '{record.Fullname}' is not a value of its type. {ex.Message}");
+                        }
+                    }
+                    CheckDefaults(field.Schema, seen);
+                }
+                break;
+            case global::Avro.ArraySchema array:
+                CheckDefaults(array.ItemSchema, seen);
+                break;
+            case global::Avro.MapSchema map:
+                CheckDefaults(map.ValueSchema, seen);
+                break;
+            case global::Avro.UnionSchema union:
+                foreach (var branch in union.Schemas)
+                {
+                    CheckDefaults(branch, seen);
+                }
+                break;
+        }
+    }
+
+    private static JsonDocument ParseJson(string text)
+    {
+        try
+        {
+            return JsonDocument.Parse(text);
+        }
+        catch (JsonException ex)
+        {
+            // A bare primitive name without quotes ("string" written as string) is not JSON; Avro's parser accepts none of that either.
+            throw new InvalidSchemaException($"Invalid schema: {ex.Message}", ex);
+        }
+    }
+
+    private sealed class Canonicalizer(Utf8JsonWriter writer)
+    {
+        private readonly HashSet<string> _defined = new(StringComparer.Ordinal);
+
+        /// <summary>Full name of each named type → the full names of its aliases.</summary>
+        public Dictionary<string, IReadOnlySet<string>> Aliases { get; } = new(StringComparer.Ordinal);
+
+        public void Write(JsonElement schema, string? space)
+        {
+            switch (schema.ValueKind)
+            {
+                case JsonValueKind.String:
+                    WriteReference(schema.GetString()!, space);
+                    return;
+                case JsonValueKind.Array:
+                    writer.WriteStartArray();
+                    foreach (var branch in schema.EnumerateArray())
+                    {
+                        Write(branch, space);
+                    }
+                    writer.WriteEndArray();
+                    return;
+                case JsonValueKind.Object:
+                    WriteObject(schema, space);
+                    return;
+                default:
+                    throw new InvalidSchemaException($"Invalid schema: {schema.ValueKind} is not a schema.");
+            }
+        }
+
+        private void WriteReference(string name, string? space)
+        {
+            if (s_primitives.Contains(name))
+            {
+                writer.WriteStringValue(name);
+                return;
+            }
+            var full = FullName(name, null, space);
+            if (!_defined.Contains(full))
+            {
+                // Apache.Avro's parser does not always catch this one.
+                throw new InvalidSchemaException($"Invalid schema: '{name}' is neither a primitive type nor a named type defined before it.");
+            }
+            writer.WriteStringValue(Qualified(full, space));
+        }
+
+        private void WriteObject(JsonElement schema, string? space)
+        {
+            var type = schema.TryGetProperty("type", out var t) ? t : default;
+            if (type.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+            {
+                // {"type": {...}} or {"type": [...]}: the inner schema, with this object's properties lost as Java loses them.
+                Write(type, space);
+                return;
+            }
+            var typeName = type.ValueKind == JsonValueKind.String ? type.GetString()! : throw new InvalidSchemaException("Invalid schema: no type.");
+            switch (typeName)
+            {
+                case "record" or "error":
+                    WriteRecord(schema, typeName, space);
+                    break;
+                case "enum":
+                    WriteNamed(schema, "enum", space, s_enumReserved, _ =>
+                    {
+                        WriteDoc(schema);
+                        writer.WritePropertyName("symbols");
+                        schema.GetProperty("symbols").WriteTo(writer);
+                        if (schema.TryGetProperty("default", out var symbol))
+                        {
+                            writer.WritePropertyName("default");
+                            symbol.WriteTo(writer);
+                        }
+                    });
+                    break;
+                case "fixed":
+                    WriteNamed(schema, "fixed", space, s_fixedReserved, _ =>
+                    {
+                        WriteDoc(schema);
+                        writer.WritePropertyName("size");
+                        schema.GetProperty("size").WriteTo(writer);
+                    });
+                    break;
+                case "array":
+                    writer.WriteStartObject();
+                    writer.WriteString("type", "array");
+                    writer.WritePropertyName("items");
+                    Write(schema.GetProperty("items"), space);
+                    WriteProps(schema, s_arrayReserved);
+                    writer.WriteEndObject();
+                    break;
+                case "map":
+                    writer.WriteStartObject();
+                    writer.WriteString("type", "map");
+                    writer.WritePropertyName("values");
+                    Write(schema.GetProperty("values"), space);
+                    WriteProps(schema, s_mapReserved);
+                    writer.WriteEndObject();
+                    break;
+                default:
+                    if (!s_primitives.Contains(typeName))
+                    {
+                        // {"type":"SomeNamedType"}: a reference.
+                        WriteReference(typeName, space);
+                        break;
+                    }
+                    if (!HasProps(schema, s_primitiveReserved))
+                    {
+                        writer.WriteStringValue(typeName);
+                        break;
+                    }
+                    writer.WriteStartObject();
+                    writer.WriteString("type", typeName);
+                    WriteProps(schema, s_primitiveReserved);
+                    writer.WriteEndObject();
+                    break;
+            }
+        }
+
+        private void WriteRecord(JsonElement schema, string typeName, string? space)
+        {
+            WriteNamed(schema, typeName, space, s_recordReserved, inner =>
+            {
+                WriteDoc(schema);
+                writer.WritePropertyName("fields");
+                writer.WriteStartArray();
+                foreach (var field in schema.GetProperty("fields").EnumerateArray())
+                {
+                    writer.WriteStartObject();
+                    writer.WritePropertyName("name");
+                    field.GetProperty("name").WriteTo(writer);
+                    writer.WritePropertyName("type");
+                    Write(field.GetProperty("type"), inner);
+                    WriteDoc(field);
+                    if (field.TryGetProperty("default", out var value))
+                    {
+                        writer.WritePropertyName("default");
+                        value.WriteTo(writer);
+                    }
+                    if (field.TryGetProperty("order", out var order) && order.ValueKind == JsonValueKind.String && order.GetString() != "ascending")
+                    {
+                        writer.WriteString("order", order.GetString());
+                    }
+                    if (field.TryGetProperty("aliases", out var aliases) && aliases.ValueKind == JsonValueKind.Array && aliases.GetArrayLength() > 0)
+                    {
+                        writer.WritePropertyName("aliases");
+                        aliases.WriteTo(writer);
+                    }
+                    WriteProps(field, s_fieldReserved);
+                    writer.WriteEndObject();
+                }
+                writer.WriteEndArray();
+            });
+        }
+
+        /// <summary>type, name, namespace (when not the enclosing one), the kind's own attributes, custom properties, aliases.</summary>
+        private void WriteNamed(JsonElement schema, string typeName, string? space, HashSet<string> reserved, Action<string?> body)
+        {
+            var name = schema.GetProperty("name").GetString()!;
+            var declaredSpace = schema.TryGetProperty("namespace", out var ns) && ns.ValueKind == JsonValueKind.String ? ns.GetString() : null;
+            var full = FullName(name, declaredSpace, space);
+            var (own, simple) = Split(full);
+            if (!_defined.Add(full))
+            {
+                // Defined again inline: Java writes the reference.
+                writer.WriteStringValue(Qualified(full, space));
+                return;
+            }
+            writer.WriteStartObject();
+            writer.WriteString("type", typeName);
+            writer.WriteString("name", simple);
+            if (own is not null && own != space)
+            {
+                writer.WriteString("namespace", own);
+            }
+            else if (own is null && space is not null)
+            {
+                writer.WriteString("namespace", "");
+            }
+            body(own);
+            WriteProps(schema, reserved);
+            if (schema.TryGetProperty("aliases", out var aliases) && aliases.ValueKind == JsonValueKind.Array && aliases.GetArrayLength() > 0)
+            {
+                var fullAliases = new HashSet<string>(StringComparer.Ordinal);
+                writer.WritePropertyName("aliases");
+                writer.WriteStartArray();
+                foreach (var alias in aliases.EnumerateArray())
+                {
+                    var fullAlias = FullName(alias.GetString()!, null, own);
+                    fullAliases.Add(fullAlias);
+                    writer.WriteStringValue(Qualified(fullAlias, own));
+                }
+                writer.WriteEndArray();
+                Aliases[full] = fullAliases;
+            }
+            writer.WriteEndObject();
+        }
+
+        private void WriteDoc(JsonElement element)
+        {
+            if (element.TryGetProperty("doc", out var doc) && doc.ValueKind == JsonValueKind.String)
+            {
+                writer.WriteString("doc", doc.GetString());
+            }
+        }
+
+        private void WriteProps(JsonElement element, HashSet<string> reserved)
+        {
+            foreach (var property in element.EnumerateObject())
+            {
+                if (!reserved.Contains(property.Name))
+                {
+                    property.WriteTo(writer);
+                }
+            }
+        }
+
+        private static bool HasProps(JsonElement element, HashSet<string> reserved) =>
+            element.EnumerateObject().Any(p => !reserved.Contains(p.Name));
+
+        private static string FullName(string name, string? declaredSpace, string? enclosingSpace)
+        {
+            if (name.Contains('.', StringComparison.Ordinal))
+            {
+                return name;
+            }
+            var space = declaredSpace ?? enclosingSpace;
+            return string.IsNullOrEmpty(space) ? name : space + "." + name;
+        }
+
+        private static (string? Space, string Name) Split(string full)
+        {
+            var dot = full.LastIndexOf('.');
+            return dot < 0 ? (null, full) : (full[..dot], full[(dot + 1)..]);
+        }
+
+        private static string Qualified(string full, string? space)
+        {
+            var (own, simple) = Split(full);
+            return own is not null && own == space ? simple : full;
+        }
+    }
+}
