@@ -1,8 +1,13 @@
-// An empty host for now: it serves /health, /alive and /metrics and nothing else.
-// Its API arrives with issue 5; until then it answers 404 to everything but the defaults.
 var builder = WebApplication.CreateBuilder(args);
+
 builder.AddServiceDefaults();
+builder.AddRegistryServices();
 
 var app = builder.Build();
-app.MapDefaultEndpoints();
+
+app.MapRegistry();
+
 app.Run();
+
+/// <summary>The entry point, public so tests can host the service in-process.</summary>
+public partial class Program;

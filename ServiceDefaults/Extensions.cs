@@ -106,18 +106,22 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// Problem-details error handling, /health (ready: every check), /alive (live checks only) and the
-    /// Prometheus /metrics scrape.
+    /// Problem-details error handling (unless the service writes errors its own way, as the schema registry
+    /// writes Confluent's), /health (ready: every check), /alive (live checks only) and the Prometheus
+    /// /metrics scrape.
     /// </summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, bool problemDetails = true)
     {
-        app.UseExceptionHandler(new ExceptionHandlerOptions
+        if (problemDetails)
         {
-            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
-            // A client's malformed request is not a server error worth an error log.
-            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
-        });
-        app.UseStatusCodePages();
+            app.UseExceptionHandler(new ExceptionHandlerOptions
+            {
+                StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+                // A client's malformed request is not a server error worth an error log.
+                SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
+            });
+            app.UseStatusCodePages();
+        }
         app.MapHealthChecks(HealthEndpointPath);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
         app.MapPrometheusScrapingEndpoint(MetricsEndpointPath);

@@ -1,0 +1,163 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using SchemaRegistry.Registry;
+
+namespace SchemaRegistry.Apis;
+
+/// <summary>
+/// Confluent's HTTP conventions: requests in any of its content types (or none) read as JSON, responses as
+/// <c>application/vnd.schemaregistry.v1+json</c>, and every error, the framework's too (bad JSON, unknown
+/// route, wrong method, wrong content type), as exactly <c>{"error_code","message"}</c>.
+/// </summary>
+internal static class RegistryHttp
+{
+    public const string ContentType = "application/vnd.schemaregistry.v1+json";
+
+    private static readonly string[] s_accepted =
+        ["application/vnd.schemaregistry.v1+json", "application/vnd.schemaregistry+json", "application/json", "application/octet-stream"];
+
+    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, CancellationToken cancellationToken) where T : class
+    {
+        var mediaType = request.ContentType?.Split(';')[0].Trim();
+        if (!string.IsNullOrEmpty(mediaType) && !s_accepted.Contains(mediaType, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new RegistryException(415, 415, "HTTP 415 Unsupported Media Type");
+        }
+        try
+        {
+            return await JsonSerializer.DeserializeAsync(request.Body, type, cancellationToken)
+                ?? throw new RegistryException(400, 400, "The request body is empty or null.");
+        }
+        catch (JsonException ex)
+        {
+            throw new RegistryException(400, 400, $"The request body is not valid JSON: {ex.Message}");
+        }
+    }
+
+    public static IResult Json<T>(T value, JsonTypeInfo<T> type, int status = StatusCodes.Status200OK) => new JsonBody<T>(value, type, status);
+
+    /// <summary>A schema's text as it is stored, unescaped (the /schema endpoints).</summary>
+    public static IResult Raw(string schema) => Results.Text(schema, ContentType, statusCode: StatusCodes.Status200OK);
+
+    public static Task WriteErrorAsync(HttpContext context, int status, int errorCode, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = ContentType;
+        return JsonSerializer.SerializeAsync(context.Response.Body, new ErrorBody(errorCode, message), RegistryJsonContext.Relaxed.ErrorBody);
+    }
+
+    public static bool Flag(HttpRequest request, string name) =>
+        request.Query.TryGetValue(name, out var value) && bool.TryParse(value, out var on) && on;
+
+    private sealed class JsonBody<T>(T value, JsonTypeInfo<T> type, int status) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = status;
+            httpContext.Response.ContentType = ContentType;
+            return JsonSerializer.SerializeAsync(httpContext.Response.Body, value, type, httpContext.RequestAborted);
+        }
+    }
+}
+
+/// <summary>
+/// Turns refusals into Confluent error bodies, and fills the body of framework answers that have none (404
+/// for an unknown route, 405) the same way. Anything unexpected is a 500 with code 50001, logged.
+/// </summary>
+internal sealed class RegistryErrors(RequestDelegate next, ILogger<RegistryErrors> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+            if (context.Response is { StatusCode: >= 400, HasStarted: false, ContentLength: null or 0 } && context.Response.Headers.ContentType.Count == 0)
+            {
+                var status = context.Response.StatusCode;
+                await RegistryHttp.WriteErrorAsync(context, status, status, $"HTTP {status} {ReasonPhrase(status)}");
+            }
+        }
+        catch (RegistryException ex) when (!context.Response.HasStarted)
+        {
+            await RegistryHttp.WriteErrorAsync(context, ex.Status, ex.ErrorCode, ex.Message);
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            await RegistryHttp.WriteErrorAsync(context, ex.StatusCode, ex.StatusCode, ex.Message);
+        }
+        catch (Exception ex) when (!context.Response.HasStarted && ex is not OperationCanceledException)
+        {
+            RegistryLog.Failed(logger, context.Request.Method, context.Request.Path, ex);
+            await RegistryHttp.WriteErrorAsync(context, 500, 50001, "Error in the backend data store: " + ex.Message);
+        }
+    }
+
+    private static string ReasonPhrase(int status) =>
+        Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase : "Error";
+}
+
+public sealed record ErrorBody(
+    [property: JsonPropertyName("error_code")] int ErrorCode,
+    [property: JsonPropertyName("message")] string Message);
+
+/// <summary>The body of a register, lookup or compatibility request; newer clients' fields (metadata, ruleSet) are accepted and ignored.</summary>
+public sealed record SchemaRequest(
+    [property: JsonPropertyName("schema")] string? Schema,
+    [property: JsonPropertyName("schemaType")] string? SchemaType,
+    [property: JsonPropertyName("references")] IReadOnlyList<SchemaReference>? References,
+    [property: JsonPropertyName("id")] int? Id,
+    [property: JsonPropertyName("version")] int? Version)
+{
+    public SchemaInput ToInput() => new(Schema, SchemaType, References, Id, Version);
+}
+
+public sealed record IdResponse([property: JsonPropertyName("id")] int Id);
+
+/// <summary>A schema, with what the endpoint knows of it; schemaType is left out for AVRO, as Confluent 7.x does.</summary>
+public sealed record SchemaResponse(
+    [property: JsonPropertyName("subject"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Subject,
+    [property: JsonPropertyName("version"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Version,
+    [property: JsonPropertyName("id"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Id,
+    [property: JsonPropertyName("schemaType"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SchemaType,
+    [property: JsonPropertyName("schema")] string Schema)
+{
+    public static SchemaResponse From(SubjectVersion v) => new(v.Subject, v.Version, v.Id, TypeField(v.SchemaType), v.Schema);
+
+    public static string? TypeField(string schemaType) => schemaType == SchemaRegistryService.Avro ? null : schemaType;
+}
+
+public sealed record SubjectVersionRef([property: JsonPropertyName("subject")] string Subject, [property: JsonPropertyName("version")] int Version);
+
+public sealed record ConfigRequest([property: JsonPropertyName("compatibility")] string? Compatibility);
+
+public sealed record ConfigResponse([property: JsonPropertyName("compatibilityLevel")] string CompatibilityLevel);
+
+public sealed record ModeBody([property: JsonPropertyName("mode")] string? Mode);
+
+public sealed record CompatibilityResponse(
+    [property: JsonPropertyName("is_compatible")] bool IsCompatible,
+    [property: JsonPropertyName("messages"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Messages);
+
+[JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(SchemaRequest))]
+[JsonSerializable(typeof(IdResponse))]
+[JsonSerializable(typeof(SchemaResponse))]
+[JsonSerializable(typeof(IReadOnlyList<SchemaResponse>))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
+[JsonSerializable(typeof(IReadOnlyList<int>))]
+[JsonSerializable(typeof(int))]
+[JsonSerializable(typeof(IReadOnlyList<SubjectVersionRef>))]
+[JsonSerializable(typeof(ConfigRequest))]
+[JsonSerializable(typeof(ConfigResponse))]
+[JsonSerializable(typeof(ModeBody))]
+[JsonSerializable(typeof(CompatibilityResponse))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class RegistryJsonContext : JsonSerializerContext
+{
+    /// <summary>The context the API writes with: quotes in schema text escaped as \" (as Confluent writes them), not \u0022.</summary>
+    public static RegistryJsonContext Relaxed { get; } = new(new JsonSerializerOptions
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

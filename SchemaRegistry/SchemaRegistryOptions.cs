@@ -1,0 +1,25 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace SchemaRegistry;
+
+/// <summary>The registry's settings, bound from the "SchemaRegistry" section and validated at start-up.</summary>
+public sealed class SchemaRegistryOptions
+{
+    public const string SectionName = "SchemaRegistry";
+
+    /// <summary>Prefix of the registry's Redis keys.</summary>
+    [Required, RegularExpression("^[A-Za-z0-9._-]+$")]
+    public string KeyPrefix { get; set; } = "registry";
+
+    /// <summary>Where the file store keeps the registry when no Redis is configured.</summary>
+    [Required]
+    public string DataDirectory { get; set; } = "data/schema-registry";
+
+    /// <summary>The compatibility level when neither the subject nor PUT /config set one (Confluent's schema.compatibility.level).</summary>
+    [Required]
+    public string DefaultCompatibility { get; set; } = "BACKWARD";
+
+    /// <summary>The largest schema text accepted (42209 beyond).</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxSchemaBytes { get; set; } = 1024 * 1024;
+}
