@@ -211,7 +211,8 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         await RefuseWhenReadOnlyAsync(subject, cancellationToken);
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            var (state, version) = await FindVersionAsync(subject, versionText, deleted: permanent, cancellationToken);
+            // A numbered version is found soft-deleted or not (to say which), "latest" is the latest live one.
+            var (state, version) = await FindVersionAsync(subject, versionText, deleted: permanent || ParseVersion(versionText) is not null, cancellationToken);
             IReadOnlyList<StoredVersion> after;
             if (permanent)
             {

@@ -109,19 +109,20 @@ internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<Sc
 
     public async Task<StoredSubject?> GetSubjectAsync(string subject, CancellationToken cancellationToken)
     {
-        var db = Db;
-        var versions = db.HashGetAsync(Key("subjects"), subject);
-        var revision = db.HashGetAsync(Key("revisions"), subject);
-        await Task.WhenAll(versions, revision).WaitAsync(cancellationToken);
-        return versions.Result.IsNull ? null : ToSubject(subject, versions.Result!, revision.Result);
+        // One transaction: versions and revision read at one moment, or a stale list could pass the revision check.
+        var read = Db.CreateTransaction();
+        var versions = read.HashGetAsync(Key("subjects"), subject);
+        var revision = read.HashGetAsync(Key("revisions"), subject);
+        await read.ExecuteAsync().WaitAsync(cancellationToken);
+        return (await versions).IsNull ? null : ToSubject(subject, (await versions)!, await revision);
     }
 
     public async Task<IReadOnlyList<StoredSubject>> GetSubjectsAsync(CancellationToken cancellationToken)
     {
-        var db = Db;
-        var versions = db.HashGetAllAsync(Key("subjects"));
-        var revisions = db.HashGetAllAsync(Key("revisions"));
-        await Task.WhenAll(versions, revisions).WaitAsync(cancellationToken);
+        var read = Db.CreateTransaction();
+        var versions = read.HashGetAllAsync(Key("subjects"));
+        var revisions = read.HashGetAllAsync(Key("revisions"));
+        await read.ExecuteAsync().WaitAsync(cancellationToken);
         var revisionOf = revisions.Result.ToDictionary(e => (string)e.Name!, e => e.Value);
         return [.. versions.Result
             .Select(e => ToSubject((string)e.Name!, e.Value!, revisionOf.GetValueOrDefault((string)e.Name!)))
