@@ -4,7 +4,8 @@
 #   ./test.sh                                   # everything
 #   ./test.sh --filter "Category=Unit"          # extra arguments go to `dotnet test`
 #
-# Installs what the integration tests start themselves (redis-server, the s3rver npm package) when missing,
+# Installs what the integration tests start themselves (redis-server, the s3rver npm package) and the npm
+# client the registry tests drive (tests/SchemaRegistry.Tests/Client/kafkajs) when missing,
 # runs `dotnet test Broker.slnx -c Release` with TRX results, and ends with one line
 # "N passed, N failed, N skipped" summed over all test projects. Exits non-zero when `dotnet test` fails,
 # any test fails, or no test ran. TEST_RESULTS_DIR overrides where the .trx files go.
@@ -70,6 +71,14 @@ if ! command -v s3rver >/dev/null 2>&1; then
     export PATH="$npm_bin:$PATH"
   fi
   command -v s3rver >/dev/null 2>&1 || die "s3rver was installed but is not on PATH (looked in $npm_bin)"
+fi
+
+# --- the Confluent registry client the registry tests drive (npm, pinned by its package-lock.json) ----------
+KAFKAJS_CLIENT="$ROOT/tests/SchemaRegistry.Tests/Client/kafkajs"
+if [[ ! -d "$KAFKAJS_CLIENT/node_modules/@kafkajs" ]]; then
+  command -v npm >/dev/null 2>&1 || die "npm is not on PATH, so the registry client test cannot be set up (apt-get install npm)"
+  log "npm ci in $KAFKAJS_CLIENT (@kafkajs/confluent-schema-registry)"
+  (cd "$KAFKAJS_CLIENT" && npm ci --no-audit --no-fund) || die "'npm ci' failed in $KAFKAJS_CLIENT"
 fi
 
 command -v dotnet >/dev/null 2>&1 \
