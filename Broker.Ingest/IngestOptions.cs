@@ -58,6 +58,14 @@ public sealed class IngestOptions
     [Range(1, 100_000)]
     public int MaxInFlightPerStream { get; set; } = 1_024;
 
+    /// <summary>The schema registry; the default resolves through service discovery (services__schemaregistry__http__0).</summary>
+    [Required]
+    public string SchemaRegistryAddress { get; set; } = "http://_http.schemaregistry";
+
+    /// <summary>How long "schema id N is registered under subject S" is believed (a schema by id is kept for good).</summary>
+    [Range(0, 3_600)]
+    public int SchemaCacheSeconds { get; set; } = 60;
+
     /// <summary>How long a topic's partition count and compression are cached.</summary>
     [Range(0, 3_600)]
     public int TopicCacheSeconds { get; set; } = 5;

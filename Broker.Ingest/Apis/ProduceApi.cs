@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Broker.Contracts.Batches;
 using Broker.Ingest.Producing;
+using Broker.Ingest.Schemas;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -31,7 +32,7 @@ public static class ProduceApi
     }
 
     public static async Task<Results<Ok<ProduceHttpResponse>, ProblemHttpResult>> ProduceRecords(
-        string topic, HttpContext context, Producer producer, IOptions<IngestOptions> options, CancellationToken cancellationToken)
+        string topic, HttpContext context, Producer producer, SchemaEnforcer schemas, IOptions<IngestOptions> options, CancellationToken cancellationToken)
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
@@ -41,7 +42,7 @@ public static class ProduceApi
         {
             var records = IsBinary(context.Request)
                 ? [await ReadBinaryRecord(context.Request, cancellationToken)]
-                : await ReadJsonRecords(context.Request, cancellationToken);
+                : await ReadJsonRecords(context.Request, schemas, cancellationToken);
             var identity = context.Request.Headers[IdempotencyKeyHeader] is [{ Length: > 0 } key]
                 ? Producer.IdentityForKey(topic, key)
                 : null;
@@ -57,7 +58,7 @@ public static class ProduceApi
     private static bool IsBinary(HttpRequest request) =>
         request.ContentType is { } type && type.StartsWith("application/octet-stream", StringComparison.OrdinalIgnoreCase);
 
-    private static async Task<OutgoingRecord[]> ReadJsonRecords(HttpRequest request, CancellationToken cancellationToken)
+    private static async Task<OutgoingRecord[]> ReadJsonRecords(HttpRequest request, SchemaEnforcer schemas, CancellationToken cancellationToken)
     {
         ProduceHttpRequest? body;
         try
@@ -75,12 +76,13 @@ public static class ProduceApi
         var result = new OutgoingRecord[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            result[i] = ToRecord(records[i], i);
+            result[i] = await ToRecord(records[i], body.ValueSchemaId, schemas, i, cancellationToken);
         }
         return result;
     }
 
-    private static OutgoingRecord ToRecord(ProduceHttpRecord? record, int index)
+    private static async ValueTask<OutgoingRecord> ToRecord(
+        ProduceHttpRecord? record, int? requestSchemaId, SchemaEnforcer schemas, int index, CancellationToken cancellationToken)
     {
         if (record is null)
         {
@@ -91,8 +93,19 @@ public static class ProduceApi
         {
             throw new ProduceException(ProduceError.InvalidArgument, $"Record {index} has both \"value\" and \"valueBase64\"; give one.");
         }
+        var schemaId = record.ValueSchemaId ?? requestSchemaId;
+        if (schemaId is not null && !hasValue)
+        {
+            throw new ProduceException(ProduceError.InvalidArgument,
+                $"Record {index} names a valueSchemaId: its \"value\" is the JSON to encode with that schema (\"valueBase64\" is sent as it is).");
+        }
         ReadOnlyMemory<byte> value;
-        if (record.ValueBase64 is { } base64)
+        if (schemaId is { } id)
+        {
+            // The Confluent REST proxy's convenience: JSON in, Avro in the wire format out. The topic's check follows.
+            value = await schemas.EncodeAsync(id, record.Value!.Value, subject: null, index, cancellationToken);
+        }
+        else if (record.ValueBase64 is { } base64)
         {
             try
             {
@@ -162,14 +175,16 @@ public static class ProduceApi
     }
 }
 
-public sealed record ProduceHttpRequest(IReadOnlyList<ProduceHttpRecord?>? Records);
+/// <summary>A JSON produce request; <c>valueSchemaId</c> (here or per record) encodes JSON values to Avro with that registered schema.</summary>
+public sealed record ProduceHttpRequest(IReadOnlyList<ProduceHttpRecord?>? Records, int? ValueSchemaId = null);
 
 public sealed record ProduceHttpRecord(
     string? Key,
     JsonElement? Value,
     string? ValueBase64,
     Dictionary<string, string?>? Headers,
-    int? Partition);
+    int? Partition,
+    int? ValueSchemaId = null);
 
 public sealed record ProduceHttpResponse(IReadOnlyList<HttpOffset> Offsets);
 

@@ -2,6 +2,7 @@ using Broker.Contracts.Storage;
 using Broker.Ingest;
 using Broker.Ingest.Apis;
 using Broker.Ingest.Producing;
+using Broker.Ingest.Schemas;
 using Broker.Ingest.Telemetry;
 using Broker.Ingest.Topics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -17,6 +18,7 @@ public static class IngestServiceExtensions
             .BindConfiguration(IngestOptions.SectionName)
             .ValidateDataAnnotations()
             .Validate(o => Uri.TryCreate(o.StorageAddress, UriKind.Absolute, out _), "Ingest:StorageAddress must be an absolute URI.")
+            .Validate(o => Uri.TryCreate(o.SchemaRegistryAddress, UriKind.Absolute, out _), "Ingest:SchemaRegistryAddress must be an absolute URI.")
             .ValidateOnStart();
         var options = builder.Configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions();
 
@@ -29,6 +31,9 @@ public static class IngestServiceExtensions
             .ConfigureChannel(channel => channel.MaxSendMessageSize = options.MaxBatchBytes * 2)
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
+        builder.Services.AddHttpClient(SchemaRegistryClient.ClientName, http => http.BaseAddress = new Uri(options.SchemaRegistryAddress));
+        builder.Services.AddSingleton<SchemaRegistryClient>();
+        builder.Services.AddSingleton<SchemaEnforcer>();
         builder.Services.AddSingleton<TopicMetadata>();
         builder.Services.AddSingleton<StorageAppender>();
         builder.Services.AddSingleton<ProduceBudget>();

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Broker.Contracts.Batches;
 using Broker.Contracts.Partitioning;
+using Broker.Ingest.Schemas;
 using Broker.Ingest.Telemetry;
 using Broker.Ingest.Topics;
 using Microsoft.Extensions.Options;
@@ -17,7 +18,7 @@ namespace Broker.Ingest.Producing;
 /// record's partition, and answers offsets in request order once Storage has confirmed every record.
 /// </summary>
 public sealed class Producer(
-    TopicMetadata topics, StorageAppender appender, ProduceBudget budget, IngestMetrics metrics,
+    TopicMetadata topics, StorageAppender appender, ProduceBudget budget, SchemaEnforcer schemas, IngestMetrics metrics,
     TimeProvider time, IOptions<IngestOptions> options, IHostApplicationLifetime lifetime, ILogger<Producer> logger)
 {
     public const string TraceParentHeader = "traceparent";
@@ -50,6 +51,10 @@ public sealed class Producer(
             var topic = await topics.FindAsync(topicName, cancellationToken)
                 ?? throw new ProduceException(ProduceError.TopicNotFound, $"Topic '{topicName}' does not exist.");
             CheckPartitions(topic, records);
+            if (topic.SchemaSubject is { } subject)
+            {
+                await schemas.CheckAsync(subject, records, cancellationToken);
+            }
             if (!budget.TryReserve(bytes))
             {
                 throw new ProduceException(ProduceError.Backpressure,

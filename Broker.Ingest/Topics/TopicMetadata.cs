@@ -6,8 +6,8 @@ using Microsoft.Extensions.Options;
 
 namespace Broker.Ingest.Topics;
 
-/// <summary>What producing needs of a topic: its partition count and batch compression.</summary>
-public sealed record TopicInfo(string Name, int Partitions, CompressionCodec Compression);
+/// <summary>What producing needs of a topic: its partition count, batch compression, and the subject its values must match (null: unchecked).</summary>
+public sealed record TopicInfo(string Name, int Partitions, CompressionCodec Compression, string? SchemaSubject = null);
 
 /// <summary>Topic metadata from Storage, cached briefly so a produce request does not ask Storage each time.</summary>
 public sealed class TopicMetadata(LogService.LogServiceClient storage, TimeProvider time, IOptions<IngestOptions> options)
@@ -33,7 +33,8 @@ public sealed class TopicMetadata(LogService.LogServiceClient storage, TimeProvi
             _cache.TryRemove(topic, out _);
             return null;
         }
-        var info = new TopicInfo(topic, described.Partitions.Count, ParseCodec(described.Compression));
+        var info = new TopicInfo(topic, described.Partitions.Count, ParseCodec(described.Compression),
+            string.IsNullOrEmpty(described.SchemaSubject) ? null : described.SchemaSubject);
         _cache[topic] = (info, now + _ttlTicks);
         return info;
     }

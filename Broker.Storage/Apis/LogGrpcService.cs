@@ -158,7 +158,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
         {
             Topic = topic.Name,
             Compression = topic.Compression.ToString().ToLowerInvariant(),
-            SchemaSubject = topic.SchemaSubject ?? "",
+            SchemaSubject = topic.EffectiveSchemaSubject ?? "",
             MaxDeliveryAttempts = topic.MaxDeliveryAttempts,
             DeadLetterTopic = topic.EffectiveDeadLetterTopic,
             MessageTtlMs = topic.MessageTtlMs,

@@ -76,6 +76,7 @@ public sealed record TopicInfo(
     long RetentionBytes,
     long HotBytes,
     string? SchemaSubject,
+    bool SchemaValidation,
     int MaxDeliveryAttempts,
     string DeadLetterTopic,
     string Compression,
@@ -84,7 +85,7 @@ public sealed record TopicInfo(
     IReadOnlyList<PartitionInfo>? PartitionOffsets)
 {
     public static TopicInfo From(TopicConfig t, IReadOnlyList<PartitionState>? partitionOffsets) => new(
-        t.Name, t.Partitions, t.RetentionMs, t.RetentionBytes, t.HotBytes, t.SchemaSubject, t.MaxDeliveryAttempts,
+        t.Name, t.Partitions, t.RetentionMs, t.RetentionBytes, t.HotBytes, t.EffectiveSchemaSubject ?? t.SchemaSubject, t.SchemaValidation, t.MaxDeliveryAttempts,
         t.EffectiveDeadLetterTopic, t.Compression.ToString().ToLowerInvariant(), t.MessageTtlMs, t.CreatedAt,
         partitionOffsets?.Select(PartitionInfo.From).ToList());
 }

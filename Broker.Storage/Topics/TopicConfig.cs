@@ -24,8 +24,14 @@ public sealed record TopicConfig
     /// <summary>The hot-tier (Redis) budget per partition in bytes; older batches move to the cold tier past it.</summary>
     public long HotBytes { get; init; } = TopicDefaults.HotBytes;
 
-    /// <summary>The schema registry subject values must match, or null for an unchecked topic.</summary>
+    /// <summary>The schema registry subject values are checked against; null means "&lt;topic&gt;-value".</summary>
     public string? SchemaSubject { get; init; }
+
+    /// <summary>Whether Ingest refuses values that are not registered Avro of <see cref="EffectiveSchemaSubject"/>.</summary>
+    public bool SchemaValidation { get; init; }
+
+    /// <summary>The subject values are checked against, or null when the topic is unchecked.</summary>
+    public string? EffectiveSchemaSubject => SchemaValidation ? SchemaSubject ?? Name + "-value" : null;
 
     public int MaxDeliveryAttempts { get; init; } = TopicDefaults.MaxDeliveryAttempts;
 

@@ -11,6 +11,9 @@ public sealed record TopicSpec
     public long? RetentionBytes { get; init; }
     public long? HotBytes { get; init; }
     public string? SchemaSubject { get; init; }
+
+    /// <summary>Values must be registered Avro in the subject's schemas; naming a schemaSubject switches it on too.</summary>
+    public bool? SchemaValidation { get; init; }
     public int? MaxDeliveryAttempts { get; init; }
     public string? DeadLetterTopic { get; init; }
 

@@ -1,3 +1,4 @@
+extern alias registry;
 extern alias storage;
 
 using System.Net.Http.Json;
@@ -19,6 +20,7 @@ namespace Broker.Ingest.Tests.Hosting;
 public sealed class BrokerHosts : IAsyncDisposable
 {
     private readonly WebApplicationFactory<storage::Program> _storage;
+    private readonly WebApplicationFactory<registry::Program> _registry;
     private readonly WebApplicationFactory<Program> _ingest;
     private readonly GrpcChannel _storageChannel;
     private readonly GrpcChannel _ingestChannel;
@@ -40,6 +42,15 @@ public sealed class BrokerHosts : IAsyncDisposable
             }
         });
         StorageHttp = _storage.CreateClient();
+
+        // The schema registry on the same Redis (its own key prefix), for topics with schema validation.
+        _registry = new WebApplicationFactory<registry::Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:redis", redis);
+            web.UseSetting("SchemaRegistry:KeyPrefix", prefix.TrimEnd(':') + ".registry");
+        });
+        RegistryHttp = _registry.CreateClient();
+        var registryHandler = _registry.Server.CreateHandler();
         var storageHandler = _storage.Server.CreateHandler();
         _storageChannel = GrpcChannel.ForAddress(_storage.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = _storage.Server.CreateHandler(), MaxReceiveMessageSize = 64 << 20 });
         Storage = new LogService.LogServiceClient(_storageChannel);
@@ -51,8 +62,12 @@ public sealed class BrokerHosts : IAsyncDisposable
             {
                 web.UseSetting(key, value);
             }
+            web.UseSetting("Ingest:SchemaRegistryAddress", _registry.Server.BaseAddress.ToString());
             web.ConfigureTestServices(services =>
-                services.AddGrpcClient<LogService.LogServiceClient>().ConfigurePrimaryHttpMessageHandler(() => storageHandler));
+            {
+                services.AddGrpcClient<LogService.LogServiceClient>().ConfigurePrimaryHttpMessageHandler(() => storageHandler);
+                services.AddHttpClient(Broker.Ingest.Schemas.SchemaRegistryClient.ClientName).ConfigurePrimaryHttpMessageHandler(() => registryHandler);
+            });
         });
         IngestHttp = _ingest.CreateClient();
         _ingestChannel = GrpcChannel.ForAddress(_ingest.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = _ingest.Server.CreateHandler(), MaxReceiveMessageSize = 64 << 20 });
@@ -60,6 +75,7 @@ public sealed class BrokerHosts : IAsyncDisposable
     }
 
     public HttpClient StorageHttp { get; }
+    public HttpClient RegistryHttp { get; }
     public HttpClient IngestHttp { get; }
     public LogService.LogServiceClient Storage { get; }
     public ProduceService.ProduceServiceClient Ingest { get; }
@@ -69,10 +85,18 @@ public sealed class BrokerHosts : IAsyncDisposable
     public static BrokerHosts Start(string redis, string prefix, IReadOnlyDictionary<string, string>? ingestSettings = null, TimeSpan appendDelay = default) =>
         new(redis, prefix, ingestSettings, appendDelay);
 
-    public async Task CreateTopicAsync(string topic, int partitions)
+    public async Task CreateTopicAsync(string topic, int partitions, bool schemaValidation = false)
     {
-        using var response = await StorageHttp.PutAsJsonAsync($"/v1/topics/{topic}", new { partitions });
+        using var response = await StorageHttp.PutAsJsonAsync($"/v1/topics/{topic}", new { partitions, schemaValidation });
         response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Registers an Avro schema under <paramref name="subject"/>; answers its id.</summary>
+    public async Task<int> RegisterSchemaAsync(string subject, string schema)
+    {
+        using var response = await RegistryHttp.PostAsJsonAsync($"/subjects/{subject}/versions", new { schema });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetInt32();
     }
 
     public async ValueTask DisposeAsync()
@@ -81,7 +105,9 @@ public sealed class BrokerHosts : IAsyncDisposable
         _storageChannel.Dispose();
         IngestHttp.Dispose();
         StorageHttp.Dispose();
+        RegistryHttp.Dispose();
         await _ingest.DisposeAsync();
+        await _registry.DisposeAsync();
         await _storage.DisposeAsync();
     }
 
