@@ -123,7 +123,8 @@ start_storage() {
 }
 
 # start_ingest STORAGE_GRPC_PORT HTTP_PORT GRPC_PORT: Broker.Ingest (Release build) pointed at Storage's gRPC
-# endpoint through service discovery's configuration (services__storage__grpc__0); sets INGEST_PID.
+# endpoint through service discovery's configuration (services__storage__grpc__0), and at the schema registry
+# when REGISTRY_URL is set (services__schemaregistry__http__0); sets INGEST_PID.
 # INGEST_ENV="NAME=value ..." sets variables for Ingest alone.
 start_ingest() {
   local storage_grpc_port="$1" http_port="$2" grpc_port="$3"
@@ -133,6 +134,7 @@ start_ingest() {
   (
     cd "$dir"
     export services__storage__grpc__0="http://127.0.0.1:$storage_grpc_port"
+    [[ -n "${REGISTRY_URL:-}" ]] && export services__schemaregistry__http__0="$REGISTRY_URL"
     export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
     export Kestrel__Endpoints__Http__Protocols="Http1"
     export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port"
@@ -171,6 +173,27 @@ start_delivery() {
   DELIVERY_PID=$!
   BENCH_PIDS+=("$DELIVERY_PID")
   BENCH_LOGS+=(delivery.log)
+}
+
+# start_registry REDIS_PORT HTTP_PORT: SchemaRegistry (Release build) keeping its schemas in that Redis; sets
+# REGISTRY_PID. REGISTRY_ENV="NAME=value ..." sets variables for it alone.
+start_registry() {
+  local redis_port="$1" http_port="$2"
+  local dir="$ROOT/artifacts/bin/SchemaRegistry/release"
+  [[ -f "$dir/SchemaRegistry.dll" ]] || die "no $dir/SchemaRegistry.dll after the build"
+  log "SchemaRegistry: http://127.0.0.1:$http_port"
+  (
+    cd "$dir"
+    export ConnectionStrings__redis="127.0.0.1:$redis_port"
+    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
+    export Logging__LogLevel__Default="Warning"
+    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
+    for kv in ${REGISTRY_ENV:-}; do export "${kv?}"; done
+    exec dotnet SchemaRegistry.dll
+  ) >"$WORK/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  BENCH_PIDS+=("$REGISTRY_PID")
+  BENCH_LOGS+=(registry.log)
 }
 
 # wait_healthy NAME URL PID: until URL answers Healthy (at most 60 s), or fails if PID exits first.

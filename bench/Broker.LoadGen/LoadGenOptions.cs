@@ -14,6 +14,7 @@ public sealed record LoadGenOptions
     public const string IngestGrpc = "ingest-grpc";
     public const string IngestHttp = "ingest-http";
     public const string ProduceDeliver = "produce-deliver";
+    public const string IngestSchema = "ingest-schema";
 
     public static LoadGenOptions Default { get; } = new();
 
@@ -23,7 +24,7 @@ public sealed record LoadGenOptions
     /// </summary>
     public string Scenario { get; init; } = StorageAppend;
 
-    public bool ThroughIngest => Scenario is IngestGrpc or IngestHttp or ProduceDeliver;
+    public bool ThroughIngest => Scenario is IngestGrpc or IngestHttp or ProduceDeliver or IngestSchema;
 
     /// <summary>Storage's gRPC endpoint (h2c).</summary>
     public Uri Storage { get; init; } = new("http://127.0.0.1:5101");
@@ -45,6 +46,9 @@ public sealed record LoadGenOptions
 
     /// <summary>produce-deliver: records in flight to the consumer (Delivery's window; the baseline's XREADGROUP COUNT).</summary>
     public int ConsumerWindow { get; init; } = 1000;
+
+    /// <summary>ingest-schema: the schema registry's REST endpoint.</summary>
+    public Uri Registry { get; init; } = new("http://127.0.0.1:8081");
 
     /// <summary>Delivery's process id, when known, so its CPU use can be reported.</summary>
     public int? DeliveryPid { get; init; }
@@ -106,8 +110,9 @@ public sealed record LoadGenOptions
     public const string Usage = """
         Broker.LoadGen: Storage's append path or Ingest's produce path against pipelined Redis XADD (Dapr
         pubsub.redis's pattern), or produce-to-delivery against XADD + XREADGROUP + XACK, in the same run.
-          --scenario S         storage-append, ingest-grpc, ingest-http
-                               or produce-deliver                     (default storage-append)
+          --scenario S         storage-append, ingest-grpc, ingest-http,
+                               produce-deliver or ingest-schema       (default storage-append)
+          --registry URL       ingest-schema: the schema registry     (default http://127.0.0.1:8081)
           --storage URL        Storage gRPC endpoint, h2c             (default http://127.0.0.1:5101)
           --rest URL           Storage REST endpoint                  (default http://127.0.0.1:5100)
           --ingest URL         Ingest gRPC endpoint, h2c              (default http://127.0.0.1:5201)
@@ -160,7 +165,8 @@ public sealed record LoadGenOptions
             var value = args[++i];
             options = name switch
             {
-                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or ProduceDeliver ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp} or {ProduceDeliver}; got '{value}'.") },
+                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or ProduceDeliver or IngestSchema ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp}, {ProduceDeliver} or {IngestSchema}; got '{value}'.") },
+                "--registry" => options with { Registry = ParseUri(name, value) },
                 "--delivery" => options with { Delivery = ParseUri(name, value) },
                 "--delivery-pid" => options with { DeliveryPid = ParseInt(name, value, 1) },
                 "--rates" => options with { Rates = [.. value.Split(',').Select(r => ParseInt(name, r, 1))] },

@@ -27,6 +27,12 @@ Console.CancelKeyPress += (_, e) =>
 
 try
 {
+    if (options.Scenario == LoadGenOptions.IngestSchema)
+    {
+        var checkedReport = await SchemaEnforcementRun.RunAsync(options, cancellation.Token);
+        Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(checkedReport, ReportJsonContext.Default.Report));
+        return 0;
+    }
     if (options.Scenario == LoadGenOptions.ProduceDeliver)
     {
         var endToEnd = await Broker.LoadGen.EndToEnd.EndToEndRun.RunAsync(options, cancellation.Token);

@@ -44,13 +44,15 @@ public sealed class Workload
 
     public byte[] Value(int record) => _values[record % _values.Length];
 
-    public static Workload Create(LoadGenOptions options)
+    /// <summary>The records of a run; <paramref name="valueOf"/> makes the distinct values when given (say, framed Avro).</summary>
+    public static Workload Create(LoadGenOptions options, Func<Random, int, byte[]>? valueOf = null)
     {
         var random = new Random(20_251_123);
         var values = new byte[Math.Min(ValuePool, options.Records)][];
         for (var i = 0; i < values.Length; i++)
         {
-            values[i] = options.Values == "text" ? TextValue(random, options.RecordBytes) : RandomValue(random, options.RecordBytes);
+            values[i] = valueOf?.Invoke(random, options.RecordBytes)
+                ?? (options.Values == "text" ? TextValue(random, options.RecordBytes) : RandomValue(random, options.RecordBytes));
         }
 
         var batchCount = (options.Records + options.Batch - 1) / options.Batch;
