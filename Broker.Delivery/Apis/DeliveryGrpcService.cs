@@ -89,11 +89,11 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, IOptions<Deliv
                 case SubscribeRequest.KindOneofCase.Acks:
                     foreach (var id in request.Acks.Ack)
                     {
-                        Report(member.Ack(id), id, control);
+                        Report(member, member.Ack(id), id, control);
                     }
                     foreach (var nack in request.Acks.Nack)
                     {
-                        Report(member.Nack(nack.DeliveryId, nack.Error), nack.DeliveryId, control);
+                        Report(member, member.Nack(nack.DeliveryId, nack.Error), nack.DeliveryId, control);
                     }
                     break;
                 case SubscribeRequest.KindOneofCase.SetWindow:
@@ -111,7 +111,7 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, IOptions<Deliv
         }
     }
 
-    private void Report(AckResult result, string deliveryId, ChannelWriter<SubscribeResponse> control)
+    private void Report(ConsumerMember member, AckResult result, string deliveryId, ChannelWriter<SubscribeResponse> control)
     {
         if (result.Ok)
         {
@@ -127,6 +127,8 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, IOptions<Deliv
                 Message = result.Error,
             },
         });
+        // The writer sleeps until woken: a control message is a reason to wake it.
+        member.Wake();
     }
 
     private static async Task WriteAsync(ConsumerMember member, ChannelReader<SubscribeResponse> control, IServerStreamWriter<SubscribeResponse> responses, CancellationToken cancellationToken)

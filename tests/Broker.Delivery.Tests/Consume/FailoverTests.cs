@@ -114,10 +114,9 @@ public sealed class FailoverTests(RedisFixture redis) : IAsyncLifetime
     private static async Task WaitForZeroLagAsync(DeliveryNode node, string group, CancellationToken cancellationToken)
     {
         long lag = -1;
-        await Wait.UntilAsync(() =>
+        await Wait.UntilAsync(async () =>
         {
-            var description = System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<Apis.GroupDescription>(node.Http, $"/v1/groups/{group}", cancellationToken)
-                .GetAwaiter().GetResult();
+            var description = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<Apis.GroupDescription>(node.Http, $"/v1/groups/{group}", cancellationToken);
             lag = description!.Topics.Sum(t => t.Lag);
             return lag == 0;
         }, TimeSpan.FromSeconds(20), () => $"group {group} at lag 0 (lag {lag})");

@@ -74,9 +74,9 @@ public sealed class HttpPollTests(RedisFixture redis) : IAsyncLifetime
         }
 
         GroupDescription? group = null;
-        await Wait.UntilAsync(() =>
+        await Wait.UntilAsync(async () =>
         {
-            group = _node.Http.GetFromJsonAsync<GroupDescription>("/v1/groups/dashboard", ct).GetAwaiter().GetResult();
+            group = await _node.Http.GetFromJsonAsync<GroupDescription>("/v1/groups/dashboard", ct);
             return group!.Topics.Single().Lag == 0;
         }, TimeSpan.FromSeconds(10), () => $"lag 0, got {JsonSerializer.Serialize(group)}");
         var events = group!.Topics.Single();
