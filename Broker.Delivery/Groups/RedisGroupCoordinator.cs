@@ -309,7 +309,14 @@ internal sealed class RedisGroupCoordinator : IGroupCoordinator, IDisposable
     {
         if (Interlocked.Exchange(ref _subscribed, 0) == 1)
         {
-            _redis.GetSubscriber().Unsubscribe(_changes);
+            try
+            {
+                _redis.GetSubscriber().Unsubscribe(_changes, flags: CommandFlags.FireAndForget);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Shutting down: a closed subscription connection has unsubscribed us anyway.
+            }
         }
     }
 

@@ -30,4 +30,7 @@ internal static partial class StorageLog
 
     [LoggerMessage(9, LogLevel.Error, "Retention pass failed; it runs again at the next interval")]
     public static partial void RetentionFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Debug, "Unsubscribing from append notifications at shutdown failed: {Reason}")]
+    public static partial void UnsubscribeFailed(ILogger logger, string reason);
 }

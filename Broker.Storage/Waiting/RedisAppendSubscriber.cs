@@ -17,8 +17,18 @@ internal sealed class RedisAppendSubscriber(
         StorageLog.SubscribedToAppends(logger, keys.Appends.ToString());
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) =>
-        redis.GetSubscriber().UnsubscribeAsync(keys.Appends).WaitAsync(cancellationToken);
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await redis.GetSubscriber().UnsubscribeAsync(keys.Appends).WaitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Going away: a subscription connection that closed first has unsubscribed us anyway.
+            StorageLog.UnsubscribeFailed(logger, ex.Message);
+        }
+    }
 
     private void OnMessage(RedisValue message)
     {
