@@ -232,6 +232,8 @@ public sealed class RegistryApiTests(RedisFixture redis) : IAsyncLifetime
         RegistryHost.AssertError(await _registry.RegisterAsync("present", V1, new { schemaType = "PROTOBUF" }), 422, 42201);
         RegistryHost.AssertError(await _registry.RegisterAsync("present", V1, new { references = new[] { new { name = "a.B", subject = "b", version = 1 } } }), 422, 42201);
         RegistryHost.AssertError(await _registry.RegisterAsync("bad\u0001subject", V1), 422, 42208);
+        var huge = $$"""{"type":"record","name":"Big","doc":"{{new string('x', 1024 * 1024)}}","fields":[{"name":"a","type":"int"}]}""";
+        RegistryHost.AssertError(await _registry.RegisterAsync("present", huge), 422, 42209);
         RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Get, "/nothing/here"), 404, 404);
         RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Patch, "/subjects"), 405, 405);
 
