@@ -96,104 +96,65 @@ start_redis() {
   [[ "$(redis-cli -p "$port" ping 2>/dev/null || true)" == "PONG" ]] || die "redis-server did not answer PING"
 }
 
-# start_storage REDIS_PORT HTTP_PORT GRPC_PORT: Broker.Storage (Release build) against that Redis; sets
-# STORAGE_PID. Started from its output folder so its appsettings.json is the content root's; the endpoints'
-# protocols are set here too so the gRPC endpoint is h2c whatever that file says. STORAGE_ENV="NAME=value ..."
-# sets variables for Storage alone (e.g. runtime knobs to compare).
+# start_service NAME HTTP_PORT GRPC_PORT [NAME=value ...]: the Release build of a service (artifacts/bin/NAME) on
+# free loopback ports (GRPC_PORT "" for none), from its output folder so its appsettings.json is the content
+# root's, with the given variables, Production, logging at Warning, and the endpoints' protocols set here so
+# gRPC is h2c whatever that file says. Extra variables for it alone come from ${PREFIX}_ENV ("NAME=value ...",
+# e.g. STORAGE_ENV for Broker.Storage). Sets SERVICE_PID; the log is $WORK/<name>.log.
+start_service() {
+  local name="$1" http_port="$2" grpc_port="$3"
+  shift 3
+  local dir="$ROOT/artifacts/bin/$name/release" short="${name#Broker.}"
+  short="${short,,}"
+  local env_var="${short^^}_ENV"
+  [[ -f "$dir/$name.dll" ]] || die "no $dir/$name.dll after the build"
+  log "$name: REST http://127.0.0.1:$http_port${grpc_port:+, gRPC http://127.0.0.1:$grpc_port}"
+  (
+    cd "$dir"
+    for kv in "$@"; do export "${kv?}"; done
+    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
+    export Kestrel__Endpoints__Http__Protocols="Http1"
+    if [[ -n "$grpc_port" ]]; then
+      export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port"
+      export Kestrel__Endpoints__Grpc__Protocols="Http2"
+    fi
+    export Logging__LogLevel__Default="Warning"
+    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
+    for kv in ${!env_var:-}; do export "${kv?}"; done
+    exec dotnet "$name.dll"
+  ) >"$WORK/$short.log" 2>&1 &
+  SERVICE_PID=$!
+  BENCH_PIDS+=("$SERVICE_PID")
+  BENCH_LOGS+=("$short.log")
+}
+
+# start_storage REDIS_PORT HTTP_PORT GRPC_PORT: Broker.Storage against that Redis; sets STORAGE_PID (STORAGE_ENV).
 start_storage() {
-  local redis_port="$1" http_port="$2" grpc_port="$3"
-  local dir="$ROOT/artifacts/bin/Broker.Storage/release"
-  [[ -f "$dir/Broker.Storage.dll" ]] || die "no $dir/Broker.Storage.dll after the build"
-  log "Broker.Storage: REST http://127.0.0.1:$http_port, gRPC http://127.0.0.1:$grpc_port"
-  (
-    cd "$dir"
-    export ConnectionStrings__redis="127.0.0.1:$redis_port"
-    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
-    export Kestrel__Endpoints__Http__Protocols="Http1"
-    export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port"
-    export Kestrel__Endpoints__Grpc__Protocols="Http2"
-    export Logging__LogLevel__Default="Warning"
-    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
-    for kv in ${STORAGE_ENV:-}; do export "${kv?}"; done
-    exec dotnet Broker.Storage.dll
-  ) >"$WORK/storage.log" 2>&1 &
-  STORAGE_PID=$!
-  BENCH_PIDS+=("$STORAGE_PID")
-  BENCH_LOGS+=(storage.log)
+  start_service Broker.Storage "$2" "$3" "ConnectionStrings__redis=127.0.0.1:$1"
+  STORAGE_PID=$SERVICE_PID
 }
 
-# start_ingest STORAGE_GRPC_PORT HTTP_PORT GRPC_PORT: Broker.Ingest (Release build) pointed at Storage's gRPC
-# endpoint through service discovery's configuration (services__storage__grpc__0), and at the schema registry
-# when REGISTRY_URL is set (services__schemaregistry__http__0); sets INGEST_PID.
-# INGEST_ENV="NAME=value ..." sets variables for Ingest alone.
+# start_ingest STORAGE_GRPC_PORT HTTP_PORT GRPC_PORT: Broker.Ingest finding Storage through service discovery's
+# configuration (services__storage__grpc__0), and the schema registry when REGISTRY_URL is set
+# (services__schemaregistry__http__0); sets INGEST_PID (INGEST_ENV).
 start_ingest() {
-  local storage_grpc_port="$1" http_port="$2" grpc_port="$3"
-  local dir="$ROOT/artifacts/bin/Broker.Ingest/release"
-  [[ -f "$dir/Broker.Ingest.dll" ]] || die "no $dir/Broker.Ingest.dll after the build"
-  log "Broker.Ingest: REST http://127.0.0.1:$http_port, gRPC http://127.0.0.1:$grpc_port"
-  (
-    cd "$dir"
-    export services__storage__grpc__0="http://127.0.0.1:$storage_grpc_port"
-    [[ -n "${REGISTRY_URL:-}" ]] && export services__schemaregistry__http__0="$REGISTRY_URL"
-    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
-    export Kestrel__Endpoints__Http__Protocols="Http1"
-    export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port"
-    export Kestrel__Endpoints__Grpc__Protocols="Http2"
-    export Logging__LogLevel__Default="Warning"
-    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
-    for kv in ${INGEST_ENV:-}; do export "${kv?}"; done
-    exec dotnet Broker.Ingest.dll
-  ) >"$WORK/ingest.log" 2>&1 &
-  INGEST_PID=$!
-  BENCH_PIDS+=("$INGEST_PID")
-  BENCH_LOGS+=(ingest.log)
+  start_service Broker.Ingest "$2" "$3" "services__storage__grpc__0=http://127.0.0.1:$1" \
+    ${REGISTRY_URL:+"services__schemaregistry__http__0=$REGISTRY_URL"}
+  INGEST_PID=$SERVICE_PID
 }
 
-# start_delivery REDIS_PORT STORAGE_GRPC_PORT HTTP_PORT GRPC_PORT: Broker.Delivery (Release build) with its
-# consumer groups in that Redis and Storage found through services__storage__grpc__0; sets DELIVERY_PID.
-# DELIVERY_ENV="NAME=value ..." sets variables for Delivery alone.
+# start_delivery REDIS_PORT STORAGE_GRPC_PORT HTTP_PORT GRPC_PORT: Broker.Delivery with its consumer groups in
+# that Redis and Storage found through services__storage__grpc__0; sets DELIVERY_PID (DELIVERY_ENV).
 start_delivery() {
-  local redis_port="$1" storage_grpc_port="$2" http_port="$3" grpc_port="$4"
-  local dir="$ROOT/artifacts/bin/Broker.Delivery/release"
-  [[ -f "$dir/Broker.Delivery.dll" ]] || die "no $dir/Broker.Delivery.dll after the build"
-  log "Broker.Delivery: REST http://127.0.0.1:$http_port, gRPC http://127.0.0.1:$grpc_port"
-  (
-    cd "$dir"
-    export ConnectionStrings__redis="127.0.0.1:$redis_port"
-    export services__storage__grpc__0="http://127.0.0.1:$storage_grpc_port"
-    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
-    export Kestrel__Endpoints__Http__Protocols="Http1"
-    export Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port"
-    export Kestrel__Endpoints__Grpc__Protocols="Http2"
-    export Logging__LogLevel__Default="Warning"
-    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
-    for kv in ${DELIVERY_ENV:-}; do export "${kv?}"; done
-    exec dotnet Broker.Delivery.dll
-  ) >"$WORK/delivery.log" 2>&1 &
-  DELIVERY_PID=$!
-  BENCH_PIDS+=("$DELIVERY_PID")
-  BENCH_LOGS+=(delivery.log)
+  start_service Broker.Delivery "$3" "$4" "ConnectionStrings__redis=127.0.0.1:$1" "services__storage__grpc__0=http://127.0.0.1:$2"
+  DELIVERY_PID=$SERVICE_PID
 }
 
-# start_registry REDIS_PORT HTTP_PORT: SchemaRegistry (Release build) keeping its schemas in that Redis; sets
-# REGISTRY_PID. REGISTRY_ENV="NAME=value ..." sets variables for it alone.
+# start_registry REDIS_PORT HTTP_PORT: SchemaRegistry keeping its schemas in that Redis; sets REGISTRY_PID
+# (SCHEMAREGISTRY_ENV).
 start_registry() {
-  local redis_port="$1" http_port="$2"
-  local dir="$ROOT/artifacts/bin/SchemaRegistry/release"
-  [[ -f "$dir/SchemaRegistry.dll" ]] || die "no $dir/SchemaRegistry.dll after the build"
-  log "SchemaRegistry: http://127.0.0.1:$http_port"
-  (
-    cd "$dir"
-    export ConnectionStrings__redis="127.0.0.1:$redis_port"
-    export Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port"
-    export Logging__LogLevel__Default="Warning"
-    export DOTNET_ENVIRONMENT="Production" ASPNETCORE_ENVIRONMENT="Production"
-    for kv in ${REGISTRY_ENV:-}; do export "${kv?}"; done
-    exec dotnet SchemaRegistry.dll
-  ) >"$WORK/registry.log" 2>&1 &
-  REGISTRY_PID=$!
-  BENCH_PIDS+=("$REGISTRY_PID")
-  BENCH_LOGS+=(registry.log)
+  start_service SchemaRegistry "$2" "" "ConnectionStrings__redis=127.0.0.1:$1"
+  REGISTRY_PID=$SERVICE_PID
 }
 
 # wait_healthy NAME URL PID: until URL answers Healthy (at most 60 s), or fails if PID exits first.

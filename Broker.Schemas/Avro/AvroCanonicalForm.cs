@@ -205,20 +205,10 @@ public static class AvroCanonicalForm
                     });
                     break;
                 case "array":
-                    writer.WriteStartObject();
-                    writer.WriteString("type", "array");
-                    writer.WritePropertyName("items");
-                    Write(schema.GetProperty("items"), space);
-                    WriteProps(schema, s_arrayReserved);
-                    writer.WriteEndObject();
+                    WriteContainer(schema, "array", "items", s_arrayReserved, space);
                     break;
                 case "map":
-                    writer.WriteStartObject();
-                    writer.WriteString("type", "map");
-                    writer.WritePropertyName("values");
-                    Write(schema.GetProperty("values"), space);
-                    WriteProps(schema, s_mapReserved);
-                    writer.WriteEndObject();
+                    WriteContainer(schema, "map", "values", s_mapReserved, space);
                     break;
                 default:
                     if (!s_primitives.Contains(typeName))
@@ -238,6 +228,17 @@ public static class AvroCanonicalForm
                     writer.WriteEndObject();
                     break;
             }
+        }
+
+        /// <summary>An array or map: its type, the schema of its items or values, its custom properties.</summary>
+        private void WriteContainer(JsonElement schema, string typeName, string inner, HashSet<string> reserved, string? space)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", typeName);
+            writer.WritePropertyName(inner);
+            Write(schema.GetProperty(inner), space);
+            WriteProps(schema, reserved);
+            writer.WriteEndObject();
         }
 
         private void WriteRecord(JsonElement schema, string typeName, string? space)
