@@ -10,14 +10,17 @@ namespace Broker.Schemas.Avro;
 /// </summary>
 public static class AvroBinaryValidator
 {
-    /// <summary>More items than this in one value (arrays and maps together) is refused: a null item takes no bytes.</summary>
+    /// <summary>More items than this in one value (arrays and maps together) is refused.</summary>
     public const long MaxItems = 1_000_000;
+
+    /// <summary>Values nested deeper than this (a recursive schema) are refused: the walk recurses, and a stack overflow would end the process.</summary>
+    public const int MaxDepth = 256;
 
     /// <summary>True when <paramref name="body"/> is one value of <paramref name="schema"/>; else false and what is wrong, where.</summary>
     public static bool TryValidate(Schema schema, ReadOnlySpan<byte> body, out string? error)
     {
         var reader = new Reader(body);
-        if (!reader.Value(schema, out error))
+        if (!reader.Value(schema, 0, out error))
         {
             return false;
         }
@@ -38,9 +41,14 @@ public static class AvroBinaryValidator
 
         public readonly int Remaining => _bytes.Length - _position;
 
-        public bool Value(Schema schema, out string? error)
+        public bool Value(Schema schema, int depth, out string? error)
         {
             error = null;
+            if (depth > MaxDepth)
+            {
+                error = $"the value nests deeper than {MaxDepth} levels";
+                return false;
+            }
             switch (schema.Tag)
             {
                 case Schema.Type.Null:
@@ -64,16 +72,7 @@ public static class AvroBinaryValidator
                 case Schema.Type.Bytes:
                     return Length("bytes", out var byteCount, out error) && Skip(byteCount, "bytes", out error);
                 case Schema.Type.String:
-                    if (!Length("a string", out var length, out error) || !Skip(length, "a string", out error))
-                    {
-                        return false;
-                    }
-                    if (!Utf8.IsValid(_bytes.Slice(_position - length, length)))
-                    {
-                        error = "a string is not valid UTF-8";
-                        return false;
-                    }
-                    return true;
+                    return String("a string", out error);
                 case Schema.Type.Fixed:
                     return Skip(((FixedSchema)schema).Size, $"fixed '{((FixedSchema)schema).Fullname}'", out error);
                 case Schema.Type.Enumeration:
@@ -90,7 +89,8 @@ public static class AvroBinaryValidator
                     return true;
                 case Schema.Type.Union:
                     var branches = ((UnionSchema)schema).Schemas;
-                    if (!Long(out var branch, out error))
+                    // The branch index is an int (Avro's readers refuse a longer encoding).
+                    if (!Int(out var branch, out error))
                     {
                         return false;
                     }
@@ -99,7 +99,7 @@ public static class AvroBinaryValidator
                         error = $"the union has {branches.Count} branches; the value names branch {branch}";
                         return false;
                     }
-                    if (!Value(branches[(int)branch], out error))
+                    if (!Value(branches[branch], depth + 1, out error))
                     {
                         error = $"union branch {branch}: {error}";
                         return false;
@@ -108,7 +108,7 @@ public static class AvroBinaryValidator
                 case Schema.Type.Record or Schema.Type.Error:
                     foreach (var field in ((RecordSchema)schema).Fields)
                     {
-                        if (!Value(field.Schema, out error))
+                        if (!Value(field.Schema, depth + 1, out error))
                         {
                             error = $"field '{field.Name}': {error}";
                             return false;
@@ -116,21 +116,23 @@ public static class AvroBinaryValidator
                     }
                     return true;
                 case Schema.Type.Array:
-                    return Blocks(((ArraySchema)schema).ItemSchema, isMap: false, out error);
+                    return Blocks(((ArraySchema)schema).ItemSchema, isMap: false, depth, out error);
                 case Schema.Type.Map:
-                    return Blocks(((MapSchema)schema).ValueSchema, isMap: true, out error);
+                    return Blocks(((MapSchema)schema).ValueSchema, isMap: true, depth, out error);
                 case Schema.Type.Logical:
-                    return Value(((LogicalSchema)schema).BaseSchema, out error);
+                    return Value(((LogicalSchema)schema).BaseSchema, depth, out error);
                 default:
                     error = $"schema type {schema.Tag} cannot be validated";
                     return false;
             }
         }
 
-        private bool Blocks(Schema item, bool isMap, out string? error)
+        private bool Blocks(Schema item, bool isMap, int depth, out string? error)
         {
             var what = isMap ? "map" : "array";
             var index = 0L;
+            // Items that take no bytes (null, an empty record, fixed of size 0) need no walk: only their count matters.
+            var emptyItems = !isMap && TakesNoBytes(item, 0);
             while (true)
             {
                 if (!Long(out var count, out error))
@@ -142,12 +144,13 @@ public static class AvroBinaryValidator
                 {
                     return true;
                 }
+                var blockSize = -1L;
                 if (count < 0)
                 {
-                    // A negative count is followed by the block's size in bytes.
-                    if (count == long.MinValue || !Long(out var size, out error) || size < 0)
+                    // A negative count is followed by the block's size in bytes, which readers may skip by: it must be right.
+                    if (count == long.MinValue || !Long(out blockSize, out error) || blockSize < 0 || blockSize > Remaining)
                     {
-                        error = $"{what} block size: {error ?? "negative"}";
+                        error = $"{what} block size: {error ?? "out of range"}";
                         return false;
                     }
                     count = -count;
@@ -158,20 +161,49 @@ public static class AvroBinaryValidator
                     error = $"the value holds more than {MaxItems} array and map items";
                     return false;
                 }
-                for (var i = 0L; i < count; i++, index++)
+                var blockStart = _position;
+                for (var i = 0L; i < count && !emptyItems; i++, index++)
                 {
-                    if (isMap && !(Length("a map key", out var keyLength, out error) && Skip(keyLength, "a map key", out error)))
+                    if (isMap && !String("a map key", out error))
                     {
                         return false;
                     }
-                    if (!Value(item, out error))
+                    if (!Value(item, depth + 1, out error))
                     {
                         error = $"{what} item {index}: {error}";
                         return false;
                     }
                 }
+                if (blockSize >= 0 && _position - blockStart != blockSize)
+                {
+                    error = $"{what} block says it is {blockSize} bytes; its items take {_position - blockStart}";
+                    return false;
+                }
             }
         }
+
+        private bool String(string what, out string? error)
+        {
+            if (!Length(what, out var length, out error) || !Skip(length, what, out error))
+            {
+                return false;
+            }
+            if (!Utf8.IsValid(_bytes.Slice(_position - length, length)))
+            {
+                error = $"{what} is not valid UTF-8";
+                return false;
+            }
+            return true;
+        }
+
+        private static bool TakesNoBytes(Schema schema, int depth) => depth <= MaxDepth && schema switch
+        {
+            { Tag: Schema.Type.Null } => true,
+            FixedSchema fixedSchema => fixedSchema.Size == 0,
+            RecordSchema record => record.Fields.All(f => TakesNoBytes(f.Schema, depth + 1)),
+            LogicalSchema logical => TakesNoBytes(logical.BaseSchema, depth + 1),
+            _ => false,
+        };
 
         private bool Length(string what, out int length, out string? error)
         {

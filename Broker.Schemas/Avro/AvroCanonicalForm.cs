@@ -33,13 +33,10 @@ public static class AvroCanonicalForm
 {
     private static readonly HashSet<string> s_primitives = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
 
-    // Attributes with a meaning for each kind; anything else is a custom property, kept in order.
-    private static readonly HashSet<string> s_recordReserved = ["type", "name", "namespace", "doc", "fields", "aliases"];
-    private static readonly HashSet<string> s_enumReserved = ["type", "name", "namespace", "doc", "symbols", "aliases", "default"];
-    private static readonly HashSet<string> s_fixedReserved = ["type", "name", "namespace", "doc", "size", "aliases"];
-    private static readonly HashSet<string> s_arrayReserved = ["type", "items"];
-    private static readonly HashSet<string> s_mapReserved = ["type", "values"];
-    private static readonly HashSet<string> s_primitiveReserved = ["type"];
+    // Java's reserved attributes: never custom properties, whatever the kind (so a doc on an array is dropped,
+    // as Java drops it); anything else is a custom property, kept in order.
+    private static readonly HashSet<string> s_schemaReserved = ["doc", "fields", "items", "name", "namespace", "size", "symbols", "values", "type", "aliases"];
+    private static readonly HashSet<string> s_enumReserved = [.. s_schemaReserved, "default"];
     private static readonly HashSet<string> s_fieldReserved = ["name", "type", "doc", "default", "order", "aliases"];
 
     /// <summary>Parses and validates <paramref name="schemaText"/>; answers its canonical text.</summary>
@@ -68,7 +65,32 @@ public static class AvroCanonicalForm
             canonicalizer.Write(document.RootElement, space: null);
         }
         CheckDefaults(parsed, new HashSet<string>(StringComparer.Ordinal));
-        return new AvroSchema(parsed, Encoding.UTF8.GetString(output.WrittenSpan), canonicalizer.Aliases);
+        var canonical = Encoding.UTF8.GetString(output.WrittenSpan);
+        CheckRoundTrip(parsed, canonical);
+        return new AvroSchema(parsed, canonical, canonicalizer.Aliases);
+    }
+
+    /// <summary>
+    /// The canonical text must be the same schema again: where Apache.Avro's reading of a name differs from
+    /// Java's (an empty namespace inside a named one, say), refuse rather than store text that means another schema.
+    /// </summary>
+    private static void CheckRoundTrip(global::Avro.Schema parsed, string canonical)
+    {
+        try
+        {
+            var again = global::Avro.Schema.Parse(canonical);
+            if (global::Avro.SchemaNormalization.ParsingFingerprint64(again) == global::Avro.SchemaNormalization.ParsingFingerprint64(parsed))
+            {
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is global::Avro.AvroException or Newtonsoft.Json.JsonException or ArgumentException
+            or InvalidOperationException or NullReferenceException)
+        {
+            // Falls through to the refusal below.
+        }
+        throw new InvalidSchemaException("Invalid schema: its names do not resolve the same way in Avro's readers (an empty namespace inside a named type?); "
+            + "write full names instead.");
     }
 
     /// <summary>Every field default must be a value of the field's type (a union's: of its first branch), as Avro's Java parser checks.</summary>
@@ -81,14 +103,11 @@ public static class AvroCanonicalForm
                 {
                     if (field.DefaultValue is { } value)
                     {
-                        try
+                        using var json = JsonDocument.Parse(value.ToString(Newtonsoft.Json.Formatting.None));
+                        if (!AvroJsonEncoder.IsValidDefault(field.Schema, json.RootElement))
                         {
-                            using var json = JsonDocument.Parse(value.ToString(Newtonsoft.Json.Formatting.None));
-                            AvroJsonEncoder.EncodeDefault(field.Schema, json.RootElement);
-                        }
-                        catch (AvroEncodingException ex)
-                        {
-                            throw new InvalidSchemaException($"Invalid schema: the default of field '{field.Name}' in '{record.Fullname}' is not a value of its type. {ex.Message}");
+                            throw new InvalidSchemaException(
+                                $"Invalid schema: the default of field '{field.Name}' in '{record.Fullname}' is not a value of its type ({json.RootElement.GetRawText()}).");
                         }
                     }
                     CheckDefaults(field.Schema, seen);
@@ -197,7 +216,7 @@ public static class AvroCanonicalForm
                     });
                     break;
                 case "fixed":
-                    WriteNamed(schema, "fixed", space, s_fixedReserved, _ =>
+                    WriteNamed(schema, "fixed", space, s_schemaReserved, _ =>
                     {
                         WriteDoc(schema);
                         writer.WritePropertyName("size");
@@ -205,10 +224,10 @@ public static class AvroCanonicalForm
                     });
                     break;
                 case "array":
-                    WriteContainer(schema, "array", "items", s_arrayReserved, space);
+                    WriteContainer(schema, "array", "items", s_schemaReserved, space);
                     break;
                 case "map":
-                    WriteContainer(schema, "map", "values", s_mapReserved, space);
+                    WriteContainer(schema, "map", "values", s_schemaReserved, space);
                     break;
                 default:
                     if (!s_primitives.Contains(typeName))
@@ -217,14 +236,14 @@ public static class AvroCanonicalForm
                         WriteReference(typeName, space);
                         break;
                     }
-                    if (!HasProps(schema, s_primitiveReserved))
+                    if (!HasProps(schema, s_schemaReserved))
                     {
                         writer.WriteStringValue(typeName);
                         break;
                     }
                     writer.WriteStartObject();
                     writer.WriteString("type", typeName);
-                    WriteProps(schema, s_primitiveReserved);
+                    WriteProps(schema, s_schemaReserved);
                     writer.WriteEndObject();
                     break;
             }
@@ -243,7 +262,7 @@ public static class AvroCanonicalForm
 
         private void WriteRecord(JsonElement schema, string typeName, string? space)
         {
-            WriteNamed(schema, typeName, space, s_recordReserved, inner =>
+            WriteNamed(schema, typeName, space, s_schemaReserved, inner =>
             {
                 WriteDoc(schema);
                 writer.WritePropertyName("fields");
@@ -286,9 +305,7 @@ public static class AvroCanonicalForm
             var (own, simple) = Split(full);
             if (!_defined.Add(full))
             {
-                // Defined again inline: Java writes the reference.
-                writer.WriteStringValue(Qualified(full, space));
-                return;
+                throw new InvalidSchemaException($"Invalid schema: the type '{full}' is defined twice.");
             }
             writer.WriteStartObject();
             writer.WriteString("type", typeName);

@@ -69,9 +69,9 @@ public static class AvroCompatibility
         private List<Incompatibility> Calculate(Schema reader, Schema writer, string location)
         {
             var result = new List<Incompatibility>();
-            if (reader.Tag == writer.Tag)
+            if (Kind(reader) == Kind(writer))
             {
-                switch (reader.Tag)
+                switch (Kind(reader))
                 {
                     case Schema.Type.Array:
                         result.AddRange(Compare(((ArraySchema)reader).ItemSchema, ((ArraySchema)writer).ItemSchema, location + "/items"));
@@ -92,7 +92,7 @@ public static class AvroCompatibility
                         CheckNames((NamedSchema)reader, (NamedSchema)writer, location, result);
                         CheckSymbols((EnumSchema)reader, (EnumSchema)writer, location, result);
                         break;
-                    case Schema.Type.Record or Schema.Type.Error:
+                    case Schema.Type.Record:
                         CheckNames((NamedSchema)reader, (NamedSchema)writer, location, result);
                         CheckFields((RecordSchema)reader, (RecordSchema)writer, location, result);
                         break;
@@ -210,6 +210,9 @@ public static class AvroCompatibility
         }
 
         private static Schema Underlying(Schema schema) => schema is LogicalSchema logical ? logical.BaseSchema : schema;
+
+        /// <summary>An error is a record to Avro's Java checker (it has one RECORD type).</summary>
+        private static Schema.Type Kind(Schema schema) => schema.Tag == Schema.Type.Error ? Schema.Type.Record : schema.Tag;
 
         private static string TypeName(Schema schema) => schema.Tag switch
         {

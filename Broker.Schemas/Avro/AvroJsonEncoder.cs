@@ -16,6 +16,8 @@ public sealed class AvroEncodingException(string message) : Exception(message);
 /// </summary>
 public static class AvroJsonEncoder
 {
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Field, byte[]> s_defaults = [];
+
     public static byte[] Encode(Schema schema, JsonElement value)
     {
         var output = new ArrayBufferWriter<byte>(256);
@@ -130,8 +132,9 @@ public static class AvroJsonEncoder
                     }
                     else if (field.DefaultValue is not null)
                     {
-                        using var fallback = JsonDocument.Parse(field.DefaultValue.ToString(Newtonsoft.Json.Formatting.None));
-                        Write(field.Schema, fallback.RootElement, output, $"{path}/{field.Name}", isDefault: true);
+                        var fallback = EncodedDefault(field, $"{path}/{field.Name}");
+                        fallback.CopyTo(output.GetSpan(fallback.Length));
+                        output.Advance(fallback.Length);
                     }
                     else
                     {
@@ -150,13 +153,56 @@ public static class AvroJsonEncoder
         }
     }
 
+    /// <summary>Java's rule for a valid default (Schema.isValidDefault): a union's may fit any branch; enums and fixed take any string.</summary>
+    public static bool IsValidDefault(Schema schema, JsonElement value) => IsValidDefault(schema, value, 0);
+
+    private static bool IsValidDefault(Schema schema, JsonElement value, int depth)
+    {
+        if (depth > AvroBinaryValidator.MaxDepth)
+        {
+            return false;
+        }
+        return schema switch
+        {
+            LogicalSchema logical => IsValidDefault(logical.BaseSchema, value, depth + 1),
+            UnionSchema union => union.Schemas.Any(branch => IsValidDefault(branch, value, depth + 1)),
+            ArraySchema array => value.ValueKind == JsonValueKind.Array
+                && value.EnumerateArray().All(item => IsValidDefault(array.ItemSchema, item, depth + 1)),
+            MapSchema map => value.ValueKind == JsonValueKind.Object
+                && value.EnumerateObject().All(entry => IsValidDefault(map.ValueSchema, entry.Value, depth + 1)),
+            RecordSchema record => value.ValueKind == JsonValueKind.Object && record.Fields.All(f =>
+                value.TryGetProperty(f.Name, out var fieldValue) ? IsValidDefault(f.Schema, fieldValue, depth + 1) : f.DefaultValue is not null),
+            _ => schema.Tag switch
+            {
+                Schema.Type.Null => value.ValueKind == JsonValueKind.Null,
+                Schema.Type.Boolean => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+                Schema.Type.Int => value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out _),
+                Schema.Type.Long => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out _),
+                Schema.Type.Float or Schema.Type.Double => value.ValueKind == JsonValueKind.Number,
+                Schema.Type.String or Schema.Type.Bytes or Schema.Type.Enumeration
+                    or Schema.Type.Fixed => value.ValueKind == JsonValueKind.String,
+                _ => false,
+            },
+        };
+    }
+
+    /// <summary>A field's default in binary, encoded once per field (a schema's fields live as long as the schema).</summary>
+    private static byte[] EncodedDefault(Field field, string path) => s_defaults.GetValue(field, f =>
+    {
+        using var json = JsonDocument.Parse(f.DefaultValue.ToString(Newtonsoft.Json.Formatting.None));
+        var output = new ArrayBufferWriter<byte>(64);
+        Write(f.Schema, json.RootElement, output, path, isDefault: true);
+        return output.WrittenSpan.ToArray();
+    });
+
     private static void WriteUnion(UnionSchema union, JsonElement value, ArrayBufferWriter<byte> output, string path, bool isDefault)
     {
         if (isDefault)
         {
-            // A default value is in the union's first branch, unwrapped (the specification's rule).
-            WriteLong(output, 0);
-            Write(union.Schemas[0], value, output, path, isDefault);
+            // A default is unwrapped: in the first branch it fits (the specification says the first; Avro's readers take any).
+            var fitting = IndexOf(union, branch => IsValidDefault(branch, value));
+            WriteLong(output, Math.Max(fitting, 0));
+            Write(union.Schemas[Math.Max(fitting, 0)], value, output, path, isDefault);
             return;
         }
         if (value.ValueKind == JsonValueKind.Null)

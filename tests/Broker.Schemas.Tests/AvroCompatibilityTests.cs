@@ -45,6 +45,8 @@ public sealed class AvroCompatibilityTests
 
         // Records.
         { "the same record", Point, Point, Ok },
+        { "a record reads an error of the same name (one RECORD type)",
+            """{"type":"record","name":"Oops","fields":[{"name":"m","type":"string"}]}""", """{"type":"error","name":"Oops","fields":[{"name":"m","type":"string"}]}""", Ok },
         { "a reader field with a default the writer lacks",
             """{"type":"record","name":"Point","namespace":"geo","fields":[{"name":"x","type":"int"},{"name":"y","type":"int"},{"name":"z","type":"int","default":0}]}""", Point, Ok },
         { "a reader field without a default the writer lacks",

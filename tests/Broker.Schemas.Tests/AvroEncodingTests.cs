@@ -34,6 +34,8 @@ public sealed class AvroEncodingTests
         """{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"fixed","name":"F","namespace":"b","size":2}},{"name":"y","type":"b.F"}]}""")]
     [InlineData("""{"type":"record","name":"R","connect.name":"x","doc":"d","fields":[{"name":"a","type":"int","default":1,"doc":"fd","order":"ascending","aliases":["b"]}],"aliases":["Q"]}""",
         """{"type":"record","name":"R","doc":"d","fields":[{"name":"a","type":"int","doc":"fd","default":1,"aliases":["b"]}],"connect.name":"x","aliases":["Q"]}""")]
+    [InlineData("""{"type":"array","items":"string","doc":"tags","x":1}""", """{"type":"array","items":"string","x":1}""")]
+    [InlineData("""{"type":"string","doc":"x","aliases":["y"]}""", "\"string\"")]
     public void The_canonical_text_is_javas_whatever_the_layout(string schema, string canonical) =>
         Assert.Equal(canonical, AvroCanonicalForm.Canonicalize(schema));
 
@@ -65,7 +67,9 @@ public sealed class AvroEncodingTests
     [InlineData("""not json""")]
     [InlineData("""{"type":"fixed","name":"F"}""")]
     [InlineData("""{"type":"record","name":"R","fields":[{"name":"a","type":"int","default":"x"}]}""")]
-    [InlineData("""{"type":"record","name":"R","fields":[{"name":"a","type":["string","null"],"default":null}]}""")]
+    [InlineData("""{"type":"record","name":"R","fields":[{"name":"a","type":["string","int"],"default":null}]}""")]
+    [InlineData("""[{"type":"record","name":"R","fields":[]},{"type":"record","name":"R","fields":[{"name":"b","type":"int"}]}]""")]
+    [InlineData("""[{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]},{"type":"record","name":"W","namespace":"n","fields":[{"name":"f","type":{"type":"record","name":"R","namespace":"","fields":[{"name":"b","type":"string"}]}}]}]""")]
     [InlineData("""{"type":"enum","name":"E","symbols":["A"],"default":"Z"}""")]
     public void Invalid_schemas_are_refused_with_a_message(string schema)
     {
@@ -132,6 +136,43 @@ public sealed class AvroEncodingTests
         // A billion nulls in a few bytes is not a value we walk.
         Assert.False(AvroBinaryValidator.TryValidate(AvroCanonicalForm.Parse("""{"type":"array","items":"null"}""").Schema, [0x80, 0xa8, 0xd6, 0xb9, 0x07, 0x00], out var many));
         Assert.Contains("items", many, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_union_default_may_fit_any_branch_and_encodes_in_the_branch_it_fits()
+    {
+        var schema = AvroCanonicalForm.Parse("""{"type":"record","name":"R","fields":[{"name":"a","type":["null","string"],"default":"none"},{"name":"b","type":"int"}]}""").Schema;
+        using var json = JsonDocument.Parse("""{"b":1}""");
+        var bytes = AvroJsonEncoder.Encode(schema, json.RootElement);
+        var record = (GenericRecord)new GenericDatumReader<object>(schema, schema).Read(null!, new BinaryDecoder(new MemoryStream(bytes)));
+        Assert.Equal("none", record["a"]);
+    }
+
+    [Fact]
+    public void The_validator_refuses_what_would_blow_the_stack_lie_about_block_sizes_or_stretch_an_int()
+    {
+        var node = AvroCanonicalForm.Parse("""{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"]}]}""").Schema;
+        var deep = Enumerable.Repeat((byte)2, 100_000).Append((byte)0).ToArray();
+        Assert.False(AvroBinaryValidator.TryValidate(node, deep, out var depth));
+        Assert.Contains("deeper", depth, StringComparison.Ordinal);
+        Assert.True(AvroBinaryValidator.TryValidate(node, [2, 2, 2, 0], out _));
+
+        var ints = AvroCanonicalForm.Parse("""{"type":"array","items":"int"}""").Schema;
+        Assert.False(AvroBinaryValidator.TryValidate(ints, [0x03, 0x7e, 0x02, 0x00, 0x00], out var size));
+        Assert.Contains("block", size, StringComparison.Ordinal);
+        Assert.True(AvroBinaryValidator.TryValidate(ints, [0x03, 0x04, 0x02, 0x00, 0x00], out _));
+
+        var union = AvroCanonicalForm.Parse("""["null","int"]""").Schema;
+        Assert.False(AvroBinaryValidator.TryValidate(union, [0x82, 0x80, 0x80, 0x80, 0x80, 0x00, 0x02], out var index));
+        Assert.Contains("5 bytes", index, StringComparison.Ordinal);
+
+        var map = AvroCanonicalForm.Parse("""{"type":"map","values":"int"}""").Schema;
+        Assert.False(AvroBinaryValidator.TryValidate(map, [0x02, 0x02, 0xff, 0x02, 0x00], out var key));
+        Assert.Contains("UTF-8", key, StringComparison.Ordinal);
+
+        // A million nulls take no time: they take no bytes.
+        var nulls = AvroCanonicalForm.Parse("""{"type":"array","items":"null"}""").Schema;
+        Assert.True(AvroBinaryValidator.TryValidate(nulls, [0x80, 0x89, 0x7a, 0x00], out _));
     }
 
     [Fact]
