@@ -193,8 +193,9 @@ internal sealed class GroupSession : IDisposable
                 }
             }
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        catch (Exception) when (token.IsCancellationRequested)
         {
+            // Stopping: a tick cut short ends however its call under way ended (cancelled, or the channel torn down).
         }
         finally
         {
@@ -313,11 +314,15 @@ internal sealed class GroupSession : IDisposable
                     await _services.Coordinator.ReleaseAsync(Key, member.Id, [number], CancellationToken.None);
                 }
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception ex)
             {
-                DeliveryLog.PartitionStartFailed(_services.Logger, member.Id, Key.ToString(), number, ex.Message);
+                // Stopped or failed part-way: nothing of it was handed out, so let the lease go for the next owner.
+                if (!cancellationToken.IsCancellationRequested)
+                {
+                    DeliveryLog.PartitionStartFailed(_services.Logger, member.Id, Key.ToString(), number, ex.Message);
+                }
                 await partition.StopAsync();
-                await _services.Coordinator.ReleaseAsync(Key, member.Id, [number], cancellationToken);
+                await _services.Coordinator.ReleaseAsync(Key, member.Id, [number], CancellationToken.None);
             }
         }));
         if (changed || fresh.Count > 0)
