@@ -128,7 +128,8 @@ public static class ServiceDefaultsExtensions
         return app;
     }
 
-    private static bool IsInfrastructurePath(PathString path) =>
+    /// <summary>/health, /alive and /metrics: the paths every service serves for its operators, not its API.</summary>
+    public static bool IsInfrastructurePath(PathString path) =>
         path.StartsWithSegments(HealthEndpointPath)
         || path.StartsWithSegments(AlivenessEndpointPath)
         || path.StartsWithSegments(MetricsEndpointPath);

@@ -69,14 +69,14 @@ internal static class RegistryApi
     public static async Task<IResult> Register(string subject, HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken)
     {
         var body = await RegistryHttp.ReadAsync(request, J.SchemaRequest, cancellationToken);
-        var (id, _) = await registry.RegisterAsync(subject, body.ToInput(), RegistryHttp.Flag(request, "force"), cancellationToken);
+        var (id, _) = await registry.RegisterAsync(subject, body.ToInput(), RegistryHttp.Flag(request, "force"), RegistryHttp.Flag(request, "normalize"), cancellationToken);
         return RegistryHttp.Json(new IdResponse(id), J.IdResponse);
     }
 
     public static async Task<IResult> Lookup(string subject, HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken)
     {
         var body = await RegistryHttp.ReadAsync(request, J.SchemaRequest, cancellationToken);
-        var found = await registry.LookupAsync(subject, body.ToInput(), RegistryHttp.Flag(request, "deleted"), cancellationToken);
+        var found = await registry.LookupAsync(subject, body.ToInput(), RegistryHttp.Flag(request, "deleted"), RegistryHttp.Flag(request, "normalize"), cancellationToken);
         return RegistryHttp.Json(SchemaResponse.From(found), J.SchemaResponse);
     }
 
@@ -132,16 +132,17 @@ internal static class RegistryApi
     // ---- config and mode ----------------------------------------------------------------------------------
 
     public static async Task<IResult> GetConfig(string? subject, HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken) =>
-        RegistryHttp.Json(new ConfigResponse(await registry.GetCompatibilityAsync(subject, RegistryHttp.Flag(request, "defaultToGlobal"), cancellationToken)), J.ConfigResponse);
+        RegistryHttp.Json(ConfigResponse.From(await registry.GetConfigAsync(subject, RegistryHttp.Flag(request, "defaultToGlobal"), cancellationToken)), J.ConfigResponse);
 
     public static async Task<IResult> PutConfig(string? subject, HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken)
     {
         var body = await RegistryHttp.ReadAsync(request, J.ConfigRequest, cancellationToken);
-        return RegistryHttp.Json(new ConfigRequest(await registry.SetCompatibilityAsync(subject, body.Compatibility, cancellationToken)), J.ConfigRequest);
+        var set = await registry.SetConfigAsync(subject, body.Compatibility, body.Normalize, cancellationToken);
+        return RegistryHttp.Json(new ConfigRequest(set.CompatibilityLevel, set.Normalize), J.ConfigRequest);
     }
 
     public static async Task<IResult> DeleteConfig(string? subject, SchemaRegistryService registry, CancellationToken cancellationToken) =>
-        RegistryHttp.Json(new ConfigResponse(await registry.DeleteCompatibilityAsync(subject, cancellationToken)), J.ConfigResponse);
+        RegistryHttp.Json(ConfigResponse.From(await registry.DeleteConfigAsync(subject, cancellationToken)), J.ConfigResponse);
 
     public static async Task<IResult> GetMode(string? subject, HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken) =>
         RegistryHttp.Json(new ModeBody(await registry.GetModeAsync(subject, RegistryHttp.Flag(request, "defaultToGlobal"), cancellationToken)), J.ModeBody);
@@ -167,7 +168,7 @@ internal static class RegistryApi
     {
         var body = await RegistryHttp.ReadAsync(request, J.SchemaRequest, cancellationToken);
         var verbose = RegistryHttp.Flag(request, "verbose");
-        var (compatible, messages) = await registry.TestCompatibilityAsync(subject, version, body.ToInput(), verbose, cancellationToken);
+        var (compatible, messages) = await registry.TestCompatibilityAsync(subject, version, body.ToInput(), verbose, RegistryHttp.Flag(request, "normalize"), cancellationToken);
         return RegistryHttp.Json(new CompatibilityResponse(compatible, verbose ? messages : null), J.CompatibilityResponse);
     }
 

@@ -6,8 +6,8 @@ using SchemaRegistry.Registry;
 namespace SchemaRegistry.Apis;
 
 /// <summary>
-/// Confluent's HTTP conventions: requests in any of its content types (or none) read as JSON, responses as
-/// <c>application/vnd.schemaregistry.v1+json</c>, and every error, the framework's too (bad JSON, unknown
+/// Confluent's HTTP conventions: requests in any of its content types (or none) read as JSON, responses in
+/// the type the Accept header picks (<c>application/vnd.schemaregistry.v1+json</c> by default), and every error, the framework's too (bad JSON, unknown
 /// route, wrong method, wrong content type), as exactly <c>{"error_code","message"}</c>.
 /// </summary>
 internal static class RegistryHttp
@@ -16,6 +16,51 @@ internal static class RegistryHttp
 
     private static readonly string[] s_accepted =
         ["application/vnd.schemaregistry.v1+json", "application/vnd.schemaregistry+json", "application/json", "application/octet-stream"];
+
+    // What responses can be sent as, with Confluent's weights: a client's Accept picks among them.
+    private static readonly (string Type, double Weight)[] s_produced =
+        [("application/vnd.schemaregistry.v1+json", 1.0), ("application/vnd.schemaregistry+json", 0.9), ("application/json", 0.5)];
+
+    private const string ResponseTypeItem = "registry.response-type";
+
+    /// <summary>
+    /// The response type for the request's Accept header: the client's preference first, then Confluent's
+    /// weights; null when the client accepts none of them (406).
+    /// </summary>
+    public static string? Negotiate(HttpRequest request)
+    {
+        var accept = request.GetTypedHeaders().Accept;
+        if (accept.Count == 0)
+        {
+            return ContentType;
+        }
+        string? best = null;
+        (double Client, double Server) bestScore = (0, 0);
+        foreach (var range in accept)
+        {
+            var quality = range.Quality ?? 1.0;
+            foreach (var (type, weight) in s_produced)
+            {
+                if (quality > 0 && Matches(range.MediaType.Value, type)
+                    && (quality > bestScore.Client || (quality == bestScore.Client && weight > bestScore.Server)))
+                {
+                    (best, bestScore) = (type, (quality, weight));
+                }
+            }
+        }
+        return best;
+    }
+
+    /// <summary>An Accept range (exact, "application/*" or "*/*") covers the type; no suffix matching (v1+json is not json).</summary>
+    private static bool Matches(string? range, string type) =>
+        range is not null && (range == "*/*"
+            || string.Equals(range, type, StringComparison.OrdinalIgnoreCase)
+            || (range.EndsWith("/*", StringComparison.Ordinal) && type.StartsWith(range[..^1], StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>The type this request's responses are written as (set by <see cref="RegistryErrors"/>).</summary>
+    public static string ResponseType(HttpContext context) => context.Items[ResponseTypeItem] as string ?? ContentType;
+
+    public static void SetResponseType(HttpContext context, string type) => context.Items[ResponseTypeItem] = type;
 
     public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, CancellationToken cancellationToken) where T : class
     {
@@ -38,12 +83,12 @@ internal static class RegistryHttp
     public static IResult Json<T>(T value, JsonTypeInfo<T> type, int status = StatusCodes.Status200OK) => new JsonBody<T>(value, type, status);
 
     /// <summary>A schema's text as it is stored, unescaped (the /schema endpoints).</summary>
-    public static IResult Raw(string schema) => Results.Text(schema, ContentType, statusCode: StatusCodes.Status200OK);
+    public static IResult Raw(string schema) => new RawBody(schema);
 
     public static Task WriteErrorAsync(HttpContext context, int status, int errorCode, string message)
     {
         context.Response.StatusCode = status;
-        context.Response.ContentType = ContentType;
+        context.Response.ContentType = ResponseType(context);
         return JsonSerializer.SerializeAsync(context.Response.Body, new ErrorBody(errorCode, message), RegistryJsonContext.Relaxed.ErrorBody);
     }
 
@@ -55,8 +100,18 @@ internal static class RegistryHttp
         public Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.StatusCode = status;
-            httpContext.Response.ContentType = ContentType;
+            httpContext.Response.ContentType = ResponseType(httpContext);
             return JsonSerializer.SerializeAsync(httpContext.Response.Body, value, type, httpContext.RequestAborted);
+        }
+    }
+
+    private sealed class RawBody(string text) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status200OK;
+            httpContext.Response.ContentType = ResponseType(httpContext);
+            return httpContext.Response.WriteAsync(text, httpContext.RequestAborted);
         }
     }
 }
@@ -69,6 +124,17 @@ internal sealed class RegistryErrors(RequestDelegate next, ILogger<RegistryError
 {
     public async Task InvokeAsync(HttpContext context)
     {
+        if (ServiceDefaultsExtensions.IsInfrastructurePath(context.Request.Path))
+        {
+            await next(context);
+            return;
+        }
+        if (RegistryHttp.Negotiate(context.Request) is not { } responseType)
+        {
+            await RegistryHttp.WriteErrorAsync(context, 406, 406, "HTTP 406 Not Acceptable");
+            return;
+        }
+        RegistryHttp.SetResponseType(context, responseType);
         try
         {
             await next(context);
@@ -85,6 +151,11 @@ internal sealed class RegistryErrors(RequestDelegate next, ILogger<RegistryError
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
             await RegistryHttp.WriteErrorAsync(context, ex.StatusCode, ex.StatusCode, ex.Message);
+        }
+        catch (TimeoutException ex) when (!context.Response.HasStarted)
+        {
+            RegistryLog.Failed(logger, context.Request.Method, context.Request.Path, ex);
+            await RegistryHttp.WriteErrorAsync(context, 500, 50002, "Operation timed out: " + ex.Message);
         }
         catch (Exception ex) when (!context.Response.HasStarted && ex is not OperationCanceledException)
         {
@@ -129,9 +200,18 @@ public sealed record SchemaResponse(
 
 public sealed record SubjectVersionRef([property: JsonPropertyName("subject")] string Subject, [property: JsonPropertyName("version")] int Version);
 
-public sealed record ConfigRequest([property: JsonPropertyName("compatibility")] string? Compatibility);
+/// <summary>PUT /config: a level, normalize, or both (newer clients' other keys are accepted and ignored); echoed as set.</summary>
+public sealed record ConfigRequest(
+    [property: JsonPropertyName("compatibility"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Compatibility,
+    [property: JsonPropertyName("normalize"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Normalize);
 
-public sealed record ConfigResponse([property: JsonPropertyName("compatibilityLevel")] string CompatibilityLevel);
+/// <summary>GET and DELETE /config: what is set (Confluent leaves out what is not).</summary>
+public sealed record ConfigResponse(
+    [property: JsonPropertyName("compatibilityLevel"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CompatibilityLevel,
+    [property: JsonPropertyName("normalize"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Normalize)
+{
+    public static ConfigResponse From(RegistryConfig config) => new(config.CompatibilityLevel, config.Normalize);
+}
 
 public sealed record ModeBody([property: JsonPropertyName("mode")] string? Mode);
 

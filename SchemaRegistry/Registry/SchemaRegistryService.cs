@@ -13,6 +13,12 @@ public sealed record SchemaInput(string? Schema, string? SchemaType, IReadOnlyLi
 
 public sealed record SchemaReference(string? Name, string? Subject, int? Version);
 
+/// <summary>A subject's or the global config: what is set of it (null: not set).</summary>
+public sealed record RegistryConfig(string? CompatibilityLevel, bool? Normalize)
+{
+    public bool IsEmpty => CompatibilityLevel is null && Normalize is null;
+}
+
 /// <summary>A version of a subject, as the API answers it.</summary>
 public sealed record SubjectVersion(string Subject, int Version, int Id, string Schema, string SchemaType);
 
@@ -26,13 +32,14 @@ public sealed record SubjectVersion(string Subject, int Version, int Id, string 
 public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaRegistryOptions> options, ILogger<SchemaRegistryService> logger)
 {
     public const string Avro = "AVRO";
+    private const string NormalizeKind = "normalize";
     private const int MaxAttempts = 100;
     private readonly ConcurrentDictionary<int, AvroSchema> _parsed = new();
     private readonly SchemaRegistryOptions _options = options.Value;
 
     // ---- registration and lookup -------------------------------------------------------------------------
 
-    public async Task<(int Id, int Version)> RegisterAsync(string subject, SchemaInput input, bool force, CancellationToken cancellationToken)
+    public async Task<(int Id, int Version)> RegisterAsync(string subject, SchemaInput input, bool force, bool normalize, CancellationToken cancellationToken)
     {
         CheckSubject(subject);
         var mode = await EffectiveModeAsync(subject, cancellationToken);
@@ -48,7 +55,7 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         {
             throw RegistryException.NotPermitted($"Subject '{subject}' is in IMPORT mode: register with an explicit id");
         }
-        var parsed = Parse(input);
+        var parsed = Parse(input, normalize || await EffectiveNormalizeAsync(subject, cancellationToken));
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
             var state = await store.GetSubjectAsync(subject, cancellationToken) ?? new StoredSubject(subject, 0, []);
@@ -96,14 +103,15 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         throw RegistryException.Store($"Subject '{subject}' kept changing while registering; try again.");
     }
 
-    public async Task<SubjectVersion> LookupAsync(string subject, SchemaInput input, bool deleted, CancellationToken cancellationToken)
+    public async Task<SubjectVersion> LookupAsync(string subject, SchemaInput input, bool deleted, bool normalize, CancellationToken cancellationToken)
     {
+        // Parsed first, as Confluent does: an invalid schema is 42201 whether or not the subject exists.
+        var parsed = Parse(input, normalize || await EffectiveNormalizeAsync(subject, cancellationToken));
         var state = await store.GetSubjectAsync(subject, cancellationToken);
         if (state is null || (!deleted && !state.Live.Any()))
         {
             throw RegistryException.SubjectNotFound(subject);
         }
-        var parsed = Parse(input);
         var id = await store.FindIdAsync(parsed.Fingerprint, cancellationToken);
         var version = id is null ? null : state.Versions.LastOrDefault(v => v.Id == id && (deleted || !v.Deleted));
         return version is null
@@ -247,7 +255,7 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
     /// <paramref name="verbose"/>, else 42201.
     /// </summary>
     public async Task<(bool Compatible, IReadOnlyList<string> Messages)> TestCompatibilityAsync(
-        string subject, string? versionText, SchemaInput input, bool verbose, CancellationToken cancellationToken)
+        string subject, string? versionText, SchemaInput input, bool verbose, bool normalize, CancellationToken cancellationToken)
     {
         StoredVersion? only = null;
         StoredSubject? state;
@@ -276,7 +284,7 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         ParsedSchema parsed;
         try
         {
-            parsed = Parse(input);
+            parsed = Parse(input, normalize || await EffectiveNormalizeAsync(subject, cancellationToken));
         }
         catch (RegistryException ex) when (verbose && ex.ErrorCode == 42201)
         {
@@ -325,37 +333,58 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
 
     // ---- config and mode ----------------------------------------------------------------------------------
 
-    public async Task<string> GetCompatibilityAsync(string? subject, bool defaultToGlobal, CancellationToken cancellationToken)
+    /// <summary>
+    /// The subject's own config (40408 when it has none, unless <paramref name="defaultToGlobal"/>, then the
+    /// effective one), or the global one (the level falls back to the server's default).
+    /// </summary>
+    public async Task<RegistryConfig> GetConfigAsync(string? subject, bool defaultToGlobal, CancellationToken cancellationToken)
     {
-        var own = await store.GetSettingAsync(CompatibilityLevels.Kind, subject, cancellationToken);
-        if (own is not null)
+        if (subject is null)
         {
-            return own;
+            return await GlobalConfigAsync(cancellationToken);
         }
-        if (subject is not null && !defaultToGlobal)
+        var own = await OwnConfigAsync(subject, cancellationToken);
+        if (!defaultToGlobal)
         {
-            throw RegistryException.NoSubjectCompatibility(subject);
+            return own.IsEmpty ? throw RegistryException.NoSubjectCompatibility(subject) : own;
         }
-        return await GlobalCompatibilityAsync(cancellationToken);
+        var global = await GlobalConfigAsync(cancellationToken);
+        return new RegistryConfig(own.CompatibilityLevel ?? global.CompatibilityLevel, own.Normalize ?? global.Normalize);
     }
 
-    public async Task<string> SetCompatibilityAsync(string? subject, string? level, CancellationToken cancellationToken)
+    /// <summary>Sets what the request names (a level, normalize, or both); answers what was set.</summary>
+    public async Task<RegistryConfig> SetConfigAsync(string? subject, string? level, bool? normalize, CancellationToken cancellationToken)
     {
         if (subject is not null)
         {
             CheckSubject(subject);
         }
-        var normalized = CompatibilityLevels.Normalize(level) ?? throw RegistryException.InvalidCompatibility(level);
-        await store.SetSettingAsync(CompatibilityLevels.Kind, subject, normalized, cancellationToken);
-        return normalized;
+        var normalized = level is null && normalize is not null
+            ? null
+            : CompatibilityLevels.Normalize(level) ?? throw RegistryException.InvalidCompatibility(level);
+        if (normalized is not null)
+        {
+            await store.SetSettingAsync(CompatibilityLevels.Kind, subject, normalized, cancellationToken);
+        }
+        if (normalize is { } on)
+        {
+            await store.SetSettingAsync(NormalizeKind, subject, on ? "true" : "false", cancellationToken);
+        }
+        return new RegistryConfig(normalized, normalize);
     }
 
-    /// <summary>Removes the level; answers the one that was set (the subject's: 40401 when none; global: the effective one).</summary>
-    public async Task<string> DeleteCompatibilityAsync(string? subject, CancellationToken cancellationToken)
+    /// <summary>Removes the config; answers the one that was set (the subject's: 40401 when none; global: the effective one).</summary>
+    public async Task<RegistryConfig> DeleteConfigAsync(string? subject, CancellationToken cancellationToken)
     {
-        var global = subject is null ? await GlobalCompatibilityAsync(cancellationToken) : null;
-        var previous = await store.SetSettingAsync(CompatibilityLevels.Kind, subject, null, cancellationToken);
-        return previous ?? global ?? throw RegistryException.SubjectNotFound(subject!);
+        var global = subject is null ? await GlobalConfigAsync(cancellationToken) : null;
+        var level = await store.SetSettingAsync(CompatibilityLevels.Kind, subject, null, cancellationToken);
+        var normalize = await store.SetSettingAsync(NormalizeKind, subject, null, cancellationToken);
+        var previous = new RegistryConfig(level, ParseFlag(normalize));
+        if (global is not null)
+        {
+            return global;
+        }
+        return previous.IsEmpty ? throw RegistryException.SubjectNotFound(subject!) : previous;
     }
 
     public async Task<string> GetModeAsync(string? subject, bool defaultToGlobal, CancellationToken cancellationToken)
@@ -393,10 +422,13 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         return normalized;
     }
 
+    /// <summary>Removes the mode; answers the one that was set, 40401 when none was (global or the subject's).</summary>
     public async Task<string> DeleteModeAsync(string? subject, CancellationToken cancellationToken)
     {
         var previous = await store.SetSettingAsync(Modes.Kind, subject, null, cancellationToken);
-        return previous ?? (subject is null ? Modes.ReadWrite : throw RegistryException.SubjectNotFound(subject));
+        return previous ?? throw (subject is null
+            ? new RegistryException(404, 40401, "No mode was set globally.")
+            : RegistryException.SubjectNotFound(subject));
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------
@@ -404,6 +436,21 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
     private async Task<string> GlobalCompatibilityAsync(CancellationToken cancellationToken) =>
         await store.GetSettingAsync(CompatibilityLevels.Kind, null, cancellationToken)
         ?? CompatibilityLevels.Normalize(_options.DefaultCompatibility) ?? "BACKWARD";
+
+    private async Task<RegistryConfig> GlobalConfigAsync(CancellationToken cancellationToken) =>
+        new(await GlobalCompatibilityAsync(cancellationToken), ParseFlag(await store.GetSettingAsync(NormalizeKind, null, cancellationToken)));
+
+    private async Task<RegistryConfig> OwnConfigAsync(string subject, CancellationToken cancellationToken) =>
+        new(await store.GetSettingAsync(CompatibilityLevels.Kind, subject, cancellationToken),
+            ParseFlag(await store.GetSettingAsync(NormalizeKind, subject, cancellationToken)));
+
+    /// <summary>Config normalize: the subject's, else the global one, else off.</summary>
+    private async Task<bool> EffectiveNormalizeAsync(string subject, CancellationToken cancellationToken) =>
+        ParseFlag(await store.GetSettingAsync(NormalizeKind, subject, cancellationToken))
+        ?? ParseFlag(await store.GetSettingAsync(NormalizeKind, null, cancellationToken))
+        ?? false;
+
+    private static bool? ParseFlag(string? value) => value is null ? null : value == "true";
 
     private async Task<string> EffectiveCompatibilityAsync(string subject, CancellationToken cancellationToken) =>
         await store.GetSettingAsync(CompatibilityLevels.Kind, subject, cancellationToken) ?? await GlobalCompatibilityAsync(cancellationToken);
@@ -455,7 +502,7 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         }
     }
 
-    private ParsedSchema Parse(SchemaInput input)
+    private ParsedSchema Parse(SchemaInput input, bool normalize)
     {
         var type = (input.SchemaType ?? Avro).ToUpperInvariant();
         if (type != Avro)
@@ -483,6 +530,10 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         catch (InvalidSchemaException ex)
         {
             throw RegistryException.InvalidSchema(ex.Message);
+        }
+        if (normalize)
+        {
+            avro = AvroNormalForm.Normalize(avro);
         }
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Avro + "\n" + avro.Canonical)));
         return new ParsedSchema(avro, fingerprint);

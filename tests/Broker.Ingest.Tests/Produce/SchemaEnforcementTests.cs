@@ -123,6 +123,21 @@ public sealed class SchemaEnforcementTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_topic_naming_its_own_subject_takes_that_subjects_ids_and_refuses_the_default_subjects()
+    {
+        using (var created = await _hosts.StorageHttp.PutAsJsonAsync("/v1/topics/ledger", new { partitions = 1, schemaValidation = true, schemaSubject = "others-value" }))
+        {
+            created.EnsureSuccessStatusCode();
+        }
+        Assert.Equal(0, (await ProduceGrpcAsync("ledger", Framed(_otherId, Other, """{"n":3}"""))).StatusCode);
+
+        var refused = await ProduceGrpcAsync("ledger", Framed(_paymentId, Payment, """{"id":"p-1","amount":1.0}"""));
+        Assert.Equal((int)Grpc.Core.StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("not registered under subject 'others-value'", refused.StatusMessage, StringComparison.Ordinal);
+        Assert.Equal(1, (await _hosts.Storage.EndOffsetsAsync("ledger")).Sum());
+    }
+
+    [Fact]
     public async Task A_topic_without_schema_validation_takes_any_bytes()
     {
         var response = await ProduceGrpcAsync("free", [1, 2, 3]);

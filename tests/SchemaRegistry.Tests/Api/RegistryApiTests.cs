@@ -249,6 +249,148 @@ public sealed class RegistryApiTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Forward_levels_check_that_old_schemas_read_new_data_and_full_transitive_checks_both_ways_against_all()
+    {
+        // FORWARD: the latest version must read data written with the new schema.
+        await _registry.SendAsync(HttpMethod.Put, "/config/fwd", new { compatibility = "FORWARD" });
+        await _registry.RegisterAsync("fwd", V1);
+        // Adding a field without a default is fine forward (old readers ignore it), not backward.
+        Assert.Equal(200, (await _registry.RegisterAsync("fwd", NeedsName)).Status);
+        // Removing a field the latest reads without a default is not.
+        var dropsEmail = """{"type":"record","name":"User","fields":[{"name":"id","type":"long"},{"name":"other","type":"int","default":0}]}""";
+        RegistryHost.AssertError(await _registry.RegisterAsync("fwd", dropsEmail), 409, 40901);
+
+        // FORWARD_TRANSITIVE: every live version must read the new data; plain FORWARD only the latest.
+        var noId = """{"type":"record","name":"User","fields":[{"name":"email","type":"string"}]}""";
+        var noIdNoEmail = """{"type":"record","name":"User","fields":[{"name":"other","type":"int","default":0}]}""";
+        await _registry.SendAsync(HttpMethod.Put, "/config/fwd-plain", new { compatibility = "NONE" });
+        await _registry.RegisterAsync("fwd-plain", V1);
+        await _registry.RegisterAsync("fwd-plain", """{"type":"record","name":"User","fields":[{"name":"email","type":"string","default":""}]}""");
+        await _registry.SendAsync(HttpMethod.Put, "/config/fwd-plain", new { compatibility = "FORWARD" });
+        // The latest ({email default ""}) reads {email}; V1 ({id}) cannot (no id in the new data).
+        Assert.Equal(200, (await _registry.RegisterAsync("fwd-plain", noId)).Status);
+        await _registry.SendAsync(HttpMethod.Put, "/config/fwd-all", new { compatibility = "NONE" });
+        await _registry.RegisterAsync("fwd-all", V1);
+        await _registry.RegisterAsync("fwd-all", """{"type":"record","name":"User","fields":[{"name":"email","type":"string","default":""}]}""");
+        await _registry.SendAsync(HttpMethod.Put, "/config/fwd-all", new { compatibility = "FORWARD_TRANSITIVE" });
+        var refused = await _registry.RegisterAsync("fwd-all", noId);
+        RegistryHost.AssertError(refused, 409, 40901);
+        Assert.Contains("oldSchemaVersion: 1", refused.Body.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // FULL_TRANSITIVE: both directions against every live version.
+        await _registry.SendAsync(HttpMethod.Put, "/config/full-all", new { compatibility = "NONE" });
+        await _registry.RegisterAsync("full-all", V1);
+        await _registry.RegisterAsync("full-all", noIdNoEmail);
+        await _registry.SendAsync(HttpMethod.Put, "/config/full-all", new { compatibility = "FULL_TRANSITIVE" });
+        // Fully compatible with the latest (both sides default what they lack) but V1 cannot read it: no id.
+        var latestOnly = """{"type":"record","name":"User","fields":[{"name":"other","type":"int","default":0},{"name":"more","type":"int","default":1}]}""";
+        Assert.True((await _registry.PostSchemaAsync("/compatibility/subjects/full-all/versions/latest", latestOnly)).Body.GetProperty("is_compatible").GetBoolean());
+        RegistryHost.AssertError(await _registry.RegisterAsync("full-all", latestOnly), 409, 40901);
+        await _registry.SendAsync(HttpMethod.Put, "/config/full-all", new { compatibility = "FULL" });
+        Assert.Equal(200, (await _registry.RegisterAsync("full-all", latestOnly)).Status);
+    }
+
+    [Fact]
+    public async Task Normalize_gives_schemas_that_mean_the_same_one_id_by_query_or_by_config()
+    {
+        var one = """{"type":"record","name":"Order","namespace":"shop","x-b":1,"x-a":{"k2":1,"k1":2},"aliases":["Z","Y"],"fields":[{"name":"n","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":0}}]}""";
+        var two = """{"type":"record","name":"shop.Order","x-a":{"k1":2,"k2":1},"aliases":["shop.Y","Z"],"x-b":1,"fields":[{"name":"n","type":{"type":"bytes","precision":9,"logicalType":"decimal"}}]}""";
+        var plainOne = (await _registry.RegisterAsync("plain-orders", one)).Body.GetProperty("id").GetInt32();
+        var plainTwo = (await _registry.SendAsync(HttpMethod.Post, "/subjects/plain-orders/versions", new { schema = two })).Body;
+        // Without normalization the property order and the aliases' spelling make them two schemas.
+        Assert.NotEqual(plainOne, plainTwo.GetProperty("id").GetInt32());
+
+        var first = (await _registry.SendAsync(HttpMethod.Post, "/subjects/orders/versions?normalize=true", new { schema = one })).Body.GetProperty("id").GetInt32();
+        var second = (await _registry.SendAsync(HttpMethod.Post, "/subjects/orders/versions?normalize=true", new { schema = two })).Body.GetProperty("id").GetInt32();
+        Assert.Equal(first, second);
+        Assert.Equal("[1]", (await _registry.SendAsync(HttpMethod.Get, "/subjects/orders/versions")).Body.GetRawText());
+        var stored = (await _registry.SendAsync(HttpMethod.Get, $"/schemas/ids/{first}")).Body.GetProperty("schema").GetString()!;
+        Assert.Contains("\"x-a\":{\"k1\":2,\"k2\":1},\"x-b\":1", stored, StringComparison.Ordinal);
+        Assert.Equal(first, (await _registry.SendAsync(HttpMethod.Post, "/subjects/orders?normalize=true", new { schema = two })).Body.GetProperty("id").GetInt32());
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Post, "/subjects/orders", new { schema = two }), 404, 40403);
+
+        // The subject's config says normalize: no query flag needed.
+        Assert.Equal("""{"normalize":true}""", (await _registry.SendAsync(HttpMethod.Put, "/config/orders", new { normalize = true })).Body.GetRawText());
+        Assert.Equal("""{"normalize":true}""", (await _registry.SendAsync(HttpMethod.Get, "/config/orders")).Body.GetRawText());
+        Assert.Equal("""{"compatibilityLevel":"BACKWARD","normalize":true}""", (await _registry.SendAsync(HttpMethod.Get, "/config/orders?defaultToGlobal=true")).Body.GetRawText());
+        Assert.Equal(first, (await _registry.RegisterAsync("orders", two)).Body.GetProperty("id").GetInt32());
+        Assert.Equal(first, (await _registry.PostSchemaAsync("/subjects/orders", two)).Body.GetProperty("id").GetInt32());
+        Assert.Equal("""{"normalize":true}""", (await _registry.SendAsync(HttpMethod.Delete, "/config/orders")).Body.GetRawText());
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Get, "/config/orders"), 404, 40408);
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Put, "/config/orders", new { }), 422, 42203);
+    }
+
+    [Fact]
+    public async Task The_accept_header_picks_the_response_type_and_one_nothing_matches_is_a_406()
+    {
+        await _registry.RegisterAsync("typed", V1);
+        async Task<(int Status, string? Type, string Body)> Get(string path, string? accept)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (accept is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept", accept);
+            }
+            using var response = await _registry.Http.SendAsync(request);
+            return ((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal((200, RegistryHost.MediaType), Pick(await Get("/subjects", null)));
+        Assert.Equal((200, RegistryHost.MediaType), Pick(await Get("/subjects", "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json")));
+        Assert.Equal((200, "application/json"), Pick(await Get("/subjects", "application/json")));
+        Assert.Equal((200, "application/vnd.schemaregistry+json"), Pick(await Get("/subjects", "application/json;q=0.5, application/vnd.schemaregistry+json")));
+        Assert.Equal((200, RegistryHost.MediaType), Pick(await Get("/subjects", "*/*")));
+        // The raw schema endpoints answer in the negotiated type too.
+        var raw = await Get("/subjects/typed/versions/1/schema", "application/json");
+        Assert.Equal((200, "application/json", V1), (raw.Status, raw.Type, raw.Body));
+        var refused = await Get("/subjects", "text/html");
+        Assert.Equal(406, refused.Status);
+        Assert.Equal("""{"error_code":406,"message":"HTTP 406 Not Acceptable"}""", refused.Body);
+        // Not the registry's API: health and metrics answer whatever is asked.
+        Assert.Equal(200, (await Get("/health", "text/plain")).Status);
+
+        static (int, string?) Pick((int Status, string? Type, string Body) answer) => (answer.Status, answer.Type);
+    }
+
+    [Fact]
+    public async Task The_remaining_refusals_have_confluents_codes_too()
+    {
+        var id = (await _registry.RegisterAsync("held", V1)).Body.GetProperty("id").GetInt32();
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Put, "/config/bad\u0001subject", new { compatibility = "FULL" }), 422, 42208);
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Put, "/mode/bad\u0001subject", new { mode = "READONLY" }), 422, 42208);
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Put, "/config/held", new { compatibility = "SIDEWAYS" }), 422, 42203);
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Get, "/schemas/ids/999999/schema"), 404, 40403);
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Get, "/schemas/ids/999999/subjects"), 404, 40403);
+        // An invalid schema is 42201 even where the subject does not exist (it is parsed first).
+        RegistryHost.AssertError(await _registry.PostSchemaAsync("/subjects/nobody-here", "{\"type\":"), 422, 42201);
+        // No global mode was set: nothing to delete.
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Delete, "/mode"), 404, 40401);
+
+        // READONLY refuses deletes as it refuses registrations; what was there stays.
+        await _registry.SendAsync(HttpMethod.Put, "/mode/held", new { mode = "READONLY" });
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Delete, "/subjects/held"), 422, 42205);
+        RegistryHost.AssertError(await _registry.SendAsync(HttpMethod.Delete, "/subjects/held/versions/1"), 422, 42205);
+        Assert.Equal(id, (await _registry.SendAsync(HttpMethod.Get, "/subjects/held/versions/1")).Body.GetProperty("id").GetInt32());
+        await _registry.SendAsync(HttpMethod.Delete, "/mode/held");
+    }
+
+    [Fact]
+    public async Task A_store_that_cannot_be_reached_is_a_50001()
+    {
+        // A port nothing listens on: every store call fails at once.
+        await using var cut = RegistryHost.OnRedis($"127.0.0.1:{FreePort()},connectTimeout=200", _prefix);
+        var answer = await cut.SendAsync(HttpMethod.Get, "/subjects");
+        RegistryHost.AssertError(answer, 500, 50001);
+
+        static int FreePort()
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+
+    [Fact]
     public async Task Two_hundred_distinct_schemas_registered_from_eight_tasks_on_two_instances_get_distinct_ids_and_dense_versions()
     {
         // A second registry instance on the same Redis: the ids and versions must not collide across them either.
