@@ -48,6 +48,7 @@ public sealed class LogExceptionInterceptor(ILogger<LogExceptionInterceptor> log
                     LogError.TopicNotFound or LogError.PartitionNotFound => StatusCode.NotFound,
                     LogError.OutOfOrderSequence => StatusCode.FailedPrecondition,
                     LogError.OffsetOutOfRange => StatusCode.OutOfRange,
+                    LogError.HotTierFull => StatusCode.ResourceExhausted,
                     _ => StatusCode.InvalidArgument,
                 };
                 StorageLog.Refused(logger, operation, ex.Error.ToString(), ex.Message);
@@ -55,6 +56,12 @@ public sealed class LogExceptionInterceptor(ILogger<LogExceptionInterceptor> log
             case RedisConnectionException or RedisTimeoutException or TimeoutException:
                 StorageLog.Refused(logger, operation, "Unavailable", exception.Message);
                 return new Status(StatusCode.Unavailable, "Redis is unavailable: " + exception.Message);
+            case InvalidDataException:
+                StorageLog.Refused(logger, operation, "DataLoss", exception.Message);
+                return new Status(StatusCode.DataLoss, exception.Message);
+            case var store when Broker.Storage.Segments.ResilientSegmentStore.IsTransient(store):
+                StorageLog.Refused(logger, operation, "Unavailable", exception.Message);
+                return new Status(StatusCode.Unavailable, "The segment store is unavailable: " + exception.Message);
             default:
                 return null;
         }

@@ -151,6 +151,12 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
         return new WaitForDataResponse { EndOffset = end, HasData = hasData };
     }
 
+    public override async Task<FindOffsetResponse> FindOffset(FindOffsetRequest request, ServerCallContext context)
+    {
+        var (offset, timestamp, found) = await log.FindOffsetAsync(request.Topic, request.Partition, request.Timestamp, context.CancellationToken);
+        return new FindOffsetResponse { Offset = offset, Timestamp = timestamp, Found = found };
+    }
+
     public override async Task<DescribeTopicResponse> DescribeTopic(DescribeTopicRequest request, ServerCallContext context)
     {
         var (topic, partitions) = await log.DescribeAsync(request.Topic, context.CancellationToken);
@@ -168,10 +174,11 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
             response.Partitions.Add(new PartitionOffsets
             {
                 Partition = p.Partition,
-                StartOffset = p.StartOffset,
+                StartOffset = p.LogStartOffset,
                 HotStartOffset = p.StartOffset,
                 EndOffset = p.EndOffset,
                 HotBytes = p.Bytes,
+                ColdBytes = p.ColdBytes,
             });
         }
         return response;

@@ -75,6 +75,7 @@ public sealed record TopicInfo(
     long RetentionMs,
     long RetentionBytes,
     long HotBytes,
+    long HotMs,
     string? SchemaSubject,
     bool SchemaValidation,
     int MaxDeliveryAttempts,
@@ -85,13 +86,13 @@ public sealed record TopicInfo(
     IReadOnlyList<PartitionInfo>? PartitionOffsets)
 {
     public static TopicInfo From(TopicConfig t, IReadOnlyList<PartitionState>? partitionOffsets) => new(
-        t.Name, t.Partitions, t.RetentionMs, t.RetentionBytes, t.HotBytes, t.EffectiveSchemaSubject ?? t.SchemaSubject, t.SchemaValidation, t.MaxDeliveryAttempts,
+        t.Name, t.Partitions, t.RetentionMs, t.RetentionBytes, t.HotBytes, t.HotMs, t.EffectiveSchemaSubject ?? t.SchemaSubject, t.SchemaValidation, t.MaxDeliveryAttempts,
         t.EffectiveDeadLetterTopic, t.Compression.ToString().ToLowerInvariant(), t.MessageTtlMs, t.CreatedAt,
         partitionOffsets?.Select(PartitionInfo.From).ToList());
 }
 
-/// <summary>A partition's offsets. Until the cold tier exists, everything kept is hot: start = hot start.</summary>
+/// <summary>A partition's offsets: the log starts in the cold tier when it has segments, then the hot tier takes over at its start.</summary>
 public sealed record PartitionInfo(int Partition, long StartOffset, long HotStartOffset, long EndOffset, long HotBytes, long ColdBytes)
 {
-    public static PartitionInfo From(PartitionState s) => new(s.Partition, s.StartOffset, s.StartOffset, s.EndOffset, s.Bytes, 0);
+    public static PartitionInfo From(PartitionState s) => new(s.Partition, s.LogStartOffset, s.StartOffset, s.EndOffset, s.Bytes, s.ColdBytes);
 }

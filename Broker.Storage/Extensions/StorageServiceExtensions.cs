@@ -4,7 +4,9 @@ using Broker.Storage.Groups;
 using Broker.Storage.HotTier;
 using Broker.Storage.Log;
 using Broker.Storage.Retention;
+using Broker.Storage.Segments;
 using Broker.Storage.Telemetry;
+using Broker.Storage.Tiering;
 using Broker.Storage.Topics;
 using Broker.Storage.Waiting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -20,7 +22,8 @@ public static class StorageServiceExtensions
 
     /// <summary>
     /// Storage's services: the log, topics, group offsets and the hot tier, in Redis when
-    /// ConnectionStrings:redis is set (or Storage:HotTier is "redis"), otherwise in process memory.
+    /// ConnectionStrings:redis is set (or Storage:HotTier is "redis"), otherwise in process memory; with a
+    /// Redis hot tier, the cold tier too (segments in S3 or a local folder, Storage:Segments) and tiering.
     /// </summary>
     public static IHostApplicationBuilder AddStorageServices(this IHostApplicationBuilder builder)
     {
@@ -36,6 +39,7 @@ public static class StorageServiceExtensions
         builder.Services.AddSingleton<AppendSignals>();
         builder.Services.AddHostedService<AppendSignalsPruner>();
         builder.Services.AddSingleton<StorageMetrics>();
+        builder.Services.AddSingleton<TieringMetrics>();
         builder.Services.AddSingleton<TopicRegistry>();
         builder.Services.AddSingleton<PartitionLog>();
 
@@ -52,6 +56,7 @@ public static class StorageServiceExtensions
             builder.Services.AddSingleton<ITopicStore, RedisTopicStore>();
             builder.Services.AddSingleton<IGroupOffsetStore, RedisGroupOffsetStore>();
             builder.Services.AddHostedService<RedisAppendSubscriber>();
+            AddColdTier(builder);
         }
         else
         {
@@ -76,6 +81,37 @@ public static class StorageServiceExtensions
         return builder;
     }
 
+    /// <summary>The segment store Storage:Segments names (S3 when a bucket is set, else a local folder), unless it is "none".</summary>
+    private static void AddColdTier(IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<SegmentStoreOptions>().BindConfiguration(SegmentStoreOptions.SectionName).ValidateDataAnnotations()
+            .Validate(o => o.Store != "s3" || !string.IsNullOrWhiteSpace(o.S3.Bucket), "Storage:Segments:S3:Bucket must be set when Storage:Segments:Store is s3.")
+            .ValidateOnStart();
+        builder.Services.AddOptions<TieringOptions>().BindConfiguration(TieringOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        var segments = builder.Configuration.GetSection(SegmentStoreOptions.SectionName).Get<SegmentStoreOptions>() ?? new SegmentStoreOptions();
+        if (segments.Store == "none")
+        {
+            return;
+        }
+        var useS3 = segments.Store == "s3" || (segments.Store == "auto" && !string.IsNullOrWhiteSpace(segments.S3.Bucket));
+        builder.Services.AddSingleton<ISegmentStore>(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<SegmentStoreOptions>>().Value;
+            ISegmentStore inner = useS3 ? new S3SegmentStore(o.S3) : new LocalSegmentStore(o.Directory);
+            return new ResilientSegmentStore(inner, o, sp.GetRequiredService<TieringMetrics>(), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<ResilientSegmentStore>());
+        });
+        builder.Services.AddSingleton<SegmentManifest>();
+        builder.Services.AddSingleton(sp => new ColdReader(sp.GetRequiredService<ISegmentStore>(), sp.GetRequiredService<SegmentManifest>(),
+            sp.GetRequiredService<IOptions<TieringOptions>>().Value, sp.GetRequiredService<TieringMetrics>(),
+            sp.GetRequiredService<IOptions<SegmentStoreOptions>>().Value.Prefix));
+        builder.Services.AddSingleton(sp => new ColdTier(sp.GetRequiredService<ISegmentStore>(), sp.GetRequiredService<SegmentManifest>(),
+            sp.GetRequiredService<ColdReader>(), sp.GetRequiredService<IOptions<TieringOptions>>().Value, sp.GetRequiredService<TieringMetrics>(),
+            sp.GetRequiredService<ILogger<ColdTier>>()));
+        builder.Services.AddSingleton<TieringService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TieringService>());
+    }
+
     public static WebApplication MapStorageApi(this WebApplication app)
     {
         app.MapTopicsApi();
@@ -93,11 +129,20 @@ public static class StorageServiceExtensions
             {
                 var redis = services.GetRequiredService<IConnectionMultiplexer>();
                 StorageLog.RedisHotTier(logger, string.Join(",", redis.GetEndPoints().Select(e => e.ToString())), options.Value.KeyPrefix);
+                if (services.GetService<ColdTier>() is { } cold)
+                {
+                    StorageLog.ColdTier(logger, cold.Store.Kind, cold.Store.Location);
+                }
+                else
+                {
+                    StorageLog.NoColdTier(logger, "Storage:Segments:Store is none");
+                }
             }
             else
             {
                 StorageLog.InMemoryHotTier(logger,
                     options.Value.HotTier == "memory" ? "Storage:HotTier is 'memory'" : "no ConnectionStrings:redis is set");
+                StorageLog.NoColdTier(logger, "the hot tier is in process memory, so there is no manifest to keep segments in");
             }
             return Task.CompletedTask;
         }

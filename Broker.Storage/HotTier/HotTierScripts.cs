@@ -11,9 +11,10 @@ internal static class HotTierScripts
     /// <summary>
     /// KEYS: stream, meta, producer key (or the meta key again when not idempotent).
     /// ARGV: batch, record count, producer id ("" when none), base sequence, channel, "topic partition",
-    ///       producer state TTL in seconds.
+    ///       producer state TTL in seconds, hard limit of hot bytes (-1: none).
     /// Returns {status, base offset, end offset, expected sequence}; status 0 appended, 1 duplicate,
-    /// 2 out-of-order sequence. A missing partition is the error "NOPARTITION".
+    /// 2 out-of-order sequence, 3 hot tier full (nothing written; a duplicate is still answered).
+    /// A missing partition is the error "NOPARTITION".
     /// </summary>
     public const string Append = """
         local next = redis.call('HGET', KEYS[2], 'next')
@@ -42,6 +43,10 @@ internal static class HotTierScripts
               return {2, -1, next, expected}
             end
           end
+        end
+        local limit = tonumber(ARGV[8])
+        if limit >= 0 and (tonumber(redis.call('HGET', KEYS[2], 'bytes')) or 0) > limit then
+          return {3, -1, next, -1}
         end
         local base = next
         redis.call('XADD', KEYS[1], string.format('%d-%d', base, count), 'b', ARGV[1])
@@ -115,7 +120,8 @@ internal static class HotTierScripts
     /// <summary>
     /// Retention: drops the oldest batches while the oldest is past the time limit (its max timestamp is
     /// below ARGV[1]) or the partition holds more than ARGV[2] bytes; -1 disables a limit. Looks at no
-    /// more than ARGV[3] batches per call. KEYS: stream, meta.
+    /// more than ARGV[3] batches per call. Does nothing while the partition's manifest (KEYS[3]) lists
+    /// segments: they are older, and go first. KEYS: stream, meta, manifest.
     /// Returns {batches removed, new start offset}. The end offset never moves.
     /// </summary>
     public const string Trim = """
@@ -124,6 +130,9 @@ internal static class HotTierScripts
           return {0, -1}
         end
         local start = tonumber(meta[2]) or 0
+        if redis.call('ZCARD', KEYS[3]) > 0 then
+          return {0, start}
+        end
         local bytes = tonumber(meta[3]) or 0
         local min_ts = tonumber(ARGV[1])
         local max_bytes = tonumber(ARGV[2])

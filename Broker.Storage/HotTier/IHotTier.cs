@@ -15,18 +15,26 @@ public interface IHotTier
 
     Task DeletePartitionsAsync(TopicConfig topic, CancellationToken cancellationToken);
 
-    /// <summary>Appends one validated batch; <paramref name="batch"/>'s base offset field is ignored.</summary>
-    Task<AppendOutcome> AppendAsync(TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, CancellationToken cancellationToken);
+    /// <summary>
+    /// Appends one validated batch; <paramref name="batch"/>'s base offset field is ignored. Refused
+    /// (<see cref="AppendStatus.HotTierFull"/>) while the partition holds more than <paramref name="hardLimitBytes"/>
+    /// (-1: no limit).
+    /// </summary>
+    Task<AppendOutcome> AppendAsync(TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, long hardLimitBytes,
+        CancellationToken cancellationToken);
 
     /// <summary>Whole batches from the one containing <paramref name="offset"/>, up to about <paramref name="maxBytes"/> (at least one).</summary>
     Task<HotRead> ReadAsync(TopicConfig topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<PartitionState>> DescribeAsync(TopicConfig topic, CancellationToken cancellationToken);
 
+    /// <summary>The first batch whose max timestamp is at or past <paramref name="timestamp"/> (it holds the earliest such record), or null.</summary>
+    Task<byte[]?> FindTimeAsync(TopicConfig topic, int partition, long timestamp, CancellationToken cancellationToken);
+
     Task<PartitionState> DescribePartitionAsync(TopicConfig topic, int partition, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Retention: removes the oldest whole batches while they are older than <paramref name="minTimestamp"/>
+    /// Retention: removes the oldest whole batches (never while the partition has segments in the cold tier: those are older) while they are older than <paramref name="minTimestamp"/>
     /// (unix ms; -1 for no time limit) or the partition holds more than <paramref name="maxBytes"/> (-1 for
     /// no size limit). Looks at no more than <paramref name="maxBatches"/> batches.
     /// </summary>
@@ -49,6 +57,8 @@ public enum AppendStatus
     PartitionNotFound,
     /// <summary>The producer skipped or reordered sequences; <see cref="AppendOutcome.ExpectedSequence"/> says what was expected.</summary>
     OutOfOrderSequence,
+    /// <summary>The partition's hot tier is past its hard limit (tiering is behind, the segment store may be down).</summary>
+    HotTierFull,
 }
 
 public readonly record struct AppendOutcome(AppendStatus Status, long BaseOffset, long EndOffset, long ExpectedSequence = -1);
@@ -63,4 +73,12 @@ public enum ReadStatus
 /// <summary>Batches in offset order, each with its base offset set; the first may start before the asked offset.</summary>
 public sealed record HotRead(ReadStatus Status, IReadOnlyList<byte[]> Batches, long StartOffset, long EndOffset);
 
-public readonly record struct PartitionState(int Partition, long StartOffset, long EndOffset, long Bytes, bool Exists = true);
+/// <summary>
+/// A partition's offsets and sizes. <see cref="StartOffset"/> is the hot tier's first offset; the log starts
+/// at <see cref="ColdStartOffset"/> when the cold tier has segments (else -1).
+/// </summary>
+public readonly record struct PartitionState(int Partition, long StartOffset, long EndOffset, long Bytes, bool Exists = true,
+    long ColdStartOffset = -1, long ColdBytes = 0)
+{
+    public long LogStartOffset => ColdStartOffset >= 0 ? ColdStartOffset : StartOffset;
+}

@@ -34,8 +34,9 @@ internal sealed class InMemoryHotTier : IHotTier
         return Task.CompletedTask;
     }
 
+    /// <summary>The in-process tier has no cold tier behind it, so no hard limit applies (retention bounds it).</summary>
     public Task<AppendOutcome> AppendAsync(
-        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, CancellationToken cancellationToken)
+        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, long hardLimitBytes, CancellationToken cancellationToken)
     {
         if (!_partitions.TryGetValue((topic.Id, partition), out var log))
         {
@@ -67,6 +68,18 @@ internal sealed class InMemoryHotTier : IHotTier
             states[p] = State(topic, p);
         }
         return Task.FromResult<IReadOnlyList<PartitionState>>(states);
+    }
+
+    public Task<byte[]?> FindTimeAsync(TopicConfig topic, int partition, long timestamp, CancellationToken cancellationToken)
+    {
+        if (!_partitions.TryGetValue((topic.Id, partition), out var log))
+        {
+            return Task.FromResult<byte[]?>(null);
+        }
+        lock (log)
+        {
+            return Task.FromResult(log.FindTime(timestamp));
+        }
     }
 
     public Task<PartitionState> DescribePartitionAsync(TopicConfig topic, int partition, CancellationToken cancellationToken) =>
@@ -166,6 +179,18 @@ internal sealed class InMemoryHotTier : IHotTier
                 removed++;
             }
             return new TrimResult(removed, StartOffset);
+        }
+
+        public byte[]? FindTime(long timestamp)
+        {
+            foreach (var (_, batch) in _batches)
+            {
+                if (RecordBatch.Parse(batch).MaxTimestamp >= timestamp)
+                {
+                    return batch;
+                }
+            }
+            return null;
         }
 
         public HotRead Read(long offset, int maxBytes)

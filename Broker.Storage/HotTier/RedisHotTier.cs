@@ -19,7 +19,8 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
     private static readonly RedisScript s_append = new(HotTierScripts.Append);
     private static readonly RedisScript s_read = new(HotTierScripts.Read);
     private static readonly RedisScript s_trim = new(HotTierScripts.Trim);
-    private static readonly RedisValue[] s_stateFields = ["next", "start", "bytes"];
+    private static readonly RedisScript s_findTime = new(Tiering.TieringScripts.FindTime);
+    private static readonly RedisValue[] s_stateFields = ["next", "start", "bytes", "cstart", "cbytes"];
 
     private readonly string _producerTtlSeconds =
         (options.Value.ProducerStateTtlHours * 3600).ToString(CultureInfo.InvariantCulture);
@@ -46,14 +47,15 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
         for (var p = 0; p < topic.Partitions; p++)
         {
             // UNLINK frees a large stream off Redis's main thread; one command per partition (one slot) keeps
-            // it Cluster-safe.
-            tasks.Add(db.ExecuteAsync("UNLINK", (RedisKey)keys.Stream(topic.Name, topic.Id, p), (RedisKey)keys.Meta(topic.Name, topic.Id, p)));
+            // it Cluster-safe. The manifest goes too (its objects were the cold tier's to delete first).
+            tasks.Add(db.ExecuteAsync("UNLINK", (RedisKey)keys.Stream(topic.Name, topic.Id, p), (RedisKey)keys.Meta(topic.Name, topic.Id, p),
+                (RedisKey)Tiering.SegmentManifest.ManifestKey(keys, topic, p)));
         }
         await Task.WhenAll(tasks).WaitAsync(cancellationToken);
     }
 
     public async Task<AppendOutcome> AppendAsync(
-        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, CancellationToken cancellationToken)
+        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, long hardLimitBytes, CancellationToken cancellationToken)
     {
         var meta = keys.Meta(topic.Name, topic.Id, partition);
         RedisKey[] scriptKeys =
@@ -71,6 +73,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
             keys.AppendsChannelName,
             string.Create(CultureInfo.InvariantCulture, $"{topic.Name} {partition}"),
             _producerTtlSeconds,
+            hardLimitBytes,
         ];
         RedisResult result;
         try
@@ -86,6 +89,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
         {
             0 => AppendStatus.Appended,
             1 => AppendStatus.Duplicate,
+            3 => AppendStatus.HotTierFull,
             _ => AppendStatus.OutOfOrderSequence,
         };
         return new AppendOutcome(status, (long)r[1], (long)r[2], (long)r[3]);
@@ -139,20 +143,35 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
         return states;
     }
 
+    public async Task<byte[]?> FindTimeAsync(TopicConfig topic, int partition, long timestamp, CancellationToken cancellationToken)
+    {
+        RedisKey[] scriptKeys = [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition)];
+        var r = (RedisResult[])(await s_findTime.EvaluateAsync(Db, scriptKeys, [timestamp, 64]).WaitAsync(cancellationToken))!;
+        if (r.Length < 2)
+        {
+            return null;
+        }
+        var batch = (byte[])r[1]!;
+        RecordBatch.SetBaseOffset(batch, ParseBaseOffset((string)r[0]!));
+        return batch;
+    }
+
     public async Task<PartitionState> DescribePartitionAsync(TopicConfig topic, int partition, CancellationToken cancellationToken) =>
         ToState(partition, await Db.HashGetAsync(keys.Meta(topic.Name, topic.Id, partition), s_stateFields).WaitAsync(cancellationToken));
 
     public async Task<TrimResult> TrimAsync(
         TopicConfig topic, int partition, long minTimestamp, long maxBytes, int maxBatches, CancellationToken cancellationToken)
     {
-        RedisKey[] scriptKeys = [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition)];
+        RedisKey[] scriptKeys =
+            [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition), Tiering.SegmentManifest.ManifestKey(keys, topic, partition)];
         var r = (RedisResult[])(await s_trim.EvaluateAsync(Db, scriptKeys, [minTimestamp, maxBytes, maxBatches]).WaitAsync(cancellationToken))!;
         return new TrimResult((int)r[0], (long)r[1]);
     }
 
     private static PartitionState ToState(int partition, RedisValue[] v) => v[0].IsNull
         ? new PartitionState(partition, 0, 0, 0, Exists: false)
-        : new PartitionState(partition, v[1].IsNull ? 0 : (long)v[1], (long)v[0], v[2].IsNull ? 0 : (long)v[2]);
+        : new PartitionState(partition, v[1].IsNull ? 0 : (long)v[1], (long)v[0], v[2].IsNull ? 0 : (long)v[2],
+            ColdStartOffset: v[3].IsNull ? -1 : (long)v[3], ColdBytes: v[4].IsNull ? 0 : (long)v[4]);
 
     /// <summary>Entry IDs are "baseOffset-recordCount".</summary>
     private static long ParseBaseOffset(string id)

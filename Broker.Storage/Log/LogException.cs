@@ -10,6 +10,8 @@ public enum LogError
     OutOfOrderSequence,
     OffsetOutOfRange,
     InvalidArgument,
+    /// <summary>The partition cannot take more now: its hot tier is past its hard limit (tiering is behind); retry later.</summary>
+    HotTierFull,
 }
 
 /// <summary>A request the log refused, with a message a user can act on. Nothing was written.</summary>

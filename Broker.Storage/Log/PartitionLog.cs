@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Broker.Contracts.Batches;
 using Broker.Storage.HotTier;
+using Broker.Storage.Segments;
 using Broker.Storage.Telemetry;
+using Broker.Storage.Tiering;
 using Broker.Storage.Topics;
 using Broker.Storage.Waiting;
 using Microsoft.Extensions.Options;
@@ -11,11 +13,12 @@ namespace Broker.Storage.Log;
 /// <summary>
 /// The log as the APIs see it: checks every batch before it is written (size, framing, CRC, every
 /// record), applies the topic's compression, appends through the hot tier, and serves reads that start
-/// exactly at the asked offset, waiting for new data when asked to.
+/// exactly at the asked offset from whichever tier holds it (below the hot tier's start, the cold tier's
+/// segments), waiting for new data when asked to.
 /// </summary>
 public sealed class PartitionLog(
     TopicRegistry topics, IHotTier hotTier, AppendSignals signals, StorageMetrics metrics,
-    TimeProvider time, IOptions<StorageOptions> options, ILogger<PartitionLog> logger)
+    TimeProvider time, IOptions<StorageOptions> options, ILogger<PartitionLog> logger, ColdTier? coldTier = null)
 {
     private readonly StorageOptions _options = options.Value;
 
@@ -30,11 +33,11 @@ public sealed class PartitionLog(
         }
         var identity = new BatchIdentity(batch.RecordCount, batch.ProducerId, batch.BaseSequence);
 
-        var outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, cancellationToken);
+        var outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, HardLimit(topic), cancellationToken);
         if (outcome.Status == AppendStatus.PartitionNotFound)
         {
             topic = await RefreshAfterMissingPartition(topicName, partition, topic, cancellationToken);
-            outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, cancellationToken);
+            outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, HardLimit(topic), cancellationToken);
         }
         switch (outcome.Status)
         {
@@ -50,6 +53,11 @@ public sealed class PartitionLog(
                 metrics.Rejected(topicName, "out_of_order_sequence");
                 throw new LogException(LogError.OutOfOrderSequence,
                     $"Producer {batch.ProducerId} sent sequence {batch.BaseSequence} to {topicName}/{partition}; the next expected is {outcome.ExpectedSequence}.");
+            case AppendStatus.HotTierFull:
+                metrics.Rejected(topicName, "hot_tier_full");
+                throw new LogException(LogError.HotTierFull,
+                    $"Partition {topicName}/{partition} holds more than its hard limit of {HardLimit(topic)} bytes in the hot tier "
+                    + $"(Storage:Tiering:HardLimitFactor × hotBytes): tiering to the {coldTier?.Store.Kind} segment store is behind. Retry later.");
             default:
                 metrics.Rejected(topicName, "partition_not_found");
                 throw new LogException(LogError.PartitionNotFound, $"Partition {topicName}/{partition} does not exist.");
@@ -75,13 +83,14 @@ public sealed class PartitionLog(
                 case ReadStatus.PartitionNotFound:
                     topic = await RefreshAfterMissingPartition(topicName, partition, topic, cancellationToken);
                     continue;
+                case ReadStatus.OffsetOutOfRange when offset < read.StartOffset && coldTier is not null:
+                    return await ReadColdAsync(topic, partition, offset, maxBytes, read, cancellationToken);
                 case ReadStatus.OffsetOutOfRange:
-                    throw new LogException(LogError.OffsetOutOfRange,
-                        $"Offset {offset} is outside {topicName}/{partition}: the log holds offsets {read.StartOffset} to {read.EndOffset - 1} (end {read.EndOffset}).");
+                    throw OutOfRange(topicName, partition, offset, read.StartOffset, read.EndOffset);
             }
             if (read.Batches.Count > 0)
             {
-                var result = Trim(read, offset);
+                var result = Trim(read.Batches, offset, await LogStartAsync(topic, partition, read.StartOffset, cancellationToken), read.EndOffset);
                 metrics.Read(topicName, result.NextOffset - offset, result.Batches.Sum(b => b.Length));
                 return result;
             }
@@ -122,6 +131,79 @@ public sealed class PartitionLog(
             await WaitForSignal(signal, remaining, cancellationToken);
         }
     }
+
+    /// <summary>
+    /// Below the hot tier: the segment holding the offset. Tiering may have moved the offset out of the hot
+    /// tier after the hot read looked, so the manifest is read afresh when its copy does not cover it; only an
+    /// offset no tier holds (retention took it) is out of range.
+    /// </summary>
+    private async Task<ReadResult> ReadColdAsync(TopicConfig topic, int partition, long offset, int maxBytes, HotRead hot, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            ColdRead? cold;
+            try
+            {
+                cold = await coldTier!.Reader.ReadAsync(topic, partition, offset, maxBytes, cancellationToken);
+            }
+            catch (SegmentNotFoundException) when (attempt == 0)
+            {
+                // Retention deleted the segment after the manifest was read: look again.
+                await coldTier!.Manifest.ListAsync(topic, partition, cancellationToken);
+                continue;
+            }
+            var segments = await coldTier.Manifest.CachedAsync(topic, partition, cancellationToken);
+            var logStart = segments.Length > 0 ? segments[0].BaseOffset : hot.StartOffset;
+            if (cold is null || cold.Batches.Count == 0)
+            {
+                throw OutOfRange(topic.Name, partition, offset, Math.Min(logStart, hot.StartOffset), hot.EndOffset);
+            }
+            var result = Trim(cold.Batches, offset, logStart, hot.EndOffset);
+            metrics.Read(topic.Name, result.NextOffset - offset, result.Batches.Sum(b => b.Length));
+            return result;
+        }
+    }
+
+    private async Task<long> LogStartAsync(TopicConfig topic, int partition, long hotStart, CancellationToken cancellationToken)
+    {
+        if (coldTier is null)
+        {
+            return hotStart;
+        }
+        var segments = await coldTier.Manifest.CachedAsync(topic, partition, cancellationToken);
+        return segments.Length > 0 ? Math.Min(segments[0].BaseOffset, hotStart) : hotStart;
+    }
+
+    /// <summary>
+    /// The earliest offset whose record's timestamp is at or past <paramref name="timestamp"/>, over both tiers
+    /// (the cold tier first: its records are older); the end offset with found = false when no record is.
+    /// </summary>
+    public async Task<(long Offset, long Timestamp, bool Found)> FindOffsetAsync(string topicName, int partition, long timestamp, CancellationToken cancellationToken)
+    {
+        var topic = await topics.GetPartitionAsync(topicName, partition, cancellationToken);
+        if (coldTier is not null && await coldTier.Reader.FindTimeAsync(topic, partition, timestamp, cancellationToken) is { } cold)
+        {
+            return (cold.Offset, cold.Timestamp, true);
+        }
+        var state = await hotTier.DescribePartitionAsync(topic, partition, cancellationToken);
+        if (await hotTier.FindTimeAsync(topic, partition, timestamp, cancellationToken) is { } bytes)
+        {
+            foreach (var record in RecordBatch.Parse(bytes).GetRecords())
+            {
+                if (record.Timestamp >= timestamp && record.Offset >= state.StartOffset)
+                {
+                    return (record.Offset, record.Timestamp, true);
+                }
+            }
+        }
+        return (state.EndOffset, -1, false);
+    }
+
+    private static LogException OutOfRange(string topicName, int partition, long offset, long start, long end) =>
+        new(LogError.OffsetOutOfRange,
+            $"Offset {offset} is outside {topicName}/{partition}: the log holds offsets {start} to {end - 1} (end {end}).");
+
+    private long HardLimit(TopicConfig topic) => coldTier?.HardLimitBytes(topic) ?? -1;
 
     public async Task<(TopicConfig Topic, IReadOnlyList<PartitionState> Partitions)> DescribeAsync(string topicName, CancellationToken cancellationToken)
     {
@@ -173,16 +255,16 @@ public sealed class PartitionLog(
         }
     }
 
-    private static ReadResult Trim(HotRead read, long offset)
+    private static ReadResult Trim(IReadOnlyList<byte[]> read, long offset, long logStart, long end)
     {
-        var batches = read.Batches.ToArray();
+        var batches = read.ToArray();
         var first = RecordBatch.Parse(batches[0]);
         if (first.BaseOffset < offset)
         {
             batches[0] = first.TrimBefore(offset);
         }
         var last = RecordBatch.Parse(batches[^1]);
-        return new ReadResult(batches, last.NextOffset, read.StartOffset, read.EndOffset);
+        return new ReadResult(batches, last.NextOffset, logStart, end);
     }
 
     private TimeSpan Clamp(TimeSpan wait) =>

@@ -1,18 +1,20 @@
 using Broker.Storage.HotTier;
 using Broker.Storage.Telemetry;
+using Broker.Storage.Tiering;
 using Broker.Storage.Topics;
 using Microsoft.Extensions.Options;
 
 namespace Broker.Storage.Retention;
 
 /// <summary>
-/// Applies each topic's retention (time and bytes) to its partitions on a timer: the oldest whole batches
-/// go, the start offset moves up, the end offset never moves. Every Storage instance may run it at
-/// once; the trim script is atomic per partition, so they cannot remove a batch twice.
+/// Applies each topic's retention (time and bytes, over both tiers) to its partitions on a timer, oldest
+/// first: whole segments of the cold tier (manifest first, object second), then whole batches of the hot
+/// tier once the cold tier is empty. The start offset moves up, the end offset never moves. Every
+/// Storage instance may run it at once; each step is atomic per partition, so nothing goes twice.
 /// </summary>
 public sealed class RetentionService(
     ITopicStore topics, IHotTier hotTier, StorageMetrics metrics, TimeProvider time,
-    IOptions<StorageOptions> options, ILogger<RetentionService> logger) : BackgroundService
+    IOptions<StorageOptions> options, ILogger<RetentionService> logger, ColdTier? coldTier = null) : BackgroundService
 {
     private readonly StorageOptions _options = options.Value;
 
@@ -46,6 +48,10 @@ public sealed class RetentionService(
             var minTimestamp = topic.RetentionMs < 0 ? -1 : now - topic.RetentionMs;
             for (var p = 0; p < topic.Partitions; p++)
             {
+                if (coldTier is not null)
+                {
+                    removed += await DropSegmentsAsync(topic, p, minTimestamp, cancellationToken);
+                }
                 var result = await hotTier.TrimAsync(topic, p, minTimestamp, topic.RetentionBytes, _options.RetentionBatchesPerPass, cancellationToken);
                 if (result.BatchesRemoved > 0)
                 {
@@ -56,5 +62,37 @@ public sealed class RetentionService(
             }
         }
         return removed;
+    }
+
+    /// <summary>The oldest segments past the time limit, or while both tiers together hold more than the byte limit; answers how many went.</summary>
+    private async Task<int> DropSegmentsAsync(TopicConfig topic, int partition, long minTimestamp, CancellationToken cancellationToken)
+    {
+        var segments = await coldTier!.Manifest.ListAsync(topic, partition, cancellationToken);
+        if (segments.Length == 0)
+        {
+            return 0;
+        }
+        var state = await hotTier.DescribePartitionAsync(topic, partition, cancellationToken);
+        var total = state.Bytes + state.ColdBytes;
+        var dropped = 0;
+        foreach (var segment in segments)
+        {
+            var expired = minTimestamp >= 0 && segment.MaxTimestamp < minTimestamp;
+            var over = topic.RetentionBytes >= 0 && total > topic.RetentionBytes;
+            if (!(expired || over))
+            {
+                break;
+            }
+            var (gone, coldStart) = await coldTier.DropOldestAsync(topic, partition, segment, cancellationToken);
+            if (!gone)
+            {
+                break; // another instance's retention got there first
+            }
+            dropped++;
+            total -= segment.Size;
+            StorageLog.SegmentDeleted(logger, coldTier.Reader.ObjectName(topic, partition, segment), topic.Name, partition,
+                coldStart >= 0 ? coldStart : segment.NextOffset);
+        }
+        return dropped;
     }
 }

@@ -33,4 +33,31 @@ internal static partial class StorageLog
 
     [LoggerMessage(10, LogLevel.Debug, "Unsubscribing from append notifications at shutdown failed: {Reason}")]
     public static partial void UnsubscribeFailed(ILogger logger, string reason);
+
+    [LoggerMessage(11, LogLevel.Warning, "Segment store ({Kind}) request failed; attempt {Attempt} follows: {Reason}")]
+    public static partial void SegmentStoreRetry(ILogger logger, string kind, int attempt, string reason);
+
+    [LoggerMessage(12, LogLevel.Information, "Cold tier: {Kind} segment store, {Location}")]
+    public static partial void ColdTier(ILogger logger, string kind, string location);
+
+    [LoggerMessage(13, LogLevel.Warning, "No cold tier ({Reason}): every record stays in the hot tier until retention removes it")]
+    public static partial void NoColdTier(ILogger logger, string reason);
+
+    [LoggerMessage(14, LogLevel.Information, "Tiered {Topic}/{Partition} offsets {BaseOffset} to {NextOffset} ({Bytes} bytes in {Batches} batches) as {Name}")]
+    public static partial void SegmentTiered(ILogger logger, string topic, int partition, long baseOffset, long nextOffset, long bytes, int batches, string name);
+
+    [LoggerMessage(15, LogLevel.Warning, "Tiering {Topic}/{Partition} failed; it is tried again: {Reason}")]
+    public static partial void TieringFailed(ILogger logger, string topic, int partition, string reason);
+
+    [LoggerMessage(16, LogLevel.Information, "Retention deleted segment {Name} of {Topic}/{Partition}; the log now starts at offset {StartOffset}")]
+    public static partial void SegmentDeleted(ILogger logger, string name, string topic, int partition, long startOffset);
+
+    [LoggerMessage(17, LogLevel.Warning, "Deleting segment object {Name} failed (the manifest no longer names it, so it is only storage left behind): {Reason}")]
+    public static partial void SegmentDeleteFailed(ILogger logger, string name, string reason);
+
+    [LoggerMessage(18, LogLevel.Debug, "Tiering {Topic}/{Partition}: the hot tier moved meanwhile (it starts at {StartOffset}, not {BaseOffset}); reading it again")]
+    public static partial void TieringStale(ILogger logger, string topic, int partition, long startOffset, long baseOffset);
+
+    [LoggerMessage(19, LogLevel.Error, "Tiering pass failed; it runs again at the next interval")]
+    public static partial void TieringPassFailed(ILogger logger, Exception exception);
 }

@@ -24,6 +24,9 @@ public sealed record TopicConfig
     /// <summary>The hot-tier (Redis) budget per partition in bytes; older batches move to the cold tier past it.</summary>
     public long HotBytes { get; init; } = TopicDefaults.HotBytes;
 
+    /// <summary>How long batches stay in the hot tier before they move to the cold tier anyway, in ms; -1: no age limit.</summary>
+    public long HotMs { get; init; } = -1;
+
     /// <summary>The schema registry subject values are checked against; null means "&lt;topic&gt;-value".</summary>
     public string? SchemaSubject { get; init; }
 

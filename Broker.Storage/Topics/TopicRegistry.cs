@@ -11,7 +11,8 @@ namespace Broker.Storage.Topics;
 /// is this" from a short-lived cache, so an append does not read the configuration from Redis each time.
 /// </summary>
 public sealed class TopicRegistry(
-    ITopicStore store, IHotTier hotTier, TimeProvider time, IOptions<StorageOptions> options, ILogger<TopicRegistry> logger)
+    ITopicStore store, IHotTier hotTier, TimeProvider time, IOptions<StorageOptions> options, ILogger<TopicRegistry> logger,
+    Tiering.ColdTier? coldTier = null)
 {
     private readonly ConcurrentDictionary<string, (TopicConfig? Config, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
     private const int MaxUpdateAttempts = 20;
@@ -84,6 +85,7 @@ public sealed class TopicRegistry(
                 RetentionMs = spec.RetentionMs ?? existing.RetentionMs,
                 RetentionBytes = spec.RetentionBytes ?? existing.RetentionBytes,
                 HotBytes = spec.HotBytes ?? existing.HotBytes,
+                HotMs = spec.HotMs ?? existing.HotMs,
                 SchemaSubject = spec.SchemaSubject ?? existing.SchemaSubject,
                 SchemaValidation = spec.SchemaValidation ?? (spec.SchemaSubject is not null || existing.SchemaValidation),
                 MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? existing.MaxDeliveryAttempts,
@@ -143,6 +145,7 @@ public sealed class TopicRegistry(
             RetentionMs = spec.RetentionMs ?? TopicDefaults.RetentionMs,
             RetentionBytes = spec.RetentionBytes ?? -1,
             HotBytes = spec.HotBytes ?? TopicDefaults.HotBytes,
+            HotMs = spec.HotMs ?? -1,
             SchemaSubject = spec.SchemaSubject,
             SchemaValidation = spec.SchemaValidation ?? spec.SchemaSubject is not null,
             MaxDeliveryAttempts = spec.MaxDeliveryAttempts ?? TopicDefaults.MaxDeliveryAttempts,
@@ -164,7 +167,7 @@ public sealed class TopicRegistry(
         return null;
     }
 
-    /// <summary>Deletes the topic: configuration first (so nothing new finds it), then its partitions.</summary>
+    /// <summary>Deletes the topic: configuration first (so nothing new finds it), then its segments, then its partitions.</summary>
     public async Task<bool> DeleteAsync(string name, CancellationToken cancellationToken)
     {
         var existing = await store.GetAsync(name, cancellationToken);
@@ -173,6 +176,10 @@ public sealed class TopicRegistry(
             return false;
         }
         Forget(name);
+        if (coldTier is not null)
+        {
+            await coldTier.DeletePartitionsAsync(existing, cancellationToken);
+        }
         await hotTier.DeletePartitionsAsync(existing, cancellationToken);
         StorageLog.TopicDeleted(logger, name);
         return true;

@@ -10,6 +10,7 @@ public sealed record TopicSpec
     public long? RetentionMs { get; init; }
     public long? RetentionBytes { get; init; }
     public long? HotBytes { get; init; }
+    public long? HotMs { get; init; }
     public string? SchemaSubject { get; init; }
 
     /// <summary>Values must be registered Avro in the subject's schemas; naming a schemaSubject switches it on too.</summary>
@@ -72,6 +73,10 @@ public static class TopicValidation
         if (spec.HotBytes is { } hb && hb < 1024)
         {
             Add("hotBytes", $"hotBytes must be at least 1024; got {hb}.");
+        }
+        if (spec.HotMs is { } hotMs && hotMs != -1 && hotMs < 1000)
+        {
+            Add("hotMs", $"hotMs must be -1 (no age limit) or at least 1000; got {hotMs}.");
         }
         if (spec.MessageTtlMs is { } ttl && ttl != -1 && ttl < 1)
         {

@@ -1,0 +1,63 @@
+using Broker.Storage.Segments;
+using Broker.Storage.Telemetry;
+using Broker.Storage.Topics;
+
+namespace Broker.Storage.Tiering;
+
+/// <summary>
+/// The cold tier as the rest of Storage sees it: the segment store, each partition's manifest, and the
+/// reader. Registered only when there is one (a Redis hot tier and a segment store other than "none").
+/// </summary>
+public sealed class ColdTier(ISegmentStore store, SegmentManifest manifest, ColdReader reader, TieringOptions options,
+    TieringMetrics metrics, ILogger<ColdTier> logger)
+{
+    public ISegmentStore Store => store;
+
+    public SegmentManifest Manifest => manifest;
+
+    public ColdReader Reader => reader;
+
+    public TieringOptions Options => options;
+
+    /// <summary>Hot bytes past which a partition refuses appends: its budget times Storage:Tiering:HardLimitFactor.</summary>
+    public long HardLimitBytes(TopicConfig topic) => (long)Math.Min(long.MaxValue / 2, topic.HotBytes * options.HardLimitFactor);
+
+    /// <summary>Retention: forgets the oldest segment (manifest first), then deletes its object.</summary>
+    public async Task<(bool Dropped, long ColdStart)> DropOldestAsync(TopicConfig topic, int partition, SegmentInfo segment, CancellationToken cancellationToken)
+    {
+        var (dropped, coldStart) = await manifest.DropOldestAsync(topic, partition, segment, cancellationToken);
+        if (dropped)
+        {
+            var name = reader.ObjectName(topic, partition, segment);
+            reader.Evict(name, segment);
+            metrics.SegmentDeleted(topic.Name);
+            await DeleteObjectAsync(name, cancellationToken);
+        }
+        return (dropped, coldStart);
+    }
+
+    /// <summary>A deleted topic's segments: every object its manifests name, then the manifests.</summary>
+    public async Task DeletePartitionsAsync(TopicConfig topic, CancellationToken cancellationToken)
+    {
+        for (var p = 0; p < topic.Partitions; p++)
+        {
+            foreach (var segment in await manifest.ListAsync(topic, p, cancellationToken))
+            {
+                await DeleteObjectAsync(reader.ObjectName(topic, p, segment), cancellationToken);
+            }
+        }
+        await manifest.DeleteAsync(topic, cancellationToken);
+    }
+
+    private async Task DeleteObjectAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.DeleteAsync(name, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            StorageLog.SegmentDeleteFailed(logger, name, ex.Message);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Broker.Storage.Tiering;
+
+/// <summary>When batches move from the hot tier to segments, and how segments are read back; bound from "Storage:Tiering".</summary>
+public sealed class TieringOptions
+{
+    public const string SectionName = "Storage:Tiering";
+
+    /// <summary>How often each partition's hot tier is checked against its topic's budget.</summary>
+    [Range(10, 3_600_000)]
+    public int IntervalMs { get; set; } = 1_000;
+
+    /// <summary>How many partitions one Storage instance tiers at once (each holds a segment's worth of memory while it works).</summary>
+    [Range(1, 64)]
+    public int Concurrency { get; set; } = 2;
+
+    /// <summary>How long a Storage instance holds a partition's tiering lease without renewing it.</summary>
+    [Range(1_000, 3_600_000)]
+    public int LeaseMs { get; set; } = 30_000;
+
+    /// <summary>A segment is cut once this many bytes wait to be tiered: one PUT per segment, never one per batch.</summary>
+    [Range(4 * 1024, 5L * 1024 * 1024 * 1024)]
+    public long SegmentBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>…or once batches have waited this long, so a quiet partition still tiers (one PUT per this interval at most).</summary>
+    [Range(100, 86_400_000)]
+    public int SegmentMaxAgeMs { get; set; } = 60_000;
+
+    /// <summary>The segment's sparse offset and time index has an entry per this many bytes of data.</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int IndexIntervalBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// A partition refuses appends (RESOURCE_EXHAUSTED, so Ingest backs off) once its hot tier holds this many
+    /// times its topic's hot budget: what happens while the segment store is down, instead of filling Redis.
+    /// </summary>
+    [Range(1.0, 1000.0)]
+    public double HardLimitFactor { get; set; } = 4.0;
+
+    /// <summary>Cold reads fetch segments in ranged GETs of this size, the unit of the local cache.</summary>
+    [Range(4 * 1024, 256 * 1024 * 1024)]
+    public int ChunkBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>How many chunks past the one read are fetched ahead, in parallel (sequential readers then never wait for the store).</summary>
+    [Range(0, 64)]
+    public int ReadAheadChunks { get; set; } = 4;
+
+    /// <summary>The local chunk cache's size limit in bytes (segment indexes count too).</summary>
+    [Range(0, 1L << 40)]
+    public long CacheBytes { get; set; } = 256L * 1024 * 1024;
+}

@@ -1,0 +1,103 @@
+namespace Broker.Storage.Tiering;
+
+/// <summary>
+/// The Lua scripts that move the boundary between the tiers. A partition's manifest is a sorted set beside
+/// its stream (same hash tag): member "base,next,records,batches,firstTs,maxTs,dataLength,size" (a
+/// SegmentInfo), score the base offset. The meta hash gains "cstart" (first offset in the cold tier, absent
+/// while it is empty) and "cbytes" (segment bytes).
+/// </summary>
+internal static class TieringScripts
+{
+    /// <summary>
+    /// Records a segment that is already in the store and trims the stream below its end, in one step: the
+    /// offsets move from one tier to the other with no moment where they are in neither. Refused (nothing
+    /// changed) when the hot tier no longer starts at the segment's base (another run or retention moved it)
+    /// or the cold tier does not end there. KEYS: stream, meta, manifest. ARGV: base, next, data length,
+    /// segment size, member. Returns {0, new hot start} | {1, hot start} stale | {2} no partition | {3, cold end} gap.
+    /// </summary>
+    public const string Commit = """
+        local meta = redis.call('HMGET', KEYS[2], 'next', 'start')
+        if not meta[1] then
+          return {2}
+        end
+        local start = tonumber(meta[2]) or 0
+        local base = tonumber(ARGV[1])
+        local next = tonumber(ARGV[2])
+        if start ~= base or next > tonumber(meta[1]) then
+          return {1, start}
+        end
+        local last = redis.call('ZRANGE', KEYS[3], -1, -1)
+        if #last > 0 then
+          local cold_end = tonumber(string.match(last[1], '^[^,]+,([^,]+),'))
+          if cold_end ~= base then
+            return {3, cold_end}
+          end
+        else
+          redis.call('HSET', KEYS[2], 'cstart', ARGV[1])
+        end
+        redis.call('ZADD', KEYS[3], base, ARGV[5])
+        redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+        redis.call('HSET', KEYS[2], 'start', ARGV[2])
+        redis.call('HINCRBY', KEYS[2], 'bytes', -tonumber(ARGV[3]))
+        redis.call('HINCRBY', KEYS[2], 'cbytes', tonumber(ARGV[4]))
+        return {0, next}
+        """;
+
+    /// <summary>
+    /// Retention: forgets the oldest segment, if it is still ARGV[1] (its member); its object is deleted after.
+    /// KEYS: meta, manifest. ARGV: member, segment size. Returns {0, new log start or -1 when the cold tier is
+    /// now empty} | {1} not the oldest any more.
+    /// </summary>
+    public const string DropOldest = """
+        local first = redis.call('ZRANGE', KEYS[2], 0, 1)
+        if #first == 0 or first[1] ~= ARGV[1] then
+          return {1}
+        end
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        redis.call('HINCRBY', KEYS[1], 'cbytes', -tonumber(ARGV[2]))
+        if #first > 1 then
+          local next_base = string.match(first[2], '^([^,]+),')
+          redis.call('HSET', KEYS[1], 'cstart', next_base)
+          return {0, tonumber(next_base)}
+        end
+        redis.call('HDEL', KEYS[1], 'cstart')
+        return {0, -1}
+        """;
+
+    /// <summary>
+    /// The first hot batch whose max timestamp is at or past ARGV[1] (it holds the earliest record at or
+    /// past that time), reading ARGV[2] entries per step. KEYS: stream, meta. Returns {id, batch} or {} when
+    /// no batch reaches the time.
+    /// </summary>
+    public const string FindTime = """
+        local from = '-'
+        local ts = tonumber(ARGV[1])
+        local step = tonumber(ARGV[2])
+        while true do
+          local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', step)
+          if #entries == 0 then
+            return {}
+          end
+          for _, e in ipairs(entries) do
+            local batch = e[2][2]
+            if struct.unpack('<i8', batch, 31) >= ts then
+              return {e[1], batch}
+            end
+          end
+          from = '(' .. entries[#entries][1]
+        end
+        """;
+
+    /// <summary>
+    /// Takes or renews a partition's tiering lease: one Storage instance tiers a partition at a time.
+    /// KEYS: lease. ARGV: holder, lease ms. Returns 1 when the caller holds it now.
+    /// </summary>
+    public const string Lease = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] then
+          return 0
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+        return 1
+        """;
+}
