@@ -76,6 +76,8 @@ public sealed class StorageAppender : IAsyncDisposable
         StatusCode.NotFound => new ProduceException(ProduceError.TopicNotFound, status.Detail),
         StatusCode.FailedPrecondition => new ProduceException(ProduceError.OutOfOrderSequence, status.Detail),
         StatusCode.InvalidArgument => new ProduceException(ProduceError.InvalidArgument, status.Detail),
+        // The partition's hot tier is at its hard limit (tiering is behind): the producer is told to back off, nothing was written.
+        StatusCode.ResourceExhausted => new ProduceException(ProduceError.Backpressure, status.Detail),
         _ => new ProduceException(ProduceError.Unavailable, $"Storage did not take the batch: {status.Detail}"),
     };
 

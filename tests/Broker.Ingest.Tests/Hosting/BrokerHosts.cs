@@ -25,13 +25,19 @@ public sealed class BrokerHosts : IAsyncDisposable
     private readonly GrpcChannel _storageChannel;
     private readonly GrpcChannel _ingestChannel;
 
-    private BrokerHosts(string redis, string prefix, IReadOnlyDictionary<string, string>? ingestSettings, TimeSpan appendDelay)
+    private BrokerHosts(string redis, string prefix, IReadOnlyDictionary<string, string>? ingestSettings, TimeSpan appendDelay,
+        IReadOnlyDictionary<string, string>? storageSettings)
     {
         _storage = new WebApplicationFactory<storage::Program>().WithWebHostBuilder(web =>
         {
             web.UseSetting("ConnectionStrings:redis", redis);
             web.UseSetting("Storage:KeyPrefix", prefix.TrimEnd(':'));
             web.UseSetting("Storage:HotTier", "redis");
+            web.UseSetting("Storage:Segments:Directory", Path.Combine(Path.GetTempPath(), "broker-ingest-tests-segments"));
+            foreach (var (key, value) in storageSettings ?? new Dictionary<string, string>())
+            {
+                web.UseSetting(key, value);
+            }
             if (appendDelay > TimeSpan.Zero)
             {
                 web.ConfigureTestServices(services =>
@@ -82,8 +88,9 @@ public sealed class BrokerHosts : IAsyncDisposable
     public IServiceProvider IngestServices => _ingest.Services;
 
     /// <summary>Starts both; <paramref name="appendDelay"/> makes Storage that much slower to answer each append.</summary>
-    public static BrokerHosts Start(string redis, string prefix, IReadOnlyDictionary<string, string>? ingestSettings = null, TimeSpan appendDelay = default) =>
-        new(redis, prefix, ingestSettings, appendDelay);
+    public static BrokerHosts Start(string redis, string prefix, IReadOnlyDictionary<string, string>? ingestSettings = null, TimeSpan appendDelay = default,
+        IReadOnlyDictionary<string, string>? storageSettings = null) =>
+        new(redis, prefix, ingestSettings, appendDelay, storageSettings);
 
     public async Task CreateTopicAsync(string topic, int partitions, bool schemaValidation = false)
     {

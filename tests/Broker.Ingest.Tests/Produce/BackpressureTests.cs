@@ -84,6 +84,58 @@ public sealed class BackpressureTests(RedisFixture redis)
         Assert.Equal(acked, (await hosts.Storage.EndOffsetsAsync("slow-grpc")).Sum());
     }
 
+    [Fact]
+    public async Task A_partition_whose_segment_store_is_down_fills_its_hot_tier_to_the_hard_limit_then_ingest_answers_429_and_loses_nothing()
+    {
+        // The segment folder's parent is a file: every segment upload fails, as with S3 away.
+        var blocker = Path.Combine(Path.GetTempPath(), "broker-blocked-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(blocker, "not a folder");
+        try
+        {
+            await using var hosts = BrokerHosts.Start(redis.ConnectionString, redis.NewPrefix("full"), storageSettings: new Dictionary<string, string>
+            {
+                ["Storage:Segments:Store"] = "local",
+                ["Storage:Segments:Directory"] = Path.Combine(blocker, "segments"),
+                ["Storage:Segments:MaxRetries"] = "0",
+                ["Storage:Tiering:IntervalMs"] = "100",
+                ["Storage:Tiering:SegmentBytes"] = "8192",
+                ["Storage:Tiering:HardLimitFactor"] = "2",
+            });
+            using (var created = await hosts.StorageHttp.PutAsJsonAsync("/v1/topics/stuck", new { partitions = 1, hotBytes = 32 * 1024 }))
+            {
+                created.EnsureSuccessStatusCode();
+            }
+            var acked = new List<(long Offset, string Value)>();
+            HttpResponseMessage? refused = null;
+            for (var i = 0; i < 200 && refused is null; i++)
+            {
+                var value = $"v{i}-{new string('y', 2000)}";
+                var response = await hosts.IngestHttp.PostAsJsonAsync("/v1/topics/stuck/records", new { records = new[] { new { value } } });
+                if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                {
+                    refused = response;
+                    break;
+                }
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                acked.Add(((await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("offsets")[0].GetProperty("offset").GetInt64(), value));
+                response.Dispose();
+            }
+            Assert.NotNull(refused);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.Contains("hard limit", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            refused.Dispose();
+            // Up to twice the 32 KiB budget was taken in 2 KB records; every one of them is in the log.
+            Assert.InRange(acked.Count, 25, 40);
+            var log = (await hosts.Storage.ReadAllAsync("stuck", 0)).ToDictionary(r => r.Offset, r => Encoding.UTF8.GetString(r.Value.Span));
+            Assert.Equal(acked.Count, log.Count);
+            Assert.All(acked, a => Assert.Equal("\"" + a.Value + "\"", log[a.Offset]));
+        }
+        finally
+        {
+            File.Delete(blocker);
+        }
+    }
+
     private BrokerHosts SlowHosts() => BrokerHosts.Start(redis.ConnectionString, redis.NewPrefix("slow"), new Dictionary<string, string>
     {
         ["Ingest:MaxBufferedBytes"] = BudgetBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
