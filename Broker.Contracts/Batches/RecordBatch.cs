@@ -184,6 +184,43 @@ public readonly struct RecordBatch
         return trimmed;
     }
 
+    /// <summary>
+    /// A batch holding only the records before <paramref name="endOffset"/>: the end of a range read that stops
+    /// mid-batch. The result is uncompressed; base offset and producer sequence stay.
+    /// </summary>
+    public byte[] TrimAfter(long endOffset)
+    {
+        if (endOffset >= NextOffset)
+        {
+            return Bytes.ToArray();
+        }
+        if (endOffset <= BaseOffset)
+        {
+            throw new ArgumentOutOfRangeException(nameof(endOffset), endOffset, $"The batch starts at {BaseOffset}.");
+        }
+        using var builder = new RecordBatchBuilder(Bytes.Length);
+        foreach (var record in GetRecords())
+        {
+            if (record.Offset < endOffset)
+            {
+                builder.Add(record.Key, record.Value.Span, record.Headers, record.Timestamp);
+            }
+        }
+        var trimmed = builder.Build(CompressionCodec.None, ProducerId, BaseSequence);
+        SetBaseOffset(trimmed, BaseOffset);
+        return trimmed;
+    }
+
+    /// <summary>A copy of the batch under another producer id and sequence (records and compression as they are; the CRC recomputed).</summary>
+    public byte[] WithProducer(long producerId, int baseSequence)
+    {
+        var copy = Bytes.ToArray();
+        BinaryPrimitives.WriteInt64LittleEndian(copy.AsSpan(ProducerIdPosition), producerId);
+        BinaryPrimitives.WriteInt32LittleEndian(copy.AsSpan(BaseSequencePosition), baseSequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(CrcPosition), Crc32C.Compute(copy.AsSpan(CrcCoveredStart)));
+        return copy;
+    }
+
     /// <summary>The same records compressed with <paramref name="codec"/> (the producer metadata kept).</summary>
     public byte[] Recompress(CompressionCodec codec)
     {

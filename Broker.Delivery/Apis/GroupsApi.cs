@@ -238,46 +238,51 @@ public sealed record PolledRecord(
     string DeliveryId,
     int Attempt)
 {
-    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     internal static PolledRecord From(Delivered delivery)
     {
         var r = delivery.Record;
-        string? key = null, keyBase64 = null;
-        if (r.Key is { } k)
-        {
-            if (TryUtf8(k.Span, out var text))
-            {
-                key = text;
-            }
-            else
-            {
-                keyBase64 = Convert.ToBase64String(k.Span);
-            }
-        }
-        var isJson = RawJson.IsJson(r.Value.Span);
-        var headers = new Dictionary<string, string>(delivery.Headers.Count, StringComparer.Ordinal);
-        foreach (var header in delivery.Headers)
-        {
-            headers[header.Name] = Encoding.UTF8.GetString(header.Value.Span);
-        }
-        return new PolledRecord(r.Partition, r.Offset, key, keyBase64,
-            isJson ? new RawJson(r.Value) : null, isJson ? null : Convert.ToBase64String(r.Value.Span),
-            headers, r.Timestamp, delivery.DeliveryId, delivery.Attempt);
+        var (key, keyBase64) = RecordText.Key(r.Key);
+        var (value, valueBase64) = RecordText.Value(r.Value);
+        return new PolledRecord(r.Partition, r.Offset, key, keyBase64, value, valueBase64, RecordText.Headers(delivery.Headers),
+            r.Timestamp, delivery.DeliveryId, delivery.Attempt);
     }
+}
 
-    private static bool TryUtf8(ReadOnlySpan<byte> bytes, out string? text)
+/// <summary>
+/// How the REST side shows a record's bytes: a key that is UTF-8 text as text (else base64), a value that is
+/// JSON as JSON (as Ingest's JSON produce stores it, else base64), header values as UTF-8 text.
+/// </summary>
+internal static class RecordText
+{
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static (string? Text, string? Base64) Key(ReadOnlyMemory<byte>? key)
     {
+        if (key is not { } k)
+        {
+            return (null, null);
+        }
         try
         {
-            text = s_strictUtf8.GetString(bytes);
-            return true;
+            return (s_strictUtf8.GetString(k.Span), null);
         }
         catch (DecoderFallbackException)
         {
-            text = null;
-            return false;
+            return (null, Convert.ToBase64String(k.Span));
         }
+    }
+
+    public static (RawJson? Json, string? Base64) Value(ReadOnlyMemory<byte> value) =>
+        RawJson.IsJson(value.Span) ? (new RawJson(value), null) : (null, Convert.ToBase64String(value.Span));
+
+    public static Dictionary<string, string> Headers(IReadOnlyList<Broker.Contracts.Batches.RecordHeader> headers)
+    {
+        var result = new Dictionary<string, string>(headers.Count, StringComparer.Ordinal);
+        foreach (var header in headers)
+        {
+            result[header.Name] = Encoding.UTF8.GetString(header.Value.Span);
+        }
+        return result;
     }
 }
 

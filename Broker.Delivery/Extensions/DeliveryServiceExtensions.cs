@@ -3,6 +3,7 @@ using Broker.Delivery;
 using Broker.Delivery.Apis;
 using Broker.Delivery.Consuming;
 using Broker.Delivery.Groups;
+using Broker.Delivery.Replays;
 using Broker.Delivery.Retries;
 using Broker.Delivery.StorageAccess;
 using Broker.Delivery.Telemetry;
@@ -47,12 +48,15 @@ public static class DeliveryServiceExtensions
         {
             builder.AddBrokerRedis(RedisConnectionName);
             builder.Services.AddSingleton<IGroupCoordinator, RedisGroupCoordinator>();
+            builder.Services.AddSingleton<IReplayStore, RedisReplayStore>();
         }
         else
         {
             builder.Services.AddSingleton<IGroupCoordinator, InMemoryGroupCoordinator>();
+            builder.Services.AddSingleton<IReplayStore, InMemoryReplayStore>();
             builder.Services.AddHostedService<InMemoryCoordinatorAnnouncement>();
         }
+        AddReplays(builder);
         builder.Services.AddSingleton<LogClient>();
         builder.Services.AddSingleton<DeliveryMetrics>();
         builder.Services.AddSingleton<RedeliveryPolicy>();
@@ -67,9 +71,34 @@ public static class DeliveryServiceExtensions
         return builder;
     }
 
+    /// <summary>Replay jobs: the planner behind the API, the runner on every instance, and the HTTP client for URL targets.</summary>
+    private static void AddReplays(IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ReplayOptions>().BindConfiguration(ReplayOptions.SectionName).ValidateDataAnnotations()
+            .Validate(o => o.ProgressIntervalMs < o.LeaseMs, "Delivery:Replay:ProgressIntervalMs must be shorter than Delivery:Replay:LeaseMs, or leases lapse between renewals.")
+            .ValidateOnStart();
+        var replay = builder.Configuration.GetSection(ReplayOptions.SectionName).Get<ReplayOptions>() ?? new ReplayOptions();
+        builder.Services.AddSingleton<ReplayMetrics>();
+        builder.Services.AddSingleton<ReplayPlanner>();
+        builder.Services.AddSingleton<ReplayRunner>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReplayRunner>());
+        // The defaults' handler would time out and retry on its own terms: one handler, with the replay's timeout.
+#pragma warning disable EXTEXP0001 // experimental, but the documented way to replace one client's defaults
+        builder.Services.AddHttpClient(ReplayRunner.HttpClientName)
+            .RemoveAllResilienceHandlers()
+            .AddStandardResilienceHandler(o =>
+            {
+                o.AttemptTimeout.Timeout = TimeSpan.FromMilliseconds(replay.HttpTimeoutMs);
+                o.TotalRequestTimeout.Timeout = TimeSpan.FromMilliseconds(replay.HttpTimeoutMs * 4);
+                o.CircuitBreaker.SamplingDuration = TimeSpan.FromMilliseconds(Math.Max(replay.HttpTimeoutMs * 2, 30_000));
+            });
+#pragma warning restore EXTEXP0001
+    }
+
     public static WebApplication MapDeliveryApi(this WebApplication app)
     {
         app.MapGroupsApi();
+        app.MapReplaysApi();
         app.MapGrpcService<DeliveryGrpcService>();
         return app;
     }

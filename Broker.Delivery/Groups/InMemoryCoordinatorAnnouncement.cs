@@ -6,6 +6,7 @@ internal sealed class InMemoryCoordinatorAnnouncement(ILogger<InMemoryCoordinato
     public Task StartAsync(CancellationToken cancellationToken)
     {
         DeliveryLog.InMemoryCoordinator(logger);
+        DeliveryLog.InMemoryReplays(logger);
         return Task.CompletedTask;
     }
 

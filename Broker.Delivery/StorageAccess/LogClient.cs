@@ -135,7 +135,37 @@ public sealed class LogClient
             (Storage: _storage, Request: request), cancellationToken);
     }
 
-    /// <summary>Appends one batch (a dead-letter record); answers its base offset.</summary>
+    /// <summary>
+    /// Batches from <paramref name="offset"/> (the first trimmed to start there), from whichever tier holds them,
+    /// without waiting for new ones. OUT_OF_RANGE below the log's start becomes <see cref="OffsetOutOfRangeException"/>.
+    /// </summary>
+    public async Task<ReadResult> ReadAsync(string topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _retry.ExecuteAsync(
+                static async (state, token) => await state.Storage.ReadAsync(
+                    new ReadRequest { Topic = state.Topic, Partition = state.Partition, Offset = state.Offset, MaxBytes = state.MaxBytes }, cancellationToken: token),
+                (Storage: _storage, Topic: topic, Partition: partition, Offset: offset, MaxBytes: maxBytes), cancellationToken);
+            return new ReadResult(response.Batches, response.NextOffset, response.LogStartOffset, response.EndOffset);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.OutOfRange)
+        {
+            throw await OutOfRangeAsync(ex, topic, partition, offset, cancellationToken);
+        }
+    }
+
+    /// <summary>The earliest offset whose record is stamped at or after <paramref name="timestamp"/>; the end offset when none is.</summary>
+    public async Task<long> FindOffsetAsync(string topic, int partition, long timestamp, CancellationToken cancellationToken)
+    {
+        var response = await _retry.ExecuteAsync(
+            static async (state, token) => await state.Storage.FindOffsetAsync(
+                new FindOffsetRequest { Topic = state.Topic, Partition = state.Partition, Timestamp = state.Timestamp }, cancellationToken: token),
+            (Storage: _storage, Topic: topic, Partition: partition, Timestamp: timestamp), cancellationToken);
+        return response.Offset;
+    }
+
+    /// <summary>Appends one batch (a dead-letter record, a replayed batch); answers its base offset.</summary>
     public async Task<long> AppendAsync(string topic, int partition, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
     {
         var request = new AppendRequest { Topic = topic, Partition = partition, Batch = UnsafeByteOperations.UnsafeWrap(batch) };

@@ -60,4 +60,28 @@ internal static partial class DeliveryLog
 
     [LoggerMessage(19, LogLevel.Error, "Reading {Subscription} partition {Partition} stopped with an error; the consumer is stopped")]
     public static partial void FetchLoopFailed(ILogger logger, string subscription, int partition, Exception exception);
+
+    [LoggerMessage(40, LogLevel.Information, "Replay {JobId} of {Topic} into {Target} started{ResumedText}: {Done} of {Total} records done")]
+    private static partial void ReplayStartedCore(ILogger logger, string jobId, string topic, string target, string resumedText, long done, long total);
+
+    public static void ReplayStarted(ILogger logger, string jobId, string topic, string target, bool resumed, long done, long total) =>
+        ReplayStartedCore(logger, jobId, topic, target, resumed ? " (resumed)" : "", done, total);
+
+    [LoggerMessage(41, LogLevel.Information, "Replay {JobId} ended {State}: {Done} of {Total} records")]
+    public static partial void ReplayFinished(ILogger logger, string jobId, string state, long done, long total);
+
+    [LoggerMessage(42, LogLevel.Information, "Replay {JobId} paused at {Done} of {Total} records (the service is stopping); it resumes where it stopped")]
+    public static partial void ReplayPaused(ILogger logger, string jobId, long done, long total);
+
+    [LoggerMessage(43, LogLevel.Error, "Replay {JobId} failed: {Reason}")]
+    public static partial void ReplayFailed(ILogger logger, string jobId, string reason);
+
+    [LoggerMessage(44, LogLevel.Warning, "Replay {JobId}: another instance holds its lease now; this one stops running it")]
+    public static partial void ReplayLeaseLost(ILogger logger, string jobId);
+
+    [LoggerMessage(45, LogLevel.Warning, "Looking for replay jobs failed: {Reason}")]
+    public static partial void ReplayScanFailed(ILogger logger, string reason);
+
+    [LoggerMessage(46, LogLevel.Warning, "No ConnectionStrings:redis is set: replay jobs are kept in this process only, and a restart forgets them.")]
+    public static partial void InMemoryReplays(ILogger logger);
 }

@@ -279,4 +279,40 @@ public sealed class RecordBatchTests
         }
         return builder.Build(codec, producerId, baseSequence);
     }
+
+    [Theory]
+    [InlineData(CompressionCodec.None)]
+    [InlineData(CompressionCodec.Lz4)]
+    public void TrimAfter_keeps_the_records_before_an_offset_and_WithProducer_restamps_a_batch_that_still_validates(CompressionCodec codec)
+    {
+        using var builder = new RecordBatchBuilder();
+        for (var i = 0; i < 10; i++)
+        {
+            builder.Add(Encoding.UTF8.GetBytes($"k{i}"), Encoding.UTF8.GetBytes($"v{i}"), [new RecordHeader("h", new byte[] { (byte)i })], s_now + i);
+        }
+        var bytes = builder.Build(codec, producerId: 7, baseSequence: 30);
+        RecordBatch.SetBaseOffset(bytes, 100);
+        var batch = RecordBatch.Validate(bytes);
+
+        var head = RecordBatch.Validate(batch.TrimAfter(104));
+        Assert.Equal((100L, 4, 7L, 30), (head.BaseOffset, head.RecordCount, head.ProducerId, head.BaseSequence));
+        Assert.Equal(["v0", "v1", "v2", "v3"], Records(head).Select(r => Encoding.UTF8.GetString(r.Value.Span)));
+        Assert.Equal(s_now + 3, head.MaxTimestamp);
+        Assert.Equal(bytes, batch.TrimAfter(110));
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.TrimAfter(100));
+
+        var restamped = RecordBatch.Validate(batch.WithProducer(123_456, 9));
+        Assert.Equal((123_456L, 9, codec, 10), (restamped.ProducerId, restamped.BaseSequence, restamped.Codec, restamped.RecordCount));
+        Assert.Equal(Records(batch).Select(r => r.Value.ToArray()), Records(restamped).Select(r => r.Value.ToArray()));
+    }
+
+    private static List<Broker.Contracts.Batches.Record> Records(RecordBatch batch)
+    {
+        var records = new List<Broker.Contracts.Batches.Record>();
+        foreach (var record in batch.GetRecords())
+        {
+            records.Add(record);
+        }
+        return records;
+    }
 }

@@ -1,0 +1,113 @@
+using Broker.Delivery.Replays;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Broker.Delivery.Apis;
+
+/// <summary>
+/// REST for replay jobs: POST creates one (201 with its state), GET shows one or all (progress, rate, ETA),
+/// DELETE cancels one. Errors are problem details: 400 naming the field, 404 for a missing topic, group or
+/// job, 409 for a group with live consumers or a job that already ended.
+/// </summary>
+internal static class ReplaysApi
+{
+    public static RouteGroupBuilder MapReplaysApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/replays").WithTags("Replays");
+        api.MapPost("/", Create).WithName("CreateReplay");
+        api.MapGet("/", List).WithName("ListReplays");
+        api.MapGet("/{id}", Get).WithName("GetReplay");
+        api.MapDelete("/{id}", Cancel).WithName("CancelReplay");
+        return api;
+    }
+
+    public static async Task<Results<Created<ReplayView>, ValidationProblem, ProblemHttpResult>> Create(
+        ReplayRequest? request, ReplayPlanner planner, IReplayStore store, CancellationToken cancellationToken)
+    {
+        ReplayJob job;
+        try
+        {
+            job = await planner.PlanAsync(request ?? new ReplayRequest(), cancellationToken);
+        }
+        catch (ReplayRefusedException ex) when (ex.Errors is not null)
+        {
+            return TypedResults.ValidationProblem(ex.Errors, detail: ex.Message, title: ex.Title);
+        }
+        catch (ReplayRefusedException ex)
+        {
+            return TypedResults.Problem(ex.Message, statusCode: ex.Status, title: ex.Title);
+        }
+        await store.CreateAsync(job, cancellationToken);
+        return TypedResults.Created($"/v1/replays/{job.Id}", ReplayView.From(job));
+    }
+
+    public static async Task<Ok<ReplayList>> List(IReplayStore store, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new ReplayList([.. (await store.ListAsync(cancellationToken)).Select(ReplayView.From)]));
+
+    public static async Task<Results<Ok<ReplayView>, ProblemHttpResult>> Get(string id, IReplayStore store, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken) is { } job ? TypedResults.Ok(ReplayView.From(job)) : NotFound(id);
+
+    /// <summary>Asks the job to stop: a job no instance runs is cancelled at once; a running one stops within a progress interval.</summary>
+    public static async Task<Results<Ok<ReplayView>, ProblemHttpResult>> Cancel(string id, IReplayStore store, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var job = await store.GetAsync(id, cancellationToken);
+        if (job is null)
+        {
+            return NotFound(id);
+        }
+        if (job.IsFinished)
+        {
+            return TypedResults.Problem($"Replay '{id}' already ended ({job.State.ToString().ToLowerInvariant()}).", statusCode: StatusCodes.Status409Conflict,
+                title: "The replay has ended.");
+        }
+        await store.RequestCancelAsync(id, cancellationToken);
+        if (!await store.IsLeasedAsync(id, cancellationToken))
+        {
+            job.State = ReplayState.Cancelled;
+            job.FinishedAt = time.GetUtcNow();
+            await store.SaveAsync(job, cancellationToken);
+        }
+        return TypedResults.Ok(ReplayView.From(job) with { CancelRequested = true });
+    }
+
+    private static ProblemHttpResult NotFound(string id) =>
+        TypedResults.Problem($"There is no replay '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Replay not found.");
+}
+
+public sealed record ReplayList(IReadOnlyList<ReplayView> Replays);
+
+/// <summary>A job as the API shows it: what it replays, where, its state, progress, rate and the time left.</summary>
+public sealed record ReplayView(
+    string Id,
+    string Topic,
+    ReplayTarget Target,
+    ReplayPosition? Start,
+    ReplayPosition? End,
+    int? RateLimit,
+    string State,
+    IReadOnlyList<ReplayPartitionView> Partitions,
+    long RecordsDone,
+    long RecordsTotal,
+    long BytesDone,
+    double Percent,
+    double RecordsPerSecond,
+    double? EtaSeconds,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    string? Error,
+    bool CancelRequested = false)
+{
+    public static ReplayView From(ReplayJob job)
+    {
+        var total = job.TotalRecords;
+        var done = job.RecordsDone;
+        var percent = total == 0 ? (job.State == ReplayState.Completed ? 100 : 0) : Math.Round(100.0 * done / total, 2);
+        double? eta = job.State == ReplayState.Running && job.RecordsPerSecond > 0 ? Math.Round((total - done) / job.RecordsPerSecond, 1) : null;
+        return new ReplayView(job.Id, job.Topic, job.Target, job.Start, job.End, job.RateLimit, job.State.ToString().ToLowerInvariant(),
+            [.. job.Partitions.Select(p => new ReplayPartitionView(p.Partition, p.From, p.To, p.Next))], done, total, job.BytesDone, percent,
+            Math.Round(job.RecordsPerSecond, 1), eta, job.CreatedAt, job.StartedAt, job.FinishedAt, job.Error);
+    }
+}
+
+/// <summary>A partition's range [from, to) and the next offset the job will replay.</summary>
+public sealed record ReplayPartitionView(int Partition, long From, long To, long Next);

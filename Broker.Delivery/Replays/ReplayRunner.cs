@@ -1,0 +1,398 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using System.Threading.RateLimiting;
+using Broker.Contracts.Batches;
+using Broker.Delivery.StorageAccess;
+using Broker.Delivery.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Delivery.Replays;
+
+/// <summary>
+/// Runs replay jobs. Every instance looks for jobs nobody runs; the one that takes a job's lease runs it,
+/// renewing the lease, and writes its progress every Delivery:Replay:ProgressIntervalMs. An instance that
+/// stops or dies lets the lease lapse, and whichever instance takes it next resumes from the written
+/// progress. Partitions are read with two reads under way each (Storage fetches segment chunks ahead), a
+/// few partitions at once, under the job's rate limit.
+/// </summary>
+public sealed class ReplayRunner(
+    IReplayStore store, LogClient log, IHttpClientFactory http, ReplayMetrics metrics, TimeProvider time,
+    IOptions<ReplayOptions> options, ILogger<ReplayRunner> logger) : BackgroundService
+{
+    public const string HttpClientName = "replay";
+    private readonly ReplayOptions _options = options.Value;
+    private readonly string _holder = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+    private readonly ConcurrentDictionary<string, Task> _running = new();
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _saving = new();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(_options.PollIntervalMs), time);
+        do
+        {
+            try
+            {
+                await ScanAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                DeliveryLog.ReplayScanFailed(logger, ex.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        // Running jobs save their progress and let their leases go, so another instance resumes them at once.
+        await Task.WhenAll(_running.Values).WaitAsync(cancellationToken);
+    }
+
+    private async Task ScanAsync(CancellationToken stoppingToken)
+    {
+        foreach (var job in await store.ListAsync(stoppingToken))
+        {
+            if (job.IsFinished || _running.ContainsKey(job.Id) || _running.Count >= _options.MaxRunningJobs)
+            {
+                continue;
+            }
+            if (await store.LeaseAsync(job.Id, _holder, Lease, stoppingToken))
+            {
+                _running[job.Id] = Task.Run(() => RunAsync(job.Id, stoppingToken), CancellationToken.None);
+            }
+        }
+    }
+
+    private TimeSpan Lease => TimeSpan.FromMilliseconds(_options.LeaseMs);
+
+    private async Task RunAsync(string id, CancellationToken stoppingToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var cancelRequested = false;
+        var leaseLost = false;
+        ReplayJob? job = null;
+        using var activity = DeliveryTelemetry.Source.StartActivity("replay", ActivityKind.Internal);
+        try
+        {
+            job = await store.GetAsync(id, stoppingToken);
+            if (job is null || job.IsFinished)
+            {
+                return;
+            }
+            activity?.SetTag("messaging.destination.name", job.Topic);
+            activity?.SetTag("broker.replay.id", job.Id);
+            activity?.SetTag("broker.replay.target", job.Target.Kind);
+            if (await store.IsCancelRequestedAsync(id, stoppingToken))
+            {
+                await FinishAsync(job, ReplayState.Cancelled, null);
+                return;
+            }
+            var resumed = job.State == ReplayState.Running;
+            job.State = ReplayState.Running;
+            job.StartedAt ??= time.GetUtcNow();
+            await store.SaveAsync(job, stoppingToken);
+            DeliveryLog.ReplayStarted(logger, job.Id, job.Topic, job.Target.Kind, resumed, job.RecordsDone, job.TotalRecords);
+            metrics.JobStarted();
+            try
+            {
+                var watching = WatchAsync(job, stop, () => cancelRequested = true, () => leaseLost = true);
+                await ReplayAsync(job, stop.Token);
+                await stop.CancelAsync();
+                await watching;
+            }
+            finally
+            {
+                metrics.JobEnded();
+            }
+            if (cancelRequested)
+            {
+                await FinishAsync(job, ReplayState.Cancelled, null);
+                return;
+            }
+            await FinishAsync(job, ReplayState.Completed, null);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && job is not null)
+        {
+            if (cancelRequested)
+            {
+                await FinishAsync(job, ReplayState.Cancelled, null);
+            }
+            else if (!leaseLost)
+            {
+                // The service is stopping: keep the progress; another instance (or this one, restarted) resumes.
+                await SaveQuietlyAsync(job);
+                DeliveryLog.ReplayPaused(logger, job.Id, job.RecordsDone, job.TotalRecords);
+            }
+        }
+        catch (Exception ex) when (job is not null)
+        {
+            DeliveryLog.ReplayFailed(logger, job.Id, ex.Message);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            await FinishAsync(job, ReplayState.Failed, ex.Message);
+        }
+        finally
+        {
+            try
+            {
+                await store.ReleaseAsync(id, _holder, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                DeliveryLog.ReplayScanFailed(logger, ex.Message); // the lease runs out by itself
+            }
+            _running.TryRemove(id, out _);
+            if (_saving.TryRemove(id, out var gate))
+            {
+                gate.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Until the job ends: renews the lease, watches for a cancel request, writes progress; stops the job when it must.</summary>
+    private async Task WatchAsync(ReplayJob job, CancellationTokenSource stop, Action cancelled, Action lost)
+    {
+        var interval = TimeSpan.FromMilliseconds(Math.Min(_options.ProgressIntervalMs, _options.LeaseMs / 3));
+        var lastRecords = job.RecordsDone;
+        var lastAt = Stopwatch.GetTimestamp();
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(interval, time, stop.Token);
+                var records = Progress(job);
+                var elapsed = Stopwatch.GetElapsedTime(lastAt).TotalSeconds;
+                job.RecordsPerSecond = elapsed > 0 ? (records - lastRecords) / elapsed : 0;
+                (lastRecords, lastAt) = (records, Stopwatch.GetTimestamp());
+                await SaveProgressAsync(job, CancellationToken.None);
+                if (await store.IsCancelRequestedAsync(job.Id, CancellationToken.None))
+                {
+                    cancelled();
+                    await stop.CancelAsync();
+                }
+                else if (!await store.LeaseAsync(job.Id, _holder, Lease, CancellationToken.None))
+                {
+                    lost();
+                    DeliveryLog.ReplayLeaseLost(logger, job.Id);
+                    await stop.CancelAsync();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ReplayAsync(ReplayJob job, CancellationToken cancellationToken)
+    {
+        IReplayTarget target = job.Target.Kind switch
+        {
+            "group" => new GroupRewind(log),
+            "topic" => new TopicRepublish(log),
+            _ => new HttpPost(http.CreateClient(HttpClientName)),
+        };
+        if (await target.PrepareAsync(job, cancellationToken))
+        {
+            return;
+        }
+        using var limiter = job.RateLimit is { } rate ? new RecordRateLimiter(rate) : null;
+        using var gate = new SemaphoreSlim(_options.PartitionConcurrency);
+        var bytes = new long[] { job.BytesDone };
+        await Task.WhenAll(job.Partitions.Where(p => !p.Done).Select(async partition =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                await ReplayPartitionAsync(job, partition, target, limiter, bytes, cancellationToken);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        await SaveProgressAsync(job, CancellationToken.None);
+    }
+
+    /// <summary>Writes the job's progress; one write at a time per job, each from a fresh look, so progress never goes back.</summary>
+    private async Task SaveProgressAsync(ReplayJob job, CancellationToken cancellationToken)
+    {
+        var gate = _saving.GetOrAdd(job.Id, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            Progress(job);
+            await store.SaveAsync(job, cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task ReplayPartitionAsync(ReplayJob job, ReplayPartition partition, IReplayTarget target, RecordRateLimiter? limiter, long[] bytes,
+        CancellationToken cancellationToken)
+    {
+        // Reads run ahead of the writes: one read waits in the channel while the next is under way.
+        var reads = Channel.CreateBounded<ReadResult>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        var reading = ReadAheadAsync(job, partition, reads.Writer, cancellationToken);
+        await foreach (var read in ReadAllAsync(reads.Reader, cancellationToken))
+        {
+            foreach (var raw in read.Batches)
+            {
+                var batch = RecordBatch.Parse(raw.Memory);
+                if (batch.NextOffset <= partition.Next)
+                {
+                    continue;
+                }
+                if (batch.BaseOffset >= partition.To)
+                {
+                    break;
+                }
+                if (batch.NextOffset > partition.To)
+                {
+                    batch = RecordBatch.Parse(batch.TrimAfter(partition.To));
+                }
+                if (limiter is not null)
+                {
+                    await limiter.AcquireAsync(batch.RecordCount, cancellationToken);
+                }
+                await target.WriteAsync(job, partition, batch, cancellationToken);
+                partition.Next = batch.NextOffset;
+                Interlocked.Add(ref bytes[0], batch.Bytes.Length);
+                job.BytesDone = Interlocked.Read(ref bytes[0]);
+                metrics.Replayed(job.Target.Kind, batch.RecordCount, batch.Bytes.Length);
+                if (target.CheckpointEachBatch)
+                {
+                    await SaveProgressAsync(job, CancellationToken.None);
+                }
+            }
+            if (partition.Done)
+            {
+                break;
+            }
+        }
+        await reading;
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!partition.Done)
+        {
+            throw new InvalidOperationException($"Reading {job.Topic}/{partition.Partition} stopped at offset {partition.Next}, before the replay's end {partition.To}.");
+        }
+    }
+
+    /// <summary>The reads as they come; a failed read surfaces as its own error, not as a closed channel.</summary>
+    private static async IAsyncEnumerable<ReadResult> ReadAllAsync(ChannelReader<ReadResult> reads,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                if (!await reads.WaitToReadAsync(cancellationToken))
+                {
+                    yield break;
+                }
+            }
+            catch (ChannelClosedException ex) when (ex.InnerException is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerException);
+            }
+            while (reads.TryRead(out var read))
+            {
+                yield return read;
+            }
+        }
+    }
+
+    private async Task ReadAheadAsync(ReplayJob job, ReplayPartition partition, ChannelWriter<ReadResult> reads, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var offset = partition.Next;
+            while (offset < partition.To)
+            {
+                ReadResult read;
+                try
+                {
+                    read = await log.ReadAsync(job.Topic, partition.Partition, offset, _options.ReadBytes, cancellationToken);
+                }
+                catch (OffsetOutOfRangeException ex)
+                {
+                    throw new InvalidOperationException(
+                        $"Offsets {offset} to {ex.LogStartOffset - 1} of {job.Topic}/{partition.Partition} were removed by retention before the replay reached them.", ex);
+                }
+                if (read.Batches.Count == 0)
+                {
+                    throw new InvalidOperationException($"{job.Topic}/{partition.Partition} ends at {read.EndOffset}, before the replay's end {partition.To}.");
+                }
+                await reads.WriteAsync(read, cancellationToken);
+                offset = read.NextOffset;
+            }
+            reads.Complete();
+        }
+        catch (OperationCanceledException)
+        {
+            reads.Complete(); // the writer side sees the same token
+        }
+        catch (Exception ex)
+        {
+            reads.Complete(ex);
+        }
+    }
+
+    /// <summary>Records done (everything below each partition's Next); written into the job.</summary>
+    private static long Progress(ReplayJob job)
+    {
+        job.RecordsDone = job.Partitions.Sum(p => Math.Min(p.Next, p.To) - p.From);
+        return job.RecordsDone;
+    }
+
+    private async Task FinishAsync(ReplayJob job, ReplayState state, string? error)
+    {
+        job.State = state;
+        job.Error = error;
+        job.FinishedAt = time.GetUtcNow();
+        job.RecordsPerSecond = 0;
+        await SaveQuietlyAsync(job);
+        DeliveryLog.ReplayFinished(logger, job.Id, state.ToString(), job.RecordsDone, job.TotalRecords);
+    }
+
+    private async Task SaveQuietlyAsync(ReplayJob job)
+    {
+        try
+        {
+            await SaveProgressAsync(job, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            DeliveryLog.ReplayScanFailed(logger, ex.Message);
+        }
+    }
+}
+
+/// <summary>A job's rate limit in records per second: a token bucket holding one second's worth, topped up every 100 ms.</summary>
+internal sealed class RecordRateLimiter(int recordsPerSecond) : IDisposable
+{
+    private readonly TokenBucketRateLimiter _bucket = new(new TokenBucketRateLimiterOptions
+    {
+        TokenLimit = recordsPerSecond,
+        TokensPerPeriod = Math.Max(1, recordsPerSecond / 10),
+        ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+        QueueLimit = int.MaxValue,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        AutoReplenishment = true,
+    });
+
+    /// <summary>Waits for <paramref name="records"/> permits, in pieces the bucket can hold.</summary>
+    public async Task AcquireAsync(int records, CancellationToken cancellationToken)
+    {
+        while (records > 0)
+        {
+            var take = Math.Min(records, recordsPerSecond);
+            using var lease = await _bucket.AcquireAsync(take, cancellationToken);
+            records -= take;
+        }
+    }
+
+    public void Dispose() => _bucket.Dispose();
+}
