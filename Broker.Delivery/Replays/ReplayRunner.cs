@@ -113,8 +113,9 @@ public sealed class ReplayRunner(
             }
             await FinishAsync(job, ReplayState.Completed, null);
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested && job is not null)
+        catch (Exception) when (stop.IsCancellationRequested && job is not null)
         {
+            // Stopped on purpose: whatever the call under way threw (cancelled, or the gRPC call torn down) only says so.
             if (cancelRequested)
             {
                 await FinishAsync(job, ReplayState.Cancelled, null);

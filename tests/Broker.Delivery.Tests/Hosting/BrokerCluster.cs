@@ -42,7 +42,7 @@ public sealed class BrokerCluster : IAsyncDisposable
     private readonly HttpMessageHandler _storageHandler;
     private readonly List<DeliveryNode> _deliveries = [];
 
-    private BrokerCluster(string redis, string prefix, IReadOnlyDictionary<string, string>? deliverySettings)
+    private BrokerCluster(string redis, string prefix, IReadOnlyDictionary<string, string>? deliverySettings, IReadOnlyDictionary<string, string>? storageSettings)
     {
         _redis = redis;
         _prefix = prefix.TrimEnd(':');
@@ -58,6 +58,11 @@ public sealed class BrokerCluster : IAsyncDisposable
             web.UseSetting("ConnectionStrings:redis", redis);
             web.UseSetting("Storage:KeyPrefix", _prefix);
             web.UseSetting("Storage:HotTier", "redis");
+            web.UseSetting("Storage:Segments:Directory", Path.Combine(Path.GetTempPath(), "broker-delivery-tests-segments"));
+            foreach (var (key, value) in storageSettings ?? new Dictionary<string, string>())
+            {
+                web.UseSetting(key, value);
+            }
             // A failing call then says why in its status, which is what a failing test needs to show.
             web.ConfigureTestServices(services => services.AddGrpc(grpc => grpc.EnableDetailedErrors = true));
         });
@@ -80,8 +85,34 @@ public sealed class BrokerCluster : IAsyncDisposable
     public LogService.LogServiceClient Storage { get; }
     public ProduceService.ProduceServiceClient Ingest { get; }
 
-    public static BrokerCluster Start(string redis, string prefix, IReadOnlyDictionary<string, string>? deliverySettings = null) =>
-        new(redis, prefix, deliverySettings);
+    public static BrokerCluster Start(string redis, string prefix, IReadOnlyDictionary<string, string>? deliverySettings = null,
+        IReadOnlyDictionary<string, string>? storageSettings = null) =>
+        new(redis, prefix, deliverySettings, storageSettings);
+
+    public IServiceProvider StorageServices => _storage.Services;
+
+    /// <summary>Every record of a partition from <paramref name="from"/> to its end, read from Storage (both tiers).</summary>
+    public async Task<List<Contracts.Batches.Record>> ReadAllAsync(string topic, int partition, long from = 0)
+    {
+        var records = new List<Contracts.Batches.Record>();
+        var offset = from;
+        while (true)
+        {
+            var response = await Storage.ReadAsync(new ReadRequest { Topic = topic, Partition = partition, Offset = offset, MaxBytes = 4 << 20 });
+            if (response.Batches.Count == 0)
+            {
+                return records;
+            }
+            foreach (var bytes in response.Batches)
+            {
+                foreach (var record in Contracts.Batches.RecordBatch.Parse(bytes.Memory).GetRecords())
+                {
+                    records.Add(record);
+                }
+            }
+            offset = response.NextOffset;
+        }
+    }
 
     /// <summary>Starts one more Delivery instance on the shared Redis.</summary>
     public DeliveryNode StartDelivery(IReadOnlyDictionary<string, string>? settings = null)
