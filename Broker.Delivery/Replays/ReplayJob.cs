@@ -11,14 +11,18 @@ public enum ReplayState
     Cancelled,
 }
 
-/// <summary>Where a replay sends what it reads: a group to rewind, a topic to republish into, or an HTTP endpoint.</summary>
+/// <summary>
+/// Where a replay sends what it reads: a group to rewind, a topic to republish into, an HTTP endpoint, or
+/// nowhere while checking every record (verify: a scrub of the history, and how fast it can be read).
+/// </summary>
 public sealed record ReplayTarget(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Group = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Topic = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Url = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Url = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Verify = null)
 {
     [JsonIgnore]
-    public string Kind => Group is not null ? "group" : Topic is not null ? "topic" : "http";
+    public string Kind => Group is not null ? "group" : Topic is not null ? "topic" : Url is not null ? "http" : "verify";
 }
 
 /// <summary>A position in a partition as a request gives it: an offset or a timestamp (unix ms), not both.</summary>

@@ -137,10 +137,12 @@ public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, 
             Add("rateLimit", $"rateLimit is records per second, between 1 and {options.Value.MaxRateLimit} (Delivery:Replay:MaxRateLimit); got {rate}.");
         }
         var target = request.Target;
-        var named = target is null ? 0 : (target.Group is null ? 0 : 1) + (target.Topic is null ? 0 : 1) + (target.Url is null ? 0 : 1);
+        var named = target is null ? 0
+            : (target.Group is null ? 0 : 1) + (target.Topic is null ? 0 : 1) + (target.Url is null ? 0 : 1) + (target.Verify is true ? 1 : 0);
         if (named != 1)
         {
-            Add("target", "The target is one of {\"group\": name} (rewind it), {\"topic\": name} (republish into it) or {\"url\": address} (POST each record there).");
+            Add("target", "The target is one of {\"group\": name} (rewind it), {\"topic\": name} (republish into it), {\"url\": address} "
+                + "(POST each record there) or {\"verify\": true} (read and check every record, deliver nothing).");
         }
         else if (target!.Group is { } group && Names.Check(group, "group") is { } groupError)
         {

@@ -191,7 +191,8 @@ public sealed class ReplayRunner(
         {
             "group" => new GroupRewind(log),
             "topic" => new TopicRepublish(log),
-            _ => new HttpPost(http.CreateClient(HttpClientName)),
+            "http" => new HttpPost(http.CreateClient(HttpClientName)),
+            _ => new Verify(),
         };
         if (await target.PrepareAsync(job, cancellationToken))
         {

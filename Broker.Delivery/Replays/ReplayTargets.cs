@@ -105,6 +105,28 @@ internal sealed class HttpPost(HttpClient http) : IReplayTarget
     }
 }
 
+/// <summary>
+/// Delivers nothing: reads the range and checks every batch (CRC, every record's framing, the header's
+/// counts). A scrub of tiered history, and the measure of how fast history can be read back.
+/// </summary>
+internal sealed class Verify : IReplayTarget
+{
+    public Task<bool> PrepareAsync(ReplayJob job, CancellationToken cancellationToken) => Task.FromResult(false);
+
+    public Task WriteAsync(ReplayJob job, ReplayPartition partition, RecordBatch batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            RecordBatch.Validate(batch.Bytes);
+        }
+        catch (CorruptRecordBatchException ex)
+        {
+            throw new InvalidDataException($"{job.Topic}/{partition.Partition}: the batch at offset {batch.BaseOffset} is corrupt: {ex.Message}", ex);
+        }
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary>What an HTTP target receives: the record in the shape HTTP polling gives it, with its topic.</summary>
 public sealed record ReplayedRecord(
     string Topic,

@@ -70,6 +70,12 @@ public sealed class ReplayTests(RedisFixture redis, S3Fixture s3) : IAsyncLifeti
             AssertSameRecords(await _cluster.ReadAllAsync("source", p), await _cluster.ReadAllAsync("copy", p));
         }
 
+        // Verify reads the whole range back and checks every record, delivering nothing.
+        var verify = await CreateAsync(new { topic = "source", target = new { verify = true } });
+        var verified = await UntilStateAsync(verify.GetProperty("id").GetString()!, "completed");
+        Assert.Equal(Records, verified.GetProperty("recordsDone").GetInt64());
+        Assert.Equal(done.GetProperty("bytesDone").GetInt64(), verified.GetProperty("bytesDone").GetInt64());
+
         // A range by offsets on one partition: [10000, 20000).
         var slice = await CreateAsync(new { topic = "source", partitions = new[] { 1 }, start = new { offset = 10_000 }, end = new { offset = 20_000 }, target = new { topic = "slice" } });
         await UntilStateAsync(slice.GetProperty("id").GetString()!, "completed");
@@ -195,6 +201,7 @@ public sealed class ReplayTests(RedisFixture redis, S3Fixture s3) : IAsyncLifeti
         await AssertRefusedAsync(new { topic = "no-such-topic", target = new { topic = "x" } }, 404, null);
         await AssertRefusedAsync(new { topic = "source", target = new { group = "never-consumed" } }, 404, null);
         await AssertRefusedAsync(new { topic = "source" }, 400, "target");
+        await AssertRefusedAsync(new { topic = "source", target = new { verify = false } }, 400, "target");
         await AssertRefusedAsync(new { topic = "source", target = new { topic = "x", url = "http://localhost/" } }, 400, "target");
         await AssertRefusedAsync(new { topic = "source", target = new { url = "ftp://elsewhere/" } }, 400, "target.url");
         await AssertRefusedAsync(new { topic = "source", target = new { topic = "source" } }, 400, "target.topic");
