@@ -96,6 +96,25 @@ start_redis() {
   [[ "$(redis-cli -p "$port" ping 2>/dev/null || true)" == "PONG" ]] || die "redis-server did not answer PING"
 }
 
+# start_s3rver PORT BUCKET: an S3-compatible server (the npm package s3rver) on 127.0.0.1:PORT, path-style, its
+# objects in $WORK/s3, BUCKET created; sets S3_PID.
+start_s3rver() {
+  local port="$1" bucket="$2"
+  command -v s3rver >/dev/null 2>&1 || die "s3rver is not on PATH (npm install -g s3rver; test.sh installs it)"
+  mkdir -p "$WORK/s3"
+  log "s3rver on 127.0.0.1:$port, bucket $bucket"
+  s3rver -d "$WORK/s3" -a 127.0.0.1 -p "$port" --no-vhost-buckets --silent --configure-bucket "$bucket" >"$WORK/s3rver.log" 2>&1 &
+  S3_PID=$!
+  BENCH_PIDS+=("$S3_PID")
+  BENCH_LOGS+=(s3rver.log)
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/$bucket" 2>/dev/null && return 0
+    kill -0 "$S3_PID" 2>/dev/null || die "s3rver exited at start"
+    sleep 0.1
+  done
+  die "s3rver did not answer on port $port"
+}
+
 # start_service NAME HTTP_PORT GRPC_PORT [NAME=value ...]: the Release build of a service (artifacts/bin/NAME) on
 # free loopback ports (GRPC_PORT "" for none), from its output folder so its appsettings.json is the content
 # root's, with the given variables, Production, logging at Warning, and the endpoints' protocols set here so

@@ -246,7 +246,7 @@ internal sealed class PartitionConsumer : IDisposable
         var records = new List<PendingRecord>();
         foreach (var bytes in read.Batches)
         {
-            var batch = RecordBatch.Parse(bytes.Memory);
+            var batch = RecordBatch.ParseChecked(bytes.Memory); // Storage checked the CRC when it read it
             foreach (var record in batch.GetRecords())
             {
                 if (record.Offset < from)

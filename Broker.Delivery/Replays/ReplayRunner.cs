@@ -242,7 +242,7 @@ public sealed class ReplayRunner(
         {
             foreach (var raw in read.Batches)
             {
-                var batch = RecordBatch.Parse(raw.Memory);
+                var batch = RecordBatch.ParseChecked(raw.Memory); // Storage checked the CRC when it read it
                 if (batch.NextOffset <= partition.Next)
                 {
                     continue;

@@ -138,7 +138,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
         };
         foreach (var batch in result.Batches)
         {
-            // The batch arrays are ours alone and never change after this: no copy.
+            // The batches' memory is never changed after this (fresh arrays, or immutable cached chunks): no copy.
             response.Batches.Add(UnsafeByteOperations.UnsafeWrap(batch));
         }
         return response;

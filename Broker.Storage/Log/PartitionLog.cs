@@ -90,7 +90,7 @@ public sealed class PartitionLog(
             }
             if (read.Batches.Count > 0)
             {
-                var result = Trim(read.Batches, offset, await LogStartAsync(topic, partition, read.StartOffset, cancellationToken), read.EndOffset);
+                var result = Trim(read.Batches, static b => b, offset, await LogStartAsync(topic, partition, read.StartOffset, cancellationToken), read.EndOffset);
                 metrics.Read(topicName, result.NextOffset - offset, result.Batches.Sum(b => b.Length));
                 return result;
             }
@@ -158,7 +158,7 @@ public sealed class PartitionLog(
             {
                 throw OutOfRange(topic.Name, partition, offset, Math.Min(logStart, hot.StartOffset), hot.EndOffset);
             }
-            var result = Trim(cold.Batches, offset, logStart, hot.EndOffset);
+            var result = Trim(cold.Batches, static b => b, offset, logStart, hot.EndOffset);
             metrics.Read(topic.Name, result.NextOffset - offset, result.Batches.Sum(b => b.Length));
             return result;
         }
@@ -255,15 +255,20 @@ public sealed class PartitionLog(
         }
     }
 
-    private static ReadResult Trim(IReadOnlyList<byte[]> read, long offset, long logStart, long end)
+    /// <summary>The read's batches with the first cut to start at the offset (the tiers checked every batch's CRC already).</summary>
+    private static ReadResult Trim<T>(IReadOnlyList<T> read, Func<T, ReadOnlyMemory<byte>> bytesOf, long offset, long logStart, long end)
     {
-        var batches = read.ToArray();
-        var first = RecordBatch.Parse(batches[0]);
+        var batches = new ReadOnlyMemory<byte>[read.Count];
+        for (var i = 0; i < batches.Length; i++)
+        {
+            batches[i] = bytesOf(read[i]);
+        }
+        var first = RecordBatch.ParseChecked(batches[0]);
         if (first.BaseOffset < offset)
         {
             batches[0] = first.TrimBefore(offset);
         }
-        var last = RecordBatch.Parse(batches[^1]);
+        var last = RecordBatch.ParseChecked(batches[^1]);
         return new ReadResult(batches, last.NextOffset, logStart, end);
     }
 
@@ -287,5 +292,5 @@ public sealed class PartitionLog(
 
 public sealed record AppendResult(long BaseOffset, int RecordCount, bool Duplicate, long EndOffset);
 
-/// <summary>Batches in offset order, the first starting exactly at the asked offset.</summary>
-public sealed record ReadResult(IReadOnlyList<byte[]> Batches, long NextOffset, long LogStartOffset, long EndOffset);
+/// <summary>Batches in offset order, the first starting exactly at the asked offset. The bytes are never changed after this (they may be cached chunks).</summary>
+public sealed record ReadResult(IReadOnlyList<ReadOnlyMemory<byte>> Batches, long NextOffset, long LogStartOffset, long EndOffset);

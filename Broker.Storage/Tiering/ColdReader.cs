@@ -8,8 +8,11 @@ using Microsoft.Extensions.Caching.Memory;
 
 namespace Broker.Storage.Tiering;
 
-/// <summary>Batches read from the cold tier: whole batches from the one holding the asked offset, and the segment they came from.</summary>
-public sealed record ColdRead(IReadOnlyList<byte[]> Batches, SegmentInfo Segment);
+/// <summary>
+/// Batches read from the cold tier: whole batches from the one holding the asked offset, and the segment they
+/// came from. A batch inside one chunk is a slice of the cached chunk (never written to), else a copy.
+/// </summary>
+public sealed record ColdRead(IReadOnlyList<ReadOnlyMemory<byte>> Batches, SegmentInfo Segment);
 
 /// <summary>
 /// Reads segments back: the manifest names the segment, its tail (indexes and footer, cached) gives the
@@ -26,6 +29,7 @@ public sealed class ColdReader : IDisposable
     private readonly string _prefix;
     private readonly MemoryCache _cache;
     private readonly ConcurrentDictionary<ChunkKey, Task<byte[]>> _fetching = new();
+    private readonly ConcurrentDictionary<ChunkKey, (byte[] Data, long At)> _ahead = new();
 
     public ColdReader(ISegmentStore store, SegmentManifest manifest, TieringOptions options, TieringMetrics metrics, string prefix)
     {
@@ -34,7 +38,9 @@ public sealed class ColdReader : IDisposable
         _options = options;
         _metrics = metrics;
         _prefix = prefix;
-        _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, options.CacheBytes) });
+        // A full cache refuses new entries until it has compacted; streaming readers need room at once, so a
+        // compaction frees a quarter (least recently used first) rather than the default 5%.
+        _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, options.CacheBytes), CompactionPercentage = 0.25 });
     }
 
     public string ObjectName(TopicConfig topic, int partition, SegmentInfo segment) =>
@@ -51,15 +57,20 @@ public sealed class ColdReader : IDisposable
         _metrics.ColdRead(topic.Name);
         var name = ObjectName(topic, partition, segment);
         var index = await IndexAsync(name, segment, cancellationToken);
-        var batches = new List<byte[]>();
+        var batches = new List<ReadOnlyMemory<byte>>();
         var bytes = 0L;
         var position = index.PositionOf(offset);
         var context = new ReadContext(topic, partition, segment, name);
+        if (_options.ReadAheadChunks > 0)
+        {
+            // The whole read's chunks at once, and the read-ahead past it: the reader is about to need them in turn.
+            _ = ReadAheadAsync(context, (position / _options.ChunkBytes) - 1, (maxBytes / _options.ChunkBytes) + 1 + _options.ReadAheadChunks);
+        }
         while (position < segment.DataLength && bytes < maxBytes)
         {
-            var batch = await BatchAtAsync(context, position, cancellationToken);
+            var (batch, parsed) = await BatchAtAsync(context, position, cancellationToken);
             position += batch.Length;
-            if (RecordBatch.Parse(batch).NextOffset <= offset)
+            if (parsed.NextOffset <= offset)
             {
                 continue; // before the asked offset: the index is sparse
             }
@@ -84,9 +95,8 @@ public sealed class ColdReader : IDisposable
             var context = new ReadContext(topic, partition, segment, name);
             while (position >= 0 && position < segment.DataLength)
             {
-                var bytes = await BatchAtAsync(context, position, cancellationToken);
+                var (bytes, batch) = await BatchAtAsync(context, position, cancellationToken);
                 position += bytes.Length;
-                var batch = RecordBatch.Parse(bytes);
                 if (batch.MaxTimestamp < timestamp)
                 {
                     continue;
@@ -110,34 +120,51 @@ public sealed class ColdReader : IDisposable
         for (var chunk = 0L; chunk * _options.ChunkBytes < segment.DataLength; chunk++)
         {
             _cache.Remove(new ChunkKey(name, chunk));
+            _ahead.TryRemove(new ChunkKey(name, chunk), out _);
         }
     }
 
-    private async Task<byte[]> BatchAtAsync(ReadContext context, long position, CancellationToken cancellationToken)
+    /// <summary>
+    /// The batch at <paramref name="position"/> of the data, checked (framing and CRC): a slice of its chunk when
+    /// it lies inside one (no copy), else copied together from the chunks it spans.
+    /// </summary>
+    private async Task<(ReadOnlyMemory<byte> Bytes, RecordBatch Batch)> BatchAtAsync(ReadContext context, long position, CancellationToken cancellationToken)
     {
         var (segment, name) = (context.Segment, context.Name);
-        var head = await RangeAsync(context, position, RecordBatchLayout.LogOverhead, cancellationToken);
-        var length = RecordBatchLayout.LogOverhead + (long)BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(RecordBatchLayout.BatchLengthPosition));
+        await RangeAsync(context, position, context.Head, cancellationToken);
+        var length = RecordBatchLayout.LogOverhead + (long)BinaryPrimitives.ReadInt32LittleEndian(context.Head.AsSpan(RecordBatchLayout.BatchLengthPosition));
         if (length < RecordBatchLayout.HeaderSize || position + length > segment.DataLength)
         {
             throw new InvalidDataException($"Segment {name}: the batch at byte {position} claims {length} bytes, past the data's end {segment.DataLength}.");
         }
-        var batch = await RangeAsync(context, position, (int)length, cancellationToken);
+        ReadOnlyMemory<byte> bytes;
+        var chunk = position / _options.ChunkBytes;
+        var inChunk = (int)(position - (chunk * _options.ChunkBytes));
+        if (inChunk + length <= _options.ChunkBytes)
+        {
+            bytes = (await ChunkAsync(context, chunk, cancellationToken)).AsMemory(inChunk, (int)length);
+        }
+        else
+        {
+            // Every byte is written by the copy: no need to zero the array first.
+            var copy = GC.AllocateUninitializedArray<byte>((int)length);
+            await RangeAsync(context, position, copy, cancellationToken);
+            bytes = copy;
+        }
         try
         {
-            RecordBatch.Parse(batch);
+            return (bytes, RecordBatch.Parse(bytes));
         }
         catch (CorruptRecordBatchException ex)
         {
             throw new InvalidDataException($"Segment {name}: the batch at byte {position} is corrupt: {ex.Message}", ex);
         }
-        return batch;
     }
 
-    /// <summary>Bytes [position, position + length) of the segment's data, put together from its chunks.</summary>
-    private async Task<byte[]> RangeAsync(ReadContext context, long position, int length, CancellationToken cancellationToken)
+    /// <summary>Fills <paramref name="result"/> with the bytes of the segment's data from <paramref name="position"/>, put together from its chunks.</summary>
+    private async Task RangeAsync(ReadContext context, long position, byte[] result, CancellationToken cancellationToken)
     {
-        var result = new byte[length];
+        var length = result.Length;
         var done = 0;
         while (done < length)
         {
@@ -153,7 +180,6 @@ public sealed class ColdReader : IDisposable
             data.AsSpan(inChunk, take).CopyTo(result.AsSpan(done));
             done += take;
         }
-        return result;
     }
 
     private async Task<byte[]> ChunkAsync(ReadContext context, long chunk, CancellationToken cancellationToken)
@@ -166,7 +192,7 @@ public sealed class ColdReader : IDisposable
             if (_options.ReadAheadChunks > 0
                 && (chunk == 0 || chunk == context.LastChunk + 1 || _cache.TryGetValue(new ChunkKey(context.Name, chunk - 1), out _)))
             {
-                _ = ReadAheadAsync(context, chunk);
+                _ = ReadAheadAsync(context, chunk, _options.ReadAheadChunks);
             }
             context.LastChunk = chunk;
         }
@@ -178,28 +204,55 @@ public sealed class ColdReader : IDisposable
             }
             return cached!;
         }
+        if (_ahead.TryRemove(key, out var fetched))
+        {
+            if (first)
+            {
+                _metrics.CacheHit();
+            }
+            return Keep(key, fetched.Data);
+        }
         if (first)
         {
             _metrics.CacheMiss();
         }
-        return await FetchAsync(key, context.Segment.DataLength).WaitAsync(cancellationToken);
+        var data = await FetchAsync(key, context.Segment.DataLength, ahead: false).WaitAsync(cancellationToken);
+        _ahead.TryRemove(key, out _); // a read-ahead under way that this reader joined
+        return data;
     }
 
-    /// <summary>One GET per chunk however many readers want it: they share the fetch under way.</summary>
-    private Task<byte[]> FetchAsync(ChunkKey key, long dataLength)
+    /// <summary>A chunk a reader just used goes to the cache, for the readers after it.</summary>
+    private byte[] Keep(ChunkKey key, byte[] data)
+    {
+        _cache.Set(key, data, new MemoryCacheEntryOptions { Size = data.Length });
+        return data;
+    }
+
+    /// <summary>
+    /// One GET per chunk however many readers want it: they share the fetch under way. A chunk fetched ahead
+    /// waits for its reader in <see cref="_ahead"/>, not in the cache, where a full cache could drop it first.
+    /// </summary>
+    private Task<byte[]> FetchAsync(ChunkKey key, long dataLength, bool ahead)
     {
         var fetch = _fetching.GetOrAdd(key, k => Task.Run(async () =>
         {
             try
             {
                 var start = k.Chunk * _options.ChunkBytes;
-                var buffer = new byte[(int)Math.Min(_options.ChunkBytes, dataLength - start)];
+                var buffer = GC.AllocateUninitializedArray<byte>((int)Math.Min(_options.ChunkBytes, dataLength - start));
                 var read = await _store.ReadAsync(k.Name, start, buffer, CancellationToken.None);
                 if (read != buffer.Length)
                 {
                     throw new InvalidDataException($"Segment {k.Name} is shorter than its manifest says (byte {start + read} of {dataLength}).");
                 }
-                _cache.Set(k, buffer, new MemoryCacheEntryOptions { Size = buffer.Length });
+                if (ahead)
+                {
+                    _ahead[k] = (buffer, Environment.TickCount64);
+                }
+                else
+                {
+                    Keep(k, buffer);
+                }
                 return buffer;
             }
             finally
@@ -210,7 +263,8 @@ public sealed class ColdReader : IDisposable
         return fetch;
     }
 
-    private async Task ReadAheadAsync(ReadContext context, long chunk)
+    /// <summary>Fetches the <paramref name="count"/> chunks after <paramref name="chunk"/> that are neither cached nor on their way.</summary>
+    private async Task ReadAheadAsync(ReadContext context, long chunk, int count)
     {
         try
         {
@@ -219,7 +273,7 @@ public sealed class ColdReader : IDisposable
             var fetches = new List<Task>();
             var current = context.Segment;
             var next = chunk + 1;
-            for (var i = 0; i < _options.ReadAheadChunks; i++)
+            for (var i = 0; i < count; i++)
             {
                 if (next * _options.ChunkBytes >= current.DataLength)
                 {
@@ -233,9 +287,13 @@ public sealed class ColdReader : IDisposable
                     next = 0;
                 }
                 var key = new ChunkKey(ObjectName(topic, partition, current), next);
-                if (!_cache.TryGetValue(key, out _))
+                if (!_cache.TryGetValue(key, out _) && !_ahead.ContainsKey(key))
                 {
-                    fetches.Add(FetchAsync(key, current.DataLength));
+                    if (!RoomAhead())
+                    {
+                        break;
+                    }
+                    fetches.Add(FetchAsync(key, current.DataLength, ahead: true));
                 }
                 next++;
             }
@@ -245,6 +303,28 @@ public sealed class ColdReader : IDisposable
         {
             // Read-ahead is a guess: a reader that gets there fetches the chunk itself and sees the error.
         }
+    }
+
+    /// <summary>
+    /// Whether another chunk may be fetched ahead: chunks waiting for their readers take at most half the
+    /// cache's budget; ones nobody came for within a minute are let go first.
+    /// </summary>
+    private bool RoomAhead()
+    {
+        var limit = Math.Max(_options.ReadAheadChunks, _options.CacheBytes / 2 / _options.ChunkBytes);
+        if (_ahead.Count < limit)
+        {
+            return true;
+        }
+        var stale = Environment.TickCount64 - 60_000;
+        foreach (var (key, entry) in _ahead)
+        {
+            if (entry.At < stale)
+            {
+                _ahead.TryRemove(key, out _);
+            }
+        }
+        return _ahead.Count < limit;
     }
 
     private async Task<SegmentIndex> IndexAsync(string name, SegmentInfo segment, CancellationToken cancellationToken)
@@ -271,6 +351,9 @@ public sealed class ColdReader : IDisposable
         public SegmentInfo Segment { get; } = segment;
         public string Name { get; } = name;
         public long LastChunk { get; set; } = -2;
+
+        /// <summary>Room for a batch's length prefix, read before the batch itself.</summary>
+        public byte[] Head { get; } = new byte[RecordBatchLayout.LogOverhead];
     }
 
     /// <summary>A chunk of an object's data; chunk -1 is its index.</summary>

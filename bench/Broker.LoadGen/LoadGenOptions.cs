@@ -15,6 +15,7 @@ public sealed record LoadGenOptions
     public const string IngestHttp = "ingest-http";
     public const string ProduceDeliver = "produce-deliver";
     public const string IngestSchema = "ingest-schema";
+    public const string Replay = "replay";
 
     public static LoadGenOptions Default { get; } = new();
 
@@ -49,6 +50,32 @@ public sealed record LoadGenOptions
 
     /// <summary>ingest-schema: the schema registry's REST endpoint.</summary>
     public Uri Registry { get; init; } = new("http://127.0.0.1:8081");
+
+    /// <summary>replay: Delivery's REST endpoint, where replay jobs are created.</summary>
+    public Uri DeliveryRest { get; init; } = new("http://127.0.0.1:5300");
+
+    /// <summary>replay: where Storage keeps segments, "s3" or "local" (the baseline reads them from there).</summary>
+    public string SegmentStore { get; init; } = "s3";
+
+    /// <summary>replay: the job's target, "verify" (read and check everything) or "topic" (republish into a new topic).</summary>
+    public string ReplayTarget { get; init; } = "verify";
+
+    public Uri S3Url { get; init; } = new("http://127.0.0.1:4568");
+    public string S3Bucket { get; init; } = "broker-bench";
+
+    /// <summary>replay: Storage:Segments:Prefix, the first part of every object name (and of every file's path in the local store).</summary>
+    public string S3Prefix { get; init; } = "broker";
+    public string S3AccessKey { get; init; } = "S3RVER";
+    public string S3SecretKey { get; init; } = "S3RVER";
+
+    /// <summary>replay with --store local: Storage:Segments:Directory.</summary>
+    public string? SegmentsDirectory { get; init; }
+
+    /// <summary>replay: the baseline's GET size (Storage:Tiering:ChunkBytes, so both read in the same pieces).</summary>
+    public int ChunkBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>replay: the baseline's GETs in flight per partition beyond the current one (Storage:Tiering:ReadAheadChunks).</summary>
+    public int ReadAhead { get; init; } = 2;
 
     /// <summary>Delivery's process id, when known, so its CPU use can be reported.</summary>
     public int? DeliveryPid { get; init; }
@@ -111,7 +138,8 @@ public sealed record LoadGenOptions
         Broker.LoadGen: Storage's append path or Ingest's produce path against pipelined Redis XADD (Dapr
         pubsub.redis's pattern), or produce-to-delivery against XADD + XREADGROUP + XACK, in the same run.
           --scenario S         storage-append, ingest-grpc, ingest-http,
-                               produce-deliver or ingest-schema       (default storage-append)
+                               produce-deliver, ingest-schema or
+                               replay                                 (default storage-append)
           --registry URL       ingest-schema: the schema registry     (default http://127.0.0.1:8081)
           --storage URL        Storage gRPC endpoint, h2c             (default http://127.0.0.1:5101)
           --rest URL           Storage REST endpoint                  (default http://127.0.0.1:5100)
@@ -142,6 +170,15 @@ public sealed record LoadGenOptions
           --rate-seconds N     produce-deliver: seconds per rate      (default 3)
           --consumer-window N  produce-deliver: records in flight to
                                the consumer                           (default 1000)
+          --delivery-rest URL  replay: Delivery REST endpoint         (default http://127.0.0.1:5300)
+          --store S            replay: s3 or local                    (default s3)
+          --replay-target T    replay: verify or topic                (default verify)
+          --s3-url URL         replay: the S3 endpoint                (default http://127.0.0.1:4568)
+          --s3-bucket NAME     replay: the bucket                     (default broker-bench)
+          --s3-prefix P        replay: Storage:Segments:Prefix        (default broker)
+          --segments-dir DIR   replay with --store local: the folder
+          --chunk-bytes N      replay: baseline GET size              (default 4194304)
+          --read-ahead N       replay: baseline GETs ahead            (default 2)
           --keep-topic         do not delete the topic afterwards
         Prints one JSON line to stdout; progress goes to stderr.
         """;
@@ -165,7 +202,16 @@ public sealed record LoadGenOptions
             var value = args[++i];
             options = name switch
             {
-                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or ProduceDeliver or IngestSchema ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp}, {ProduceDeliver} or {IngestSchema}; got '{value}'.") },
+                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or ProduceDeliver or IngestSchema or Replay ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp}, {ProduceDeliver}, {IngestSchema} or {Replay}; got '{value}'.") },
+                "--delivery-rest" => options with { DeliveryRest = ParseUri(name, value) },
+                "--store" => options with { SegmentStore = value is "s3" or "local" ? value : throw new ArgumentException($"{name} takes s3 or local; got '{value}'.") },
+                "--replay-target" => options with { ReplayTarget = value is "verify" or "topic" ? value : throw new ArgumentException($"{name} takes verify or topic; got '{value}'.") },
+                "--s3-url" => options with { S3Url = ParseUri(name, value) },
+                "--s3-bucket" => options with { S3Bucket = value },
+                "--s3-prefix" => options with { S3Prefix = value },
+                "--segments-dir" => options with { SegmentsDirectory = value },
+                "--chunk-bytes" => options with { ChunkBytes = ParseInt(name, value, 4096) },
+                "--read-ahead" => options with { ReadAhead = ParseInt(name, value, 0) },
                 "--registry" => options with { Registry = ParseUri(name, value) },
                 "--delivery" => options with { Delivery = ParseUri(name, value) },
                 "--delivery-pid" => options with { DeliveryPid = ParseInt(name, value, 1) },

@@ -33,6 +33,12 @@ try
         Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(checkedReport, ReportJsonContext.Default.Report));
         return 0;
     }
+    if (options.Scenario == LoadGenOptions.Replay)
+    {
+        var replay = await ReplayRun.RunAsync(options, cancellation.Token);
+        Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(replay, ReplayJsonContext.Default.ReplayReport));
+        return 0;
+    }
     if (options.Scenario == LoadGenOptions.ProduceDeliver)
     {
         var endToEnd = await Broker.LoadGen.EndToEnd.EndToEndRun.RunAsync(options, cancellation.Token);
