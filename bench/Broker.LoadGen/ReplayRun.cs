@@ -185,7 +185,7 @@ public static class ReplayRun
 
     private static async Task<ReplayRound> ReplayAsync(HttpClient delivery, LoadGenOptions options, CpuSampler cpu, CancellationToken cancellationToken)
     {
-        object target = options.ReplayTarget == "topic" ? new { topic = $"{options.Topic}-copy-{Guid.NewGuid():N}"[..60] } : new { verify = true };
+        object target = options.ReplayTarget == "topic" ? new { topic = $"{options.Topic}-copy-{Guid.NewGuid().ToString("N")[..8]}" } : new { verify = true };
         var start = await cpu.SampleAsync();
         using var created = await delivery.PostAsJsonAsync(new Uri("/v1/replays", UriKind.Relative), new { topic = options.Topic, target }, cancellationToken);
         var job = await created.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
