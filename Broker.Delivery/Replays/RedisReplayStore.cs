@@ -12,24 +12,6 @@ namespace Broker.Delivery.Replays;
 /// </summary>
 internal sealed class RedisReplayStore(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options) : IReplayStore
 {
-    /// <summary>Renews the lease if the caller holds it or nobody does. KEYS: lease. ARGV: holder, ms.</summary>
-    private static readonly RedisScript s_lease = new("""
-        local holder = redis.call('GET', KEYS[1])
-        if holder and holder ~= ARGV[1] then
-          return 0
-        end
-        redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
-        return 1
-        """);
-
-    /// <summary>Drops the lease only if the caller holds it. KEYS: lease. ARGV: holder.</summary>
-    private static readonly RedisScript s_release = new("""
-        if redis.call('GET', KEYS[1]) == ARGV[1] then
-          redis.call('DEL', KEYS[1])
-        end
-        return 0
-        """);
-
     private readonly string _prefix = options.Value.KeyPrefix;
 
     private IDatabase Db => redis.GetDatabase();
@@ -64,11 +46,11 @@ internal sealed class RedisReplayStore(IConnectionMultiplexer redis, IOptions<De
     public async Task SaveAsync(ReplayJob job, CancellationToken cancellationToken) =>
         await Db.StringSetAsync(Job(job.Id), JsonSerializer.Serialize(job, ReplayJsonContext.Default.ReplayJob)).WaitAsync(cancellationToken);
 
-    public async Task<bool> LeaseAsync(string id, string holder, TimeSpan lease, CancellationToken cancellationToken) =>
-        (int)await s_lease.EvaluateAsync(Db, [Lease(id)], [holder, (long)lease.TotalMilliseconds]).WaitAsync(cancellationToken) == 1;
+    public Task<bool> LeaseAsync(string id, string holder, TimeSpan lease, CancellationToken cancellationToken) =>
+        RedisLease.AcquireAsync(Db, Lease(id), holder, lease, cancellationToken);
 
-    public async Task ReleaseAsync(string id, string holder, CancellationToken cancellationToken) =>
-        await s_release.EvaluateAsync(Db, [Lease(id)], [holder]).WaitAsync(cancellationToken);
+    public Task ReleaseAsync(string id, string holder, CancellationToken cancellationToken) =>
+        RedisLease.ReleaseAsync(Db, Lease(id), holder, cancellationToken);
 
     public async Task<bool> IsLeasedAsync(string id, CancellationToken cancellationToken) =>
         await Db.KeyExistsAsync(Lease(id)).WaitAsync(cancellationToken);

@@ -141,17 +141,7 @@ public sealed class S3SegmentStore : ISegmentStore, IDisposable
         }
         using (response)
         {
-            var total = 0;
-            while (total < into.Length)
-            {
-                var read = await response.ResponseStream.ReadAsync(into[total..], cancellationToken);
-                if (read == 0)
-                {
-                    break;
-                }
-                total += read;
-            }
-            return total;
+            return await response.ResponseStream.ReadAtLeastAsync(into, into.Length, throwOnEndOfStream: false, cancellationToken);
         }
     }
 

@@ -87,17 +87,4 @@ internal static class TieringScripts
           from = '(' .. entries[#entries][1]
         end
         """;
-
-    /// <summary>
-    /// Takes or renews a partition's tiering lease: one Storage instance tiers a partition at a time.
-    /// KEYS: lease. ARGV: holder, lease ms. Returns 1 when the caller holds it now.
-    /// </summary>
-    public const string Lease = """
-        local holder = redis.call('GET', KEYS[1])
-        if holder and holder ~= ARGV[1] then
-          return 0
-        end
-        redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
-        return 1
-        """;
 }

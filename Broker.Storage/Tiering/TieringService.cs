@@ -24,7 +24,6 @@ public sealed class TieringService(
 {
     private const int ReadStepBytes = 4 * 1024 * 1024;
     private const int MaxSegmentsPerPass = 64;
-    private static readonly RedisScript s_lease = new(TieringScripts.Lease);
     private readonly TieringOptions _options = options.Value;
     private readonly string _holder = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
     private readonly ConcurrentDictionary<(string TopicId, int Partition), long> _waitingSince = new();
@@ -215,7 +214,6 @@ public sealed class TieringService(
     private async Task<bool> LeaseAsync(TopicConfig topic, int partition, CancellationToken cancellationToken)
     {
         RedisKey lease = $"{keys.Prefix}:{{{topic.Name}:{partition}}}:{topic.Id}:tierlease";
-        var result = await s_lease.EvaluateAsync(redis.GetDatabase(), [lease], [_holder, _options.LeaseMs]).WaitAsync(cancellationToken);
-        return (int)result == 1;
+        return await RedisLease.AcquireAsync(redis.GetDatabase(), lease, _holder, TimeSpan.FromMilliseconds(_options.LeaseMs), cancellationToken);
     }
 }

@@ -281,17 +281,7 @@ public abstract class SegmentReader : IDisposable
                 Key = name,
                 ByteRange = new ByteRange(position, position + into.Length - 1),
             }, cancellationToken);
-            var total = 0;
-            while (total < into.Length)
-            {
-                var read = await response.ResponseStream.ReadAsync(into[total..], cancellationToken);
-                if (read == 0)
-                {
-                    break;
-                }
-                total += read;
-            }
-            return total;
+            return await response.ResponseStream.ReadAtLeastAsync(into, into.Length, throwOnEndOfStream: false, cancellationToken);
         }
 
         protected override void Dispose(bool disposing)

@@ -76,7 +76,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
         var executable = FindExecutable();
         var directory = Path.Combine(Path.GetTempPath(), "broker-redis-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new RedisServerProcess(executable, directory, FindFreePort());
+        var server = new RedisServerProcess(executable, directory, LoopbackPort.Free());
         s_live.TryAdd(server, 0);
         try
         {
@@ -91,7 +91,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
                 }
                 catch (RedisServerExitedException) when (attempt < MaxPortAttempts && server.OutputMentionsAddressInUse())
                 {
-                    server.Port = FindFreePort();
+                    server.Port = LoopbackPort.Free();
                 }
             }
         }
@@ -385,19 +385,6 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    private static int FindFreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-        finally
-        {
-            listener.Stop();
-        }
-    }
 
     private static string FindExecutable()
     {

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Broker.Testing;
@@ -63,7 +62,7 @@ public sealed class S3ServerProcess : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "broker-s3-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new S3ServerProcess(directory, FreePort());
+        var server = new S3ServerProcess(directory, LoopbackPort.Free());
         s_live.TryAdd(server, 0);
         try
         {
@@ -216,10 +215,4 @@ public sealed class S3ServerProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -176,7 +176,7 @@ public sealed class ReplayTests(RedisFixture redis, S3Fixture s3) : IAsyncLifeti
     {
         await SeedAsync("posted", 1_000);
         var received = new ConcurrentQueue<(string Tag, JsonElement Body)>();
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         await using var app = await ReceiverAsync(received, port);
         var url = $"http://127.0.0.1:{port}/records";
         var job = await CreateAsync(new { topic = "posted", target = new { url } });
@@ -347,10 +347,4 @@ public sealed class ReplayTests(RedisFixture redis, S3Fixture s3) : IAsyncLifeti
         return app;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -378,16 +378,9 @@ public sealed class RegistryApiTests(RedisFixture redis) : IAsyncLifetime
     public async Task A_store_that_cannot_be_reached_is_a_50001()
     {
         // A port nothing listens on: every store call fails at once.
-        await using var cut = RegistryHost.OnRedis($"127.0.0.1:{FreePort()},connectTimeout=200", _prefix);
+        await using var cut = RegistryHost.OnRedis($"127.0.0.1:{LoopbackPort.Free()},connectTimeout=200", _prefix);
         var answer = await cut.SendAsync(HttpMethod.Get, "/subjects");
         RegistryHost.AssertError(answer, 500, 50001);
-
-        static int FreePort()
-        {
-            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-            listener.Start();
-            return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        }
     }
 
     [Fact]
