@@ -446,7 +446,7 @@ internal sealed class ConsumerMember : IDisposable
         var traceIndex = -1;
         for (var i = 0; i < record.Headers.Count; i++)
         {
-            if (record.Headers[i].Name == "traceparent")
+            if (record.Headers[i].Name == RecordHeaderNames.TraceParent)
             {
                 traceIndex = i;
                 ActivityContext.TryParse(Encoding.ASCII.GetString(record.Headers[i].Value.Span), null, out parent);
@@ -472,7 +472,7 @@ internal sealed class ConsumerMember : IDisposable
         {
             headers[i] = record.Headers[i];
         }
-        headers[traceIndex >= 0 ? traceIndex : headers.Length - 1] = new RecordHeader("traceparent", Encoding.ASCII.GetBytes(span.Id!));
+        headers[traceIndex >= 0 ? traceIndex : headers.Length - 1] = new RecordHeader(RecordHeaderNames.TraceParent, Encoding.ASCII.GetBytes(span.Id!));
         return headers;
     }
 

@@ -17,7 +17,7 @@ namespace Broker.Delivery.Consuming;
 internal sealed class PartitionConsumer : IDisposable
 {
     /// <summary>The record header that gives one record its own time-to-live, in milliseconds from its timestamp.</summary>
-    public const string TtlHeader = "ttl-ms";
+    public const string TtlHeader = RecordHeaderNames.TtlMs;
 
     private readonly ConsumerMember _member;
     private readonly ConsumerServices _services;

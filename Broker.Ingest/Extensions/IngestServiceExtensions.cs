@@ -1,6 +1,7 @@
 using Broker.Contracts.Storage;
 using Broker.Ingest;
 using Broker.Ingest.Apis;
+using Broker.Ingest.Dapr;
 using Broker.Ingest.Producing;
 using Broker.Ingest.Schemas;
 using Broker.Ingest.Telemetry;
@@ -22,6 +23,7 @@ public static class IngestServiceExtensions
             .ValidateOnStart();
         var options = builder.Configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions();
 
+        builder.Services.AddOptions<DaprOptions>().BindConfiguration(DaprOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.TryAddSingleton(TimeProvider.System);
         // StorageAppender's own Polly pipeline retries appends (safe: they are idempotent); the standard HTTP
         // resilience handler from the service defaults would add a second, blind retry, a rate limiter and a
@@ -49,6 +51,7 @@ public static class IngestServiceExtensions
     {
         app.MapProduceApi();
         app.MapGrpcService<ProduceGrpcService>();
+        app.MapGrpcService<DaprPublishService>();
         return app;
     }
 }

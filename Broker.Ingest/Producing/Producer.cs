@@ -21,7 +21,7 @@ public sealed class Producer(
     TopicMetadata topics, StorageAppender appender, ProduceBudget budget, SchemaEnforcer schemas, IngestMetrics metrics,
     TimeProvider time, IOptions<IngestOptions> options, IHostApplicationLifetime lifetime, ILogger<Producer> logger)
 {
-    public const string TraceParentHeader = "traceparent";
+    public const string TraceParentHeader = RecordHeaderNames.TraceParent;
     private readonly IngestOptions _options = options.Value;
     private readonly ConcurrentDictionary<(string Topic, int Partition), PartitionAccumulator> _accumulators = new();
     private Func<(string Topic, int Partition), PartitionAccumulator>? _newAccumulator;

@@ -190,7 +190,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
         {
             return new EnsureTopicResponse { Created = false, Partitions = existing.Partitions };
         }
-        var spec = new TopicSpec { Partitions = request.Partitions == 0 ? 1 : request.Partitions };
+        var spec = new TopicSpec { Partitions = request.Partitions == 0 ? 1 : request.Partitions, RetentionMs = request.RetentionMs == 0 ? null : request.RetentionMs };
         var errors = TopicValidation.Check(request.Topic, spec);
         if (errors.Count > 0)
         {

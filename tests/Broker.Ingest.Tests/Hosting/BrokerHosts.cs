@@ -87,6 +87,11 @@ public sealed class BrokerHosts : IAsyncDisposable
     public ProduceService.ProduceServiceClient Ingest { get; }
     public IServiceProvider IngestServices => _ingest.Services;
 
+    /// <summary>Ingest's gRPC transport, for clients built elsewhere (a DaprClient, say).</summary>
+    public HttpMessageHandler IngestHandler => _ingest.Server.CreateHandler();
+
+    public Uri IngestAddress => _ingest.Server.BaseAddress;
+
     /// <summary>Starts both; <paramref name="appendDelay"/> makes Storage that much slower to answer each append.</summary>
     public static BrokerHosts Start(string redis, string prefix, IReadOnlyDictionary<string, string>? ingestSettings = null, TimeSpan appendDelay = default,
         IReadOnlyDictionary<string, string>? storageSettings = null) =>
