@@ -14,7 +14,7 @@ namespace Broker.Delivery.Apis;
 /// answered with an AckError and the stream goes on. When the stream ends, for whatever reason, the consumer
 /// leaves its group: what it settled is committed, what it had not acked goes to the next owner.
 /// </summary>
-internal sealed class DeliveryGrpcService(GroupSessions sessions, IOptions<DeliveryOptions> options, ILogger<DeliveryGrpcService> logger)
+internal sealed class DeliveryGrpcService(GroupSessions sessions, Dapr.DaprTopics daprTopics, IOptions<DeliveryOptions> options, ILogger<DeliveryGrpcService> logger)
     : DeliveryService.DeliveryServiceBase
 {
     /// <summary>Records in one response message at most, and about this many value bytes (a record may exceed it alone).</summary>
@@ -42,6 +42,10 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, IOptions<Deliv
         }
         var spec = SubscriptionRules.Spec(subscribe.Group, subscribe.Topic, subscribe.Window, subscribe.Mode, subscribe.Start,
             subscribe.AckTimeoutMs == 0 ? null : subscribe.AckTimeoutMs, subscribe.ConsumerName, o);
+        if (subscribe.CreateTopic)
+        {
+            await daprTopics.EnsureAsync(subscribe.Topic, cancellationToken);
+        }
         var member = await sessions.JoinAsync(spec, cancellationToken);
 
         // Assignment changes and ack errors, written between record messages by the one writer.

@@ -57,6 +57,9 @@ public static class DeliveryServiceExtensions
             builder.Services.AddHostedService<InMemoryCoordinatorAnnouncement>();
         }
         AddReplays(builder);
+        builder.Services.AddOptions<Broker.Delivery.Dapr.DaprDeliveryOptions>().BindConfiguration(Broker.Delivery.Dapr.DaprDeliveryOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<Broker.Delivery.Dapr.DaprTopics>();
         builder.Services.AddSingleton<LogClient>();
         builder.Services.AddSingleton<DeliveryMetrics>();
         builder.Services.AddSingleton<RedeliveryPolicy>();

@@ -175,12 +175,13 @@ public sealed class LogClient
         return response.BaseOffset;
     }
 
-    /// <summary>Creates the topic with <paramref name="partitions"/> unless it exists; answers its partition count.</summary>
-    public async Task<int> EnsureTopicAsync(string topic, int partitions, CancellationToken cancellationToken)
+    /// <summary>Creates the topic with <paramref name="partitions"/> (and a retention; 0: Storage's default) unless it exists; answers its partition count.</summary>
+    public async Task<int> EnsureTopicAsync(string topic, int partitions, CancellationToken cancellationToken, long retentionMs = 0)
     {
         var response = await _retry.ExecuteAsync(
-            static async (state, token) => await state.Storage.EnsureTopicAsync(new EnsureTopicRequest { Topic = state.Topic, Partitions = state.Partitions }, cancellationToken: token),
-            (Storage: _storage, Topic: topic, Partitions: partitions), cancellationToken);
+            static async (state, token) => await state.Storage.EnsureTopicAsync(
+                new EnsureTopicRequest { Topic = state.Topic, Partitions = state.Partitions, RetentionMs = state.RetentionMs }, cancellationToken: token),
+            (Storage: _storage, Topic: topic, Partitions: partitions, RetentionMs: retentionMs), cancellationToken);
         return response.Partitions;
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Broker.Contracts.Batches;
+using Broker.Contracts.Dapr;
 using Broker.Contracts.Dapr.Runtime;
 using Broker.Contracts.Naming;
 using Broker.Contracts.Storage;

@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 
-namespace Broker.Ingest.Dapr;
+namespace Broker.Contracts.Dapr;
 
 /// <summary>
 /// Wraps published data in a CloudEvent the way daprd does (components-contrib's pubsub envelope): id, source,
@@ -81,6 +81,24 @@ public static class CloudEventEnvelope
             given?.Dispose();
         }
         return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// The record as a CloudEvent: as it is when it is one already (what Dapr publishes store), else wrapped the
+    /// way daprd wraps a raw payload for a subscriber (data from the bytes, as JSON, text or base64).
+    /// </summary>
+    public static ReadOnlyMemory<byte> AsEnvelope(ReadOnlyMemory<byte> value, string topic, string pubsubName, string source, DateTimeOffset time,
+        string? traceParent) =>
+        IsEnvelope(value.Span)
+            ? value
+            : Wrap(value.Span, RawJson(value.Span) ? "application/json" : Utf8.IsValid(value.Span) ? "text/plain" : "application/octet-stream",
+                topic, pubsubName, traceParent is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["cloudevent.traceparent"] = traceParent },
+                source, time, null, null);
+
+    private static bool RawJson(ReadOnlySpan<byte> value)
+    {
+        using var document = TryParse(value);
+        return document is not null;
     }
 
     /// <summary>Whether <paramref name="value"/> is a CloudEvent in JSON (an object with a specversion).</summary>
