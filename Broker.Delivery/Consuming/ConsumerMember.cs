@@ -7,9 +7,9 @@ using Broker.Delivery.Telemetry;
 
 namespace Broker.Delivery.Consuming;
 
-/// <summary>What a consumer asked for when it joined.</summary>
+/// <summary>What a consumer asked for when it joined; <c>DeadLetterTopic</c> replaces the topic's own (a Dapr subscription's).</summary>
 internal sealed record SubscriptionSpec(
-    string Group, string Topic, int Window, DeliveryMode Mode, StartPosition Start, TimeSpan AckTimeout, string? Name);
+    string Group, string Topic, int Window, DeliveryMode Mode, StartPosition Start, TimeSpan AckTimeout, string? Name, string? DeadLetterTopic = null);
 
 /// <summary>A record handed to a consumer: what the transports send.</summary>
 internal readonly record struct Delivered(PendingRecord Record, string DeliveryId, int Attempt, IReadOnlyList<RecordHeader> Headers);

@@ -440,9 +440,9 @@ internal sealed class PartitionConsumer : IDisposable
         {
             try
             {
-                var (partition, offset) = await _services.DeadLetters.WriteAsync(Key, session.Topic, record, cancellationToken);
-                DeliveryLog.DeadLettered(_services.Logger, Key.Topic, Partition, record.Offset, Key.Group, record.Attempts,
-                    session.Topic.DeadLetterTopic, partition, offset);
+                var target = _member.Spec.DeadLetterTopic ?? session.Topic.DeadLetterTopic;
+                var (partition, offset) = await _services.DeadLetters.WriteAsync(Key, session.Topic, record, cancellationToken, deadLetterTopic: target);
+                DeliveryLog.DeadLettered(_services.Logger, Key.Topic, Partition, record.Offset, Key.Group, record.Attempts, target, partition, offset);
                 break;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

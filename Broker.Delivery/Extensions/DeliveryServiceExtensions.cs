@@ -2,6 +2,7 @@ using Broker.Contracts.Storage;
 using Broker.Delivery;
 using Broker.Delivery.Apis;
 using Broker.Delivery.Consuming;
+using Broker.Delivery.Dapr;
 using Broker.Delivery.Groups;
 using Broker.Delivery.Replays;
 using Broker.Delivery.Retries;
@@ -49,17 +50,16 @@ public static class DeliveryServiceExtensions
             builder.AddBrokerRedis(RedisConnectionName);
             builder.Services.AddSingleton<IGroupCoordinator, RedisGroupCoordinator>();
             builder.Services.AddSingleton<IReplayStore, RedisReplayStore>();
+            builder.Services.AddSingleton<IDaprAppStore, RedisDaprAppStore>();
         }
         else
         {
             builder.Services.AddSingleton<IGroupCoordinator, InMemoryGroupCoordinator>();
             builder.Services.AddSingleton<IReplayStore, InMemoryReplayStore>();
+            builder.Services.AddSingleton<IDaprAppStore, InMemoryDaprAppStore>();
             builder.Services.AddHostedService<InMemoryCoordinatorAnnouncement>();
         }
         AddReplays(builder);
-        builder.Services.AddOptions<Broker.Delivery.Dapr.DaprDeliveryOptions>().BindConfiguration(Broker.Delivery.Dapr.DaprDeliveryOptions.SectionName)
-            .ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<Broker.Delivery.Dapr.DaprTopics>();
         builder.Services.AddSingleton<LogClient>();
         builder.Services.AddSingleton<DeliveryMetrics>();
         builder.Services.AddSingleton<RedeliveryPolicy>();
@@ -69,9 +69,37 @@ public static class DeliveryServiceExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<GroupSessions>());
         builder.Services.AddSingleton<HttpConsumers>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HttpConsumers>());
+        AddDaprApps(builder);
         builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
         builder.Services.AddGrpc();
         return builder;
+    }
+
+    /// <summary>
+    /// Dapr: topics on demand, and delivery to apps without a sidecar. Registered after the group sessions, so it
+    /// stops first and its consumers leave while the sessions still run.
+    /// </summary>
+    private static void AddDaprApps(IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DaprDeliveryOptions>().BindConfiguration(DaprDeliveryOptions.SectionName).ValidateDataAnnotations()
+            .Validate(o => o.Apps.All(a => DaprAppDelivery.CheckAppId(a.Key) is null),
+                "Delivery:Dapr:Apps: an app id is a legal name (ASCII letters, digits, '.', '_' and '-').")
+            .Validate(o => o.Apps.Values.All(a => Uri.TryCreate(a.Url, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"),
+                "Delivery:Dapr:Apps:{appId}:Url must be the app's absolute http:// or https:// address.")
+            .Validate(o => o.Apps.Values.All(a => DaprAppDelivery.ParseProtocol(a.Protocol) is not null),
+                "Delivery:Dapr:Apps:{appId}:Protocol is http or grpc.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<DaprTopics>();
+        builder.Services.AddSingleton<AppDeliveryMetrics>();
+        builder.Services.AddSingleton<AppDeliveryServices>();
+        builder.Services.AddSingleton<DaprAppDelivery>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DaprAppDelivery>());
+        // Retries are the broker's (backoff, then the dead-letter topic): no handler of its own retrying, and no
+        // timeout but the per-call one (Delivery:Dapr:AppTimeoutMs).
+#pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the defaults
+        builder.Services.AddHttpClient(DaprAppDelivery.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
     }
 
     /// <summary>Replay jobs: the planner behind the API, the runner on every instance, and the HTTP client for URL targets.</summary>
@@ -102,6 +130,7 @@ public static class DeliveryServiceExtensions
     {
         app.MapGroupsApi();
         app.MapReplaysApi();
+        app.MapAppsApi();
         app.MapGrpcService<DeliveryGrpcService>();
         return app;
     }

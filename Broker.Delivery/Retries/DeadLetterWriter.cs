@@ -26,10 +26,16 @@ internal sealed class DeadLetterWriter(LogClient log, IOptions<DeliveryOptions> 
 
     private readonly ConcurrentDictionary<string, Task<int>> _partitions = new(StringComparer.Ordinal);
 
-    /// <summary>Answers the dead-letter record's partition and offset.</summary>
-    public async Task<(int Partition, long Offset)> WriteAsync(GroupTopic key, TopicDescription topic, PendingRecord record, CancellationToken cancellationToken)
+    /// <summary>
+    /// Answers the dead-letter record's partition and offset. <paramref name="error"/> is the reason kept in its
+    /// headers (the record's last error when not given); <paramref name="deadLetterTopic"/> replaces the topic's own
+    /// dead-letter topic (a Dapr subscription names its own).
+    /// </summary>
+    public async Task<(int Partition, long Offset)> WriteAsync(GroupTopic key, TopicDescription topic, PendingRecord record, CancellationToken cancellationToken,
+        string? error = null, string? deadLetterTopic = null)
     {
-        var partitions = await PartitionsOfAsync(topic, cancellationToken);
+        var target = deadLetterTopic ?? topic.DeadLetterTopic;
+        var partitions = await PartitionsOfAsync(target, topic, cancellationToken);
         var partition = record.Partition % partitions;
         var headers = new List<RecordHeader>(record.Headers.Count + 6);
         headers.AddRange(record.Headers);
@@ -38,29 +44,29 @@ internal sealed class DeadLetterWriter(LogClient log, IOptions<DeliveryOptions> 
         headers.Add(Text(OffsetHeader, record.Offset.ToString(CultureInfo.InvariantCulture)));
         headers.Add(Text(GroupHeader, key.Group));
         headers.Add(Text(AttemptsHeader, record.Attempts.ToString(CultureInfo.InvariantCulture)));
-        headers.Add(Text(ErrorHeader, record.LastError ?? ""));
+        headers.Add(Text(ErrorHeader, error ?? record.LastError ?? ""));
         using var builder = new RecordBatchBuilder(record.Value.Length + 512);
         builder.Add(record.Key, record.Value.Span, headers, record.Timestamp);
         try
         {
-            var offset = await log.AppendAsync(topic.DeadLetterTopic, partition, builder.BuildInPlace(), cancellationToken);
+            var offset = await log.AppendAsync(target, partition, builder.BuildInPlace(), cancellationToken);
             return (partition, offset);
         }
         catch (Grpc.Core.RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.NotFound)
         {
             // Deleted since we looked: make it again next time.
-            _partitions.TryRemove(topic.DeadLetterTopic, out _);
+            _partitions.TryRemove(target, out _);
             throw;
         }
     }
 
-    private Task<int> PartitionsOfAsync(TopicDescription topic, CancellationToken cancellationToken)
+    private Task<int> PartitionsOfAsync(string deadLetterTopic, TopicDescription topic, CancellationToken cancellationToken)
     {
         var wanted = options.Value.DeadLetterPartitions > 0 ? options.Value.DeadLetterPartitions : topic.Partitions;
-        var task = _partitions.GetOrAdd(topic.DeadLetterTopic, name => log.EnsureTopicAsync(name, wanted, CancellationToken.None));
+        var task = _partitions.GetOrAdd(deadLetterTopic, name => log.EnsureTopicAsync(name, wanted, CancellationToken.None));
         if (task.IsFaulted || task.IsCanceled)
         {
-            _partitions.TryRemove(new KeyValuePair<string, Task<int>>(topic.DeadLetterTopic, task));
+            _partitions.TryRemove(new KeyValuePair<string, Task<int>>(deadLetterTopic, task));
         }
         return task.WaitAsync(cancellationToken);
     }

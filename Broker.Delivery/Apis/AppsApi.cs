@@ -1,0 +1,152 @@
+using System.Text.Json;
+using Broker.Contracts.Naming;
+using Broker.Delivery.Dapr;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Broker.Delivery.Apis;
+
+/// <summary>
+/// REST for the Dapr apps Delivery delivers to without a sidecar: PUT declares (or changes) an app by id (its URL,
+/// http or grpc, and optionally its subscriptions in the JSON shape of <c>/dapr/subscribe</c>, else they are asked
+/// from the app), GET shows what this instance delivers to each, DELETE stops delivery to one. Errors are problem
+/// details: 400 naming the field, 404 for an unknown app, 409 for an app from configuration.
+/// </summary>
+internal static class AppsApi
+{
+    public sealed record AppRequest(string? Url, string? Protocol, JsonElement? Subscriptions);
+
+    public sealed record AppList(IReadOnlyList<AppView> Apps);
+
+    public static RouteGroupBuilder MapAppsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/apps").WithTags("Dapr apps");
+        api.MapPut("/{appId}", Put).WithName("PutApp");
+        api.MapGet("/", List).WithName("ListApps");
+        api.MapGet("/{appId}", Get).WithName("GetApp");
+        api.MapDelete("/{appId}", Delete).WithName("DeleteApp");
+        return api;
+    }
+
+    public static async Task<Results<Ok<AppView>, Created<AppView>, ValidationProblem, ProblemHttpResult>> Put(
+        string appId, AppRequest? request, IDaprAppStore store, DaprAppDelivery delivery, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (DaprAppDelivery.CheckAppId(appId) is { } idError)
+        {
+            errors["appId"] = [idError];
+        }
+        if (!Uri.TryCreate(request?.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            errors["url"] = ["url is the app's absolute http:// or https:// address (where daprd would call it), e.g. http://orders:8080."];
+        }
+        var protocol = DaprAppDelivery.ParseProtocol(request?.Protocol);
+        if (protocol is null)
+        {
+            errors["protocol"] = [$"protocol is http or grpc; got '{request?.Protocol}'."];
+        }
+        IReadOnlyList<AppSubscription>? subscriptions = null;
+        if (request?.Subscriptions is { ValueKind: not JsonValueKind.Null } given)
+        {
+            try
+            {
+                subscriptions = AppSubscription.ParseHttp(given);
+                var problems = subscriptions.SelectMany(Check).ToArray();
+                if (problems.Length > 0)
+                {
+                    errors["subscriptions"] = problems;
+                }
+            }
+            catch (Exception ex) when (ex is FormatException or InvalidOperationException)
+            {
+                errors["subscriptions"] = [$"subscriptions is a /dapr/subscribe answer (a JSON array of {{pubsubname, topic, route | routes}}): {ex.Message}"];
+            }
+        }
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The app is not valid.");
+        }
+        if (delivery.ConfiguredApps.ContainsKey(appId))
+        {
+            return TypedResults.Problem($"App '{appId}' is declared in configuration (Delivery:Dapr:Apps); change it there.",
+                statusCode: StatusCodes.Status409Conflict, title: "The app comes from configuration.");
+        }
+        var existed = (await store.ListAsync(cancellationToken)).Any(a => a.AppId == appId);
+        var app = new DaprApp(appId, url!, protocol!.Value, subscriptions, DaprApp.FromApi);
+        await store.PutAsync(app, cancellationToken);
+        delivery.Refresh();
+        var view = new AppView(appId, url!.ToString(), protocol.Value.ToString().ToLowerInvariant(), DaprApp.FromApi, subscriptions is null,
+            [.. (subscriptions ?? []).Select(AppSubscription.ToHttp)], null, null, []);
+        return existed ? TypedResults.Ok(view) : TypedResults.Created($"/v1/apps/{appId}", view);
+    }
+
+    public static Ok<AppList> List(DaprAppDelivery delivery) => TypedResults.Ok(new AppList(delivery.Views));
+
+    public static async Task<Results<Ok<AppView>, ProblemHttpResult>> Get(string appId, IDaprAppStore store, DaprAppDelivery delivery, CancellationToken cancellationToken)
+    {
+        if (delivery.View(appId) is { } view)
+        {
+            return TypedResults.Ok(view);
+        }
+        // Declared a moment ago and not picked up yet: show it as declared.
+        if ((await store.ListAsync(cancellationToken)).FirstOrDefault(a => a.AppId == appId) is { } app)
+        {
+            return TypedResults.Ok(new AppView(app.AppId, app.Url.ToString(), app.Protocol.ToString().ToLowerInvariant(), app.Source, app.Subscriptions is null,
+                [.. (app.Subscriptions ?? []).Select(AppSubscription.ToHttp)], null, null, []));
+        }
+        return NotFound(appId);
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> Delete(string appId, IDaprAppStore store, DaprAppDelivery delivery, CancellationToken cancellationToken)
+    {
+        if (delivery.ConfiguredApps.ContainsKey(appId))
+        {
+            return TypedResults.Problem($"App '{appId}' is declared in configuration (Delivery:Dapr:Apps); remove it there.",
+                statusCode: StatusCodes.Status409Conflict, title: "The app comes from configuration.");
+        }
+        if (!await store.DeleteAsync(appId, cancellationToken))
+        {
+            return NotFound(appId);
+        }
+        delivery.Refresh();
+        return TypedResults.NoContent();
+    }
+
+    private static IEnumerable<string> Check(AppSubscription subscription)
+    {
+        if (Names.Check(subscription.Topic) is { } topicError)
+        {
+            yield return topicError;
+        }
+        if (subscription.DeadLetterTopic is { } deadLetter && Names.Check(deadLetter, "dead-letter topic") is { } deadLetterError)
+        {
+            yield return deadLetterError;
+        }
+        if (subscription.DefaultPath is null && subscription.Rules.Count == 0)
+        {
+            yield return $"The subscription to '{subscription.Topic}' has no route: give route, or routes with rules or a default.";
+        }
+        foreach (var rule in subscription.Rules)
+        {
+            string? problem = null;
+            try
+            {
+                EventRule.Parse(rule.Match);
+            }
+            catch (FormatException ex)
+            {
+                problem = ex.Message;
+            }
+            if (problem is not null)
+            {
+                yield return problem;
+            }
+            if (string.IsNullOrEmpty(rule.Path))
+            {
+                yield return $"A rule of the subscription to '{subscription.Topic}' has no path.";
+            }
+        }
+    }
+
+    private static ProblemHttpResult NotFound(string appId) =>
+        TypedResults.Problem($"No Dapr app '{appId}' is declared here.", statusCode: StatusCodes.Status404NotFound, title: "The app does not exist.");
+}
