@@ -151,6 +151,39 @@ public sealed class ConformanceTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Messages_left_unacked_when_the_stream_ends_come_again_on_the_next_stream()
+    {
+        await InitAsync(Instance, "unacked");
+        var topic = $"unacked-{_run}";
+        var unanswered = new HashSet<string>();
+        using (var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+        {
+            using var call = _pubsub.PullMessages(ComponentHost.For(Instance, stop.Token));
+            await call.RequestStream.WriteAsync(new PullMessagesRequest { Topic = new Topic { Name = topic } }, stop.Token);
+            await Task.Delay(500);
+            for (var i = 1; i <= 5; i++)
+            {
+                await _pubsub.PublishAsync(new PublishRequest { PubsubName = Instance, Topic = topic, Data = Event(topic, Message(i)) }, ComponentHost.For(Instance));
+            }
+            // daprd's side goes away (a sidecar restart) with all five delivered and none answered.
+            while (unanswered.Count < 5 && await call.ResponseStream.MoveNext(stop.Token))
+            {
+                using var cloudEvent = JsonDocument.Parse(call.ResponseStream.Current.Data.Memory);
+                unanswered.Add(cloudEvent.RootElement.GetProperty("data").GetString()!);
+            }
+            await stop.CancelAsync();
+        }
+        Assert.Equal(Enumerable.Range(1, 5).Select(Message).ToHashSet(), unanswered);
+
+        var again = new ConcurrentDictionary<string, byte>();
+        using var stopSecond = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var second = SubscribeAsync(topic, m => { again.TryAdd(m, 0); return null; }, stopSecond.Token);
+        await Wait.UntilAsync(() => unanswered.IsSubsetOf(again.Keys), TimeSpan.FromSeconds(30), () => $"redelivered so far: {string.Join(", ", again.Keys)}");
+        await stopSecond.CancelAsync();
+        await second;
+    }
+
+    [Fact]
     public async Task Calls_before_init_and_bad_metadata_are_refused_with_a_status()
     {
         var notInitialised = await Assert.ThrowsAsync<RpcException>(async () =>
