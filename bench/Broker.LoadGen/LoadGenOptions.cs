@@ -16,6 +16,7 @@ public sealed record LoadGenOptions
     public const string ProduceDeliver = "produce-deliver";
     public const string IngestSchema = "ingest-schema";
     public const string Replay = "replay";
+    public const string DaprPublish = "dapr-publish";
 
     public static LoadGenOptions Default { get; } = new();
 
@@ -76,6 +77,12 @@ public sealed record LoadGenOptions
 
     /// <summary>replay: the baseline's GETs in flight per partition beyond the current one (Storage:Tiering:ReadAheadChunks).</summary>
     public int ReadAhead { get; init; } = 2;
+
+    /// <summary>dapr-publish: the pluggable component's Unix socket (daprd's side of it is played by the load generator).</summary>
+    public string? ComponentSocket { get; init; }
+
+    /// <summary>dapr-publish: the component host's process id, so its CPU use can be reported.</summary>
+    public int? ComponentPid { get; init; }
 
     /// <summary>Delivery's process id, when known, so its CPU use can be reported.</summary>
     public int? DeliveryPid { get; init; }
@@ -138,8 +145,8 @@ public sealed record LoadGenOptions
         Broker.LoadGen: Storage's append path or Ingest's produce path against pipelined Redis XADD (Dapr
         pubsub.redis's pattern), or produce-to-delivery against XADD + XREADGROUP + XACK, in the same run.
           --scenario S         storage-append, ingest-grpc, ingest-http,
-                               produce-deliver, ingest-schema or
-                               replay                                 (default storage-append)
+                               produce-deliver, ingest-schema,
+                               replay or dapr-publish                 (default storage-append)
           --registry URL       ingest-schema: the schema registry     (default http://127.0.0.1:8081)
           --storage URL        Storage gRPC endpoint, h2c             (default http://127.0.0.1:5101)
           --rest URL           Storage REST endpoint                  (default http://127.0.0.1:5100)
@@ -179,6 +186,8 @@ public sealed record LoadGenOptions
           --segments-dir DIR   replay with --store local: the folder
           --chunk-bytes N      replay: baseline GET size              (default 4194304)
           --read-ahead N       replay: baseline GETs ahead            (default 2)
+          --component-socket P dapr-publish: the component's socket
+          --component-pid PID  dapr-publish: report its CPU use       (default: not reported)
           --keep-topic         do not delete the topic afterwards
         Prints one JSON line to stdout; progress goes to stderr.
         """;
@@ -202,7 +211,9 @@ public sealed record LoadGenOptions
             var value = args[++i];
             options = name switch
             {
-                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or ProduceDeliver or IngestSchema or Replay ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp}, {ProduceDeliver}, {IngestSchema} or {Replay}; got '{value}'.") },
+                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or ProduceDeliver or IngestSchema or Replay or DaprPublish ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp}, {ProduceDeliver}, {IngestSchema}, {Replay} or {DaprPublish}; got '{value}'.") },
+                "--component-socket" => options with { ComponentSocket = value },
+                "--component-pid" => options with { ComponentPid = ParseInt(name, value, 1) },
                 "--delivery-rest" => options with { DeliveryRest = ParseUri(name, value) },
                 "--store" => options with { SegmentStore = value is "s3" or "local" ? value : throw new ArgumentException($"{name} takes s3 or local; got '{value}'.") },
                 "--replay-target" => options with { ReplayTarget = value is "verify" or "topic" ? value : throw new ArgumentException($"{name} takes verify or topic; got '{value}'.") },

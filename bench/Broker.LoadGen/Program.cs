@@ -39,6 +39,12 @@ try
         Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(replay, ReplayJsonContext.Default.ReplayReport));
         return 0;
     }
+    if (options.Scenario == LoadGenOptions.DaprPublish)
+    {
+        var dapr = await DaprPublishRun.RunAsync(options, cancellation.Token);
+        Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(dapr, DaprPublishJsonContext.Default.DaprPublishReport));
+        return 0;
+    }
     if (options.Scenario == LoadGenOptions.ProduceDeliver)
     {
         var endToEnd = await Broker.LoadGen.EndToEnd.EndToEndRun.RunAsync(options, cancellation.Token);
