@@ -91,36 +91,59 @@ public static class CloudEventEnvelope
         string? traceParent) =>
         IsEnvelope(value.Span)
             ? value
-            : Wrap(value.Span, RawJson(value.Span) ? "application/json" : Utf8.IsValid(value.Span) ? "text/plain" : "application/octet-stream",
+            : Wrap(value.Span, IsOneJsonValue(value.Span) ? "application/json" : Utf8.IsValid(value.Span) ? "text/plain" : "application/octet-stream",
                 topic, pubsubName, traceParent is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["cloudevent.traceparent"] = traceParent },
                 source, time, null, null);
 
-    private static bool RawJson(ReadOnlySpan<byte> value)
-    {
-        using var document = TryParse(value);
-        return document is not null;
-    }
-
-    /// <summary>Whether <paramref name="value"/> is a CloudEvent in JSON (an object with a specversion).</summary>
+    /// <summary>
+    /// Whether <paramref name="value"/> is a CloudEvent in JSON: one object, with a specversion among its own
+    /// properties. Read without building a document (this runs for every record delivered to a Dapr app).
+    /// </summary>
     public static bool IsEnvelope(ReadOnlySpan<byte> value)
     {
-        if (value.IsEmpty || value[0] != (byte)'{')
+        if (value.IsEmpty || value[0] != (byte)'{' || !IsOneJsonValue(value))
         {
             return false;
         }
-        using var document = TryParseObject(value);
-        return document is not null && document.RootElement.TryGetProperty("specversion", out _);
+        var reader = new Utf8JsonReader(value);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("specversion"u8))
+            {
+                return true;
+            }
+            reader.Read();
+            reader.Skip();
+        }
+        return false;
+    }
+
+    /// <summary>One JSON value and nothing after it but whitespace, checked by reading it (no document is built).</summary>
+    private static bool IsOneJsonValue(ReadOnlySpan<byte> value)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(value);
+            if (!reader.Read())
+            {
+                return false;
+            }
+            reader.Skip();
+            return !reader.Read(); // anything but whitespace after the value throws
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     private static void WriteData(Utf8JsonWriter writer, ReadOnlySpan<byte> data, string contentType)
     {
-        if (IsJson(contentType) && TryParse(data) is { } json)
+        if (IsJson(contentType) && IsOneJsonValue(data))
         {
-            using (json)
-            {
-                writer.WritePropertyName("data");
-                json.RootElement.WriteTo(writer);
-            }
+            writer.WritePropertyName("data");
+            writer.WriteRawValue(data, skipInputValidation: true);
         }
         else if (contentType.StartsWith("text/", StringComparison.OrdinalIgnoreCase) && Utf8.IsValid(data))
         {
