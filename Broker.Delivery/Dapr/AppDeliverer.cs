@@ -249,13 +249,13 @@ internal sealed class AppDeliverer : IDisposable
         {
             answers = await call(timeout.Token);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or RpcException or IOException)
         {
-            answers = [.. Enumerable.Repeat(new AppAnswer(AppStatus.Retry, $"the app did not answer within {_services.Options.AppTimeoutMs} ms"), count)];
-        }
-        catch (Exception ex) when (ex is HttpRequestException or RpcException or IOException)
-        {
-            answers = [.. Enumerable.Repeat(new AppAnswer(AppStatus.Retry, $"the app could not be reached: {ex.Message}"), count)];
+            // Stopping: no answer at all, so the group's next owner delivers the events again.
+            cancellationToken.ThrowIfCancellationRequested();
+            answers = [.. Enumerable.Repeat(new AppAnswer(AppStatus.Retry, timeout.IsCancellationRequested
+                ? $"the app did not answer within {_services.Options.AppTimeoutMs} ms"
+                : $"the app could not be reached: {ex.Message}"), count)];
         }
         _services.Metrics.Called(_app.AppId, _subscription.Topic, _services.Time.GetElapsedTime(started), answers);
         return answers;
