@@ -1,24 +1,12 @@
 using System.ComponentModel.DataAnnotations;
+using Broker.Contracts.Dapr;
 
 namespace Broker.Delivery.Dapr;
 
 /// <summary>Delivery's side of Dapr: topics made on demand, and delivery to Dapr apps without a sidecar; bound from "Delivery:Dapr".</summary>
-public sealed class DaprDeliveryOptions
+public sealed class DaprDeliveryOptions : TopicsOnDemandOptions
 {
     public const string SectionName = "Delivery:Dapr";
-
-    /// <summary>
-    /// Dapr apps never create topics: a Dapr subscription (the pluggable component's, or an app's) to a topic that
-    /// does not exist creates it. Off: the subscription is refused with NOT_FOUND naming the topic.
-    /// </summary>
-    public bool CreateTopics { get; set; } = true;
-
-    [Range(1, 1024)]
-    public int TopicPartitions { get; set; } = 4;
-
-    /// <summary>Retention of a topic made on demand in ms; 0 takes Storage's default (7 days), -1 keeps forever.</summary>
-    [Range(-1, long.MaxValue)]
-    public long TopicRetentionMs { get; set; }
 
     /// <summary>The pub/sub name apps subscribe with (Dapr's component name): their subscriptions to other pub/subs are not the broker's.</summary>
     [Required]

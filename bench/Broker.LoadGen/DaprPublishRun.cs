@@ -1,16 +1,15 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Broker.Contracts.Dapr;
 using Broker.Contracts.Dapr.Components;
 using Broker.Contracts.Ingest;
 using Broker.Contracts.Storage;
 using Dapr.Client;
 using Google.Protobuf;
 using Grpc.Core;
-using Grpc.Net.Client;
 using StackExchange.Redis;
 
 namespace Broker.LoadGen;
@@ -52,7 +51,7 @@ public static class DaprPublishRun
 
         var events = Events(options);
         using var ingestChannel = LoadRun.NewChannel(options.Ingest);
-        using var componentChannel = UnixChannel(options.ComponentSocket);
+        using var componentChannel = ComponentSocket.Connect(options.ComponentSocket);
         using var storageChannel = LoadRun.NewChannel(options.Storage);
         using var dapr = new DaprClientBuilder().UseGrpcEndpoint(options.Ingest.ToString()).Build();
         var component = new PubSub.PubSubClient(componentChannel);
@@ -302,28 +301,6 @@ public static class DaprPublishRun
         init.Metadata.Properties["deliveryAddress"] = options.Delivery.ToString();
         await component.InitAsync(init, new Metadata { { "x-component-instance", Instance } }, cancellationToken: cancellationToken);
     }
-
-    private static GrpcChannel UnixChannel(string socketPath) => GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-    {
-        HttpHandler = new SocketsHttpHandler
-        {
-            EnableMultipleHttp2Connections = true,
-            ConnectCallback = async (_, token) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), token);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        },
-    });
 
     private static double Percentile(long[] latencies, double q)
     {

@@ -1,6 +1,6 @@
 extern alias component;
 
-using System.Net.Sockets;
+using Broker.Contracts.Dapr;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -41,26 +41,7 @@ public sealed class ComponentHost : IAsyncDisposable
     public static CallOptions For(string instance, CancellationToken cancellationToken = default) =>
         new(new Metadata { { "x-component-instance", instance } }, cancellationToken: cancellationToken);
 
-    public static GrpcChannel Connect(string socketPath) => GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-    {
-        HttpHandler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        },
-    });
+    public static GrpcChannel Connect(string socketPath) => ComponentSocket.Connect(socketPath);
 
     public async ValueTask DisposeAsync()
     {
