@@ -35,7 +35,7 @@ internal sealed class Orchestrator(ResourceModel model, Terminal terminal, IOpti
         try
         {
             await Task.WhenAll(_supervisors.Select(s => s.FirstHealthy)).WaitAsync(stoppingToken);
-            while (_changed.Wait(0))
+            while (_changed.Wait(0, CancellationToken.None))
             {
                 // The start-up's own changes are in the table below.
             }
@@ -45,7 +45,7 @@ internal sealed class Orchestrator(ResourceModel model, Terminal terminal, IOpti
             {
                 await _changed.WaitAsync(stoppingToken);
                 await Task.Delay(TimeSpan.FromMilliseconds(300), stoppingToken); // one table per burst of changes
-                while (_changed.Wait(0))
+                while (_changed.Wait(0, CancellationToken.None))
                 {
                 }
                 ShowTable();
