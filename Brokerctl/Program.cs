@@ -1,0 +1,80 @@
+using Broker.Ctl.Client;
+using Broker.Ctl.Commands;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+// brokerctl: the broker from a shell. Tables for people, --json for scripts; a non-zero exit code on any error
+// (1 refused, 2 bad input, 3 unreachable).
+if (Console.IsOutputRedirected)
+{
+    // Read by a script or written to a file: tables as wide as they need.
+    AnsiConsole.Profile.Width = 240;
+}
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("brokerctl");
+    config.PropagateExceptions();
+    config.AddBranch("topics", topics =>
+    {
+        topics.SetDescription("Create, list, describe and delete topics (Storage)");
+        topics.AddCommand<TopicsCreateCommand>("create").WithDescription("Create a topic, or change its settings").WithExample("topics", "create", "orders", "--partitions", "8");
+        topics.AddCommand<TopicsListCommand>("list").WithDescription("Every topic");
+        topics.AddCommand<TopicsDescribeCommand>("describe").WithDescription("A topic's settings and per-partition offsets");
+        topics.AddCommand<TopicsDeleteCommand>("delete").WithDescription("Delete a topic and its records");
+    });
+    config.AddCommand<ProduceCommand>("produce").WithDescription("Produce records: arguments, --file lines or stdin lines (Ingest)")
+        .WithExample("produce", "orders", "{\"id\":1}", "--key", "customer-7");
+    config.AddCommand<ConsumeCommand>("consume").WithDescription("Consume as a group member, acking what is printed (Delivery)")
+        .WithExample("consume", "orders", "--group", "billing", "--follow");
+    config.AddBranch("groups", groups =>
+    {
+        groups.SetDescription("Consumer groups (Delivery)");
+        groups.AddCommand<GroupsDescribeCommand>("describe").WithDescription("Committed offsets and lag per partition");
+    });
+    config.AddBranch("schemas", schemas =>
+    {
+        schemas.SetDescription("Avro schemas (SchemaRegistry)");
+        schemas.AddCommand<SchemasRegisterCommand>("register").WithDescription("Register a schema under a subject");
+        schemas.AddCommand<SchemasListCommand>("list").WithDescription("Subjects, versions and latest ids");
+        schemas.AddCommand<SchemasCheckCommand>("check").WithDescription("Is a schema compatible with a subject? (exit 1 when not)");
+    });
+    config.AddBranch("replay", replay =>
+    {
+        replay.SetDescription("Replay jobs over a topic's history (Delivery)");
+        replay.AddCommand<ReplayStartCommand>("start").WithDescription("Start a replay job").WithExample("replay", "start", "orders", "--to-group", "billing", "--from-offset", "0", "--watch");
+        replay.AddCommand<ReplayStatusCommand>("status").WithDescription("A job's progress (--watch: a live progress bar)");
+        replay.AddCommand<ReplayCancelCommand>("cancel").WithDescription("Cancel a job");
+    });
+    config.AddCommand<BenchCommand>("bench").WithDescription("A quick produce benchmark against the running broker (bench/*.sh are the full ones)");
+});
+
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+try
+{
+    return await app.RunAsync(args, cancellation.Token);
+}
+catch (CtlException ex)
+{
+    Console.Error.WriteLine($"brokerctl: {ex.Message}");
+    return ex.ExitCode;
+}
+catch (CommandAppException ex)
+{
+    Console.Error.WriteLine($"brokerctl: {ex.Message}");
+    return 2;
+}
+catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+{
+    return 130;
+}
+catch (System.Text.Json.JsonException ex)
+{
+    AnsiConsole.WriteLine($"brokerctl: an answer was not the JSON expected: {ex.Message}");
+    return 1;
+}
