@@ -20,7 +20,7 @@ internal sealed class Supervisor(Resource resource, IReadOnlyList<Supervisor> de
 
     public int Restarts { get; private set; }
 
-    public int? Pid => _process is { HasExited: false } p ? p.Id : null;
+    public int? Pid { get; private set; }
 
     /// <summary>Completes when the resource is first healthy.</summary>
     public Task FirstHealthy => _firstHealthy.Task;
@@ -70,6 +70,8 @@ internal sealed class Supervisor(Resource resource, IReadOnlyList<Supervisor> de
                 delay = TimeSpan.FromSeconds(1);
             }
             terminal.Say($"{Resource.Name} exited with code {process.ExitCode}; restarting in {delay.TotalSeconds:0} s.", problem: true);
+            _process = null;
+            Pid = null;
             process.Dispose();
             if (!await DelayAsync(delay, stopping))
             {
@@ -111,6 +113,7 @@ internal sealed class Supervisor(Resource resource, IReadOnlyList<Supervisor> de
         {
             // Never started, or already gone.
         }
+        Pid = null;
         SetState("stopped");
     }
 
@@ -129,6 +132,7 @@ internal sealed class Supervisor(Resource resource, IReadOnlyList<Supervisor> de
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _process = process;
+        Pid = process.Id;
         terminal.Say($"{Resource.Name} started (pid {process.Id}).");
         changed();
         return process;
