@@ -4,7 +4,7 @@
 #   ./test.sh                                   # everything
 #   ./test.sh --filter "Category=Unit"          # extra arguments go to `dotnet test`
 #
-# Installs what the integration tests start themselves (redis-server, the s3rver npm package) and the npm
+# Installs what the integration tests start themselves (redis-server, prometheus, the s3rver npm package) and the npm
 # client the registry tests drive (tests/SchemaRegistry.Tests/Client/kafkajs) when missing,
 # runs `dotnet test Broker.slnx -c Release` with TRX results, and ends with one line
 # "N passed, N failed, N skipped" summed over all test projects. Exits non-zero when `dotnet test` fails,
@@ -41,6 +41,12 @@ fi
 if ! command -v s3rver >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
   apt_packages+=(nodejs npm)
 fi
+# A real Prometheus scrapes the services in tests/AppHost.Tests.
+installing_prometheus=0
+if ! command -v prometheus >/dev/null 2>&1; then
+  apt_packages+=(prometheus)
+  installing_prometheus=1
+fi
 
 if [[ ${#apt_packages[@]} -gt 0 ]]; then
   command -v apt-get >/dev/null 2>&1 || die "missing ${apt_packages[*]} and apt-get is not available; install them by hand"
@@ -53,6 +59,12 @@ if [[ $installing_redis -eq 1 ]]; then
   command -v redis-server >/dev/null 2>&1 || die "redis-server is still not on PATH after apt-get install redis-server"
   # The tests start their own redis-server on free ports; the packaged service is not needed.
   { as_root systemctl stop redis-server || as_root service redis-server stop; } >/dev/null 2>&1 || true
+fi
+
+if [[ $installing_prometheus -eq 1 ]]; then
+  command -v prometheus >/dev/null 2>&1 || die "prometheus is still not on PATH after apt-get install prometheus"
+  # The test starts its own on a free port; the packaged service (and its node exporter) are not needed.
+  { as_root systemctl stop prometheus prometheus-node-exporter || as_root service prometheus stop; } >/dev/null 2>&1 || true
 fi
 
 # --- s3rver (S3-compatible server for the cold-tier tests) -----------------------------------------------

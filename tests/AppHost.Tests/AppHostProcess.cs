@@ -56,7 +56,7 @@ public sealed partial class AppHostProcess : IAsyncDisposable
     };
 
     /// <summary>Starts AppHost and waits for its ready line. <paramref name="path"/> replaces PATH (to hide redis-server).</summary>
-    public static async Task<AppHostProcess> StartAsync(string? path = null, params string[] extraArguments)
+    public static async Task<AppHostProcess> StartAsync(string? path = null, IReadOnlyDictionary<string, string>? environment = null, params string[] extraArguments)
     {
         var dll = Build.Path("AppHost", "AppHost.dll");
         var data = Path.Combine(Path.GetTempPath(), "apphost-test-" + Guid.NewGuid().ToString("N")[..8]);
@@ -87,6 +87,10 @@ public sealed partial class AppHostProcess : IAsyncDisposable
         if (path is not null)
         {
             start.Environment["PATH"] = path;
+        }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
         }
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
         var host = new AppHostProcess(process, data, ports);
@@ -152,6 +156,11 @@ public sealed partial class AppHostProcess : IAsyncDisposable
 
     public static bool IsAlive(int pid) => Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}")
         && !File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat").Contains(") Z ", StringComparison.Ordinal);
+
+    /// <summary>A program's path on PATH, or null.</summary>
+    public static string? FindOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(folder => Path.Combine(folder, program)).FirstOrDefault(File.Exists);
 
     public static string DotnetPath() => Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
 
