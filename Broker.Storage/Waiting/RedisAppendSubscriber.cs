@@ -23,9 +23,9 @@ internal sealed class RedisAppendSubscriber(
         {
             await redis.GetSubscriber().UnsubscribeAsync(keys.Appends).WaitAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
-            // Going away: a subscription connection that closed first has unsubscribed us anyway.
+            // Going away: a subscription connection that closed (or was disposed) first has unsubscribed us anyway.
             StorageLog.UnsubscribeFailed(logger, ex.Message);
         }
     }

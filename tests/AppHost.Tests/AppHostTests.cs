@@ -8,16 +8,37 @@ public sealed class AppHostTests
     [Fact]
     public async Task AppHost_runs_the_broker_brokerctl_drives_it_and_SIGINT_stops_every_child()
     {
-        await using var host = await AppHostProcess.StartAsync();
+        var sockets = Path.Combine(Path.GetTempPath(), "apphost-sockets-" + Guid.NewGuid().ToString("N")[..8]);
+        await using var host = await AppHostProcess.StartAsync(null, new Dictionary<string, string> { ["DAPR_COMPONENTS_SOCKETS_FOLDER"] = sockets },
+            "--AppHost:DaprComponent=true", $"--AppHost:Ports:daprcomponent:Http={Broker.Testing.LoopbackPort.Free()}");
         Assert.Contains("Redis: ", host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Redis: none", host.Output, StringComparison.Ordinal);
-        Assert.Equal(5, host.AllChildPids.Count()); // redis, registry, storage, ingest, delivery
+        Assert.Equal(6, host.AllChildPids.Count()); // redis, registry, storage, ingest, delivery, the Dapr component host
+        Assert.True(File.Exists(Path.Combine(sockets, "broker.sock")), host.Output);
 
         await RoundTripAsync(host, "orders");
+
+        // Schemas and replays, as the tour does them.
+        const string order = """{"type":"record","name":"Order","fields":[{"name":"id","type":"int"}]}""";
+        Assert.Contains("schema id", await Brokerctl.SucceedAsync(host, null, "schemas", "register", "orders-value", order), StringComparison.Ordinal);
+        Assert.Contains("orders-value", await Brokerctl.SucceedAsync(host, null, "schemas", "list"), StringComparison.Ordinal);
+        var incompatible = await Brokerctl.RunAsync(host, null, "schemas", "check", "orders-value",
+            """{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}""");
+        Assert.Equal(1, incompatible.ExitCode);
+        Assert.Contains("Not compatible", incompatible.Output, StringComparison.Ordinal);
+        var replay = (await Brokerctl.SucceedAsync(host, null, "replay", "start", "orders", "--to-topic", "orders-copy", "--from-offset", "0", "--watch", "--json"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).Last();
+        Assert.Equal("completed", replay.GetProperty("state").GetString());
+        Assert.Equal(4, replay.GetProperty("recordsDone").GetInt64());
+        var status = JsonDocument.Parse(await Brokerctl.SucceedAsync(host, null, "replay", "status", replay.GetProperty("id").GetString()!, "--json")).RootElement;
+        Assert.Equal("completed", status.GetProperty("state").GetString());
+        var copied = JsonDocument.Parse(await Brokerctl.SucceedAsync(host, null, "topics", "describe", "orders-copy", "--json")).RootElement;
+        Assert.Equal(4, copied.GetProperty("partitionOffsets").EnumerateArray().Sum(p => p.GetProperty("endOffset").GetInt64()));
 
         Assert.Equal(0, await host.InterruptAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("AppHost: everything stopped.", host.Output, StringComparison.Ordinal);
         Assert.All(host.AllChildPids, pid => Assert.False(AppHostProcess.IsAlive(pid), $"pid {pid} outlived AppHost:\n{host.Output}"));
+        Directory.Delete(sockets, recursive: true);
     }
 
     [Fact]
