@@ -69,7 +69,7 @@ public sealed class AppHostTests
     }
 
     [Fact]
-    public async Task Brokerctl_says_what_went_wrong_with_a_non_zero_exit_code()
+    public async Task Brokerctl_says_what_went_wrong_with_a_non_zero_exit_code_and_benches_and_reads_files()
     {
         await using var host = await AppHostProcess.StartAsync();
         var missing = await Brokerctl.RunAsync(host, null, "topics", "describe", "no-such-topic");
@@ -82,6 +82,16 @@ public sealed class AppHostTests
 
         var nothing = await Brokerctl.RunAsync(host, "", "produce", "orders");
         Assert.Equal(2, nothing.ExitCode);
+
+        var bench = JsonDocument.Parse(await Brokerctl.SucceedAsync(host, null, "bench", "--records", "2000", "--json")).RootElement;
+        Assert.True(bench.GetProperty("verified").GetBoolean());
+        Assert.True(bench.GetProperty("recordsPerSecond").GetDouble() > 0);
+
+        var file = Path.GetTempFileName();
+        await File.WriteAllLinesAsync(file, ["one", "two", "three"]);
+        await Brokerctl.SucceedAsync(host, null, "topics", "create", "from-file");
+        Assert.Contains("partition", await Brokerctl.SucceedAsync(host, null, "produce", "from-file", "--file", file), StringComparison.Ordinal);
+        File.Delete(file);
 
         var unreachable = await Brokerctl.RunAsync(host, null, "topics", "list", "--storage", "http://127.0.0.1:1");
         Assert.Equal(3, unreachable.ExitCode);
