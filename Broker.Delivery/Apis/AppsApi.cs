@@ -70,12 +70,11 @@ internal static class AppsApi
             return TypedResults.Problem($"App '{appId}' is declared in configuration (Delivery:Dapr:Apps); change it there.",
                 statusCode: StatusCodes.Status409Conflict, title: "The app comes from configuration.");
         }
-        var existed = (await store.ListAsync(cancellationToken)).Any(a => a.AppId == appId);
+        var existed = await store.GetAsync(appId, cancellationToken) is not null;
         var app = new DaprApp(appId, url!, protocol!.Value, subscriptions, DaprApp.FromApi);
         await store.PutAsync(app, cancellationToken);
         delivery.Refresh();
-        var view = new AppView(appId, url!.ToString(), protocol.Value.ToString().ToLowerInvariant(), DaprApp.FromApi, subscriptions is null,
-            [.. (subscriptions ?? []).Select(AppSubscription.ToHttp)], null, null, []);
+        var view = AppView.Declared(app);
         return existed ? TypedResults.Ok(view) : TypedResults.Created($"/v1/apps/{appId}", view);
     }
 
@@ -83,17 +82,9 @@ internal static class AppsApi
 
     public static async Task<Results<Ok<AppView>, ProblemHttpResult>> Get(string appId, IDaprAppStore store, DaprAppDelivery delivery, CancellationToken cancellationToken)
     {
-        if (delivery.View(appId) is { } view)
-        {
-            return TypedResults.Ok(view);
-        }
-        // Declared a moment ago and not picked up yet: show it as declared.
-        if ((await store.ListAsync(cancellationToken)).FirstOrDefault(a => a.AppId == appId) is { } app)
-        {
-            return TypedResults.Ok(new AppView(app.AppId, app.Url.ToString(), app.Protocol.ToString().ToLowerInvariant(), app.Source, app.Subscriptions is null,
-                [.. (app.Subscriptions ?? []).Select(AppSubscription.ToHttp)], null, null, []));
-        }
-        return NotFound(appId);
+        // The store, not this instance's running apps, says whether the app exists: they lag a PUT or DELETE by a moment.
+        var app = delivery.ConfiguredApps.GetValueOrDefault(appId) ?? await store.GetAsync(appId, cancellationToken);
+        return app is null ? NotFound(appId) : TypedResults.Ok(delivery.View(app));
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> Delete(string appId, IDaprAppStore store, DaprAppDelivery delivery, CancellationToken cancellationToken)

@@ -8,7 +8,12 @@ namespace Broker.Delivery.Dapr;
 /// <summary>What this instance knows of one app, for the API.</summary>
 public sealed record AppView(
     string AppId, string Url, string Protocol, string Source, bool Discovered, IReadOnlyList<AppSubscription.HttpShape> Subscriptions,
-    DateTimeOffset? DiscoveredAt, string? LastError, IReadOnlyList<AppSubscriptionView> Delivering);
+    DateTimeOffset? DiscoveredAt, string? LastError, IReadOnlyList<AppSubscriptionView> Delivering)
+{
+    /// <summary>An app as declared, before this instance runs it.</summary>
+    public static AppView Declared(DaprApp app) => new(app.AppId, app.Url.ToString(), app.Protocol.ToString().ToLowerInvariant(), app.Source,
+        app.Subscriptions is null, [.. (app.Subscriptions ?? []).Select(AppSubscription.ToHttp)], null, null, []);
+}
 
 public sealed record AppSubscriptionView(string Topic, string State);
 
@@ -35,7 +40,12 @@ internal sealed class DaprAppDelivery(
 
     public IReadOnlyList<AppView> Views => [.. _apps.Values.OrderBy(a => a.App.AppId, StringComparer.Ordinal).Select(a => a.View())];
 
-    public AppView? View(string appId) => _apps.TryGetValue(appId, out var app) ? app.View() : null;
+    /// <summary>
+    /// What this instance delivers to the app as the store has it now; declared only while the running app is a
+    /// different version of it (changed a moment ago and not picked up yet).
+    /// </summary>
+    public AppView View(DaprApp app) =>
+        _apps.TryGetValue(app.AppId, out var running) && running.App.Signature == app.Signature ? running.View() : AppView.Declared(app);
 
     /// <summary>The apps declared in configuration, by app id.</summary>
     public IReadOnlyDictionary<string, DaprApp> ConfiguredApps { get; } = options.Value.Apps.ToDictionary(

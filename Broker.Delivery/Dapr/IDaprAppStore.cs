@@ -5,6 +5,9 @@ public interface IDaprAppStore
 {
     Task<IReadOnlyList<DaprApp>> ListAsync(CancellationToken cancellationToken);
 
+    /// <summary>The app as stored, or null: what the API answers from, since an instance's running apps lag the store.</summary>
+    Task<DaprApp?> GetAsync(string appId, CancellationToken cancellationToken);
+
     Task PutAsync(DaprApp app, CancellationToken cancellationToken);
 
     /// <summary>False when there was no such app.</summary>

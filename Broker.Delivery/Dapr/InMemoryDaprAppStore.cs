@@ -10,6 +10,9 @@ public sealed class InMemoryDaprAppStore : IDaprAppStore
     public Task<IReadOnlyList<DaprApp>> ListAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<DaprApp>>([.. _apps.Values.Select(DaprAppJson.Deserialize).OrderBy(a => a.AppId, StringComparer.Ordinal)]);
 
+    public Task<DaprApp?> GetAsync(string appId, CancellationToken cancellationToken) =>
+        Task.FromResult(_apps.TryGetValue(appId, out var json) ? DaprAppJson.Deserialize(json) : null);
+
     public Task PutAsync(DaprApp app, CancellationToken cancellationToken)
     {
         _apps[app.AppId] = DaprAppJson.Serialize(app);

@@ -16,6 +16,12 @@ internal sealed class RedisDaprAppStore(IConnectionMultiplexer redis, IOptions<D
         return [.. entries.Select(e => DaprAppJson.Deserialize(e.Value!)).OrderBy(a => a.AppId, StringComparer.Ordinal)];
     }
 
+    public async Task<DaprApp?> GetAsync(string appId, CancellationToken cancellationToken)
+    {
+        var entry = await Db.HashGetAsync(_key, appId).WaitAsync(cancellationToken);
+        return entry.IsNull ? null : DaprAppJson.Deserialize(entry!);
+    }
+
     public async Task PutAsync(DaprApp app, CancellationToken cancellationToken) =>
         await Db.HashSetAsync(_key, app.AppId, DaprAppJson.Serialize(app)).WaitAsync(cancellationToken);
 

@@ -50,6 +50,9 @@ public sealed class TestAppProcess : IAsyncDisposable
         var url = new Uri($"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
         var start = new ProcessStartInfo("dotnet", [dll, "--urls", url.ToString()])
         {
+            // Its own folder, not the tests' one: that holds an appsettings.json copied from whichever service built last,
+            // and Ingest's or Delivery's Kestrel:Endpoints there would override --urls (the app then listens on 5200 or 5300).
+            WorkingDirectory = Path.GetDirectoryName(dll),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -60,6 +63,12 @@ public sealed class TestAppProcess : IAsyncDisposable
                 ["Logging__LogLevel__Default"] = "Warning",
             },
         };
+        // Nor endpoints meant for another host from the test run's own environment.
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("Kestrel__", StringComparison.OrdinalIgnoreCase)
+            || k is "ASPNETCORE_URLS" or "DOTNET_URLS" or "ASPNETCORE_HTTP_PORTS" or "ASPNETCORE_HTTPS_PORTS").ToList())
+        {
+            start.Environment.Remove(key);
+        }
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
         var app = new TestAppProcess(process, url);
         process.OutputDataReceived += (_, e) => app.Append(e.Data);
