@@ -18,6 +18,15 @@ public sealed class RedisKeys(string prefix)
     /// <summary>The name of <see cref="Appends"/>, which every append script publishes to.</summary>
     public string AppendsChannelName { get; } = prefix + ":appends";
 
+    /// <summary>The ACL entries (a hash) and their version; one hash tag, so the scripts that change both touch one slot.</summary>
+    public RedisKey Acls { get; } = prefix + ":{acls}";
+
+    public RedisKey AclsVersion { get; } = prefix + ":{acls}:version";
+
+    public RedisChannel AclsChanged { get; } = RedisChannel.Literal(prefix + ":acls:changed");
+
+    public string AclsChannelName { get; } = prefix + ":acls:changed";
+
     public RedisKey Stream(string topic, string topicId, int partition) => Partition(topic, topicId, partition, "log");
 
     public RedisKey Meta(string topic, string topicId, int partition) => Partition(topic, topicId, partition, "meta");

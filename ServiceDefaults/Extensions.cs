@@ -1,3 +1,4 @@
+using Broker.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -6,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -32,6 +34,7 @@ public static class ServiceDefaultsExtensions
     {
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
+        builder.AddBrokerSecurity();
 
         // Bad requests (malformed JSON, wrong types) answer problem details that say what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -122,9 +125,15 @@ public static class ServiceDefaultsExtensions
             });
             app.UseStatusCodePages();
         }
-        app.MapHealthChecks(HealthEndpointPath);
-        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
-        app.MapPrometheusScrapingEndpoint(MetricsEndpointPath);
+        app.UseBrokerSecurity();
+        // Probes need no credential; the scrape needs one only when Auth:ProtectMetrics says so.
+        app.MapHealthChecks(HealthEndpointPath).AllowAnonymous();
+        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") }).AllowAnonymous();
+        var metrics = app.MapPrometheusScrapingEndpoint(MetricsEndpointPath);
+        if (!app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.ProtectMetrics)
+        {
+            metrics.AllowAnonymous();
+        }
         return app;
     }
 

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Broker.Contracts.Storage;
+using Broker.ServiceDefaults.Security.Acls;
 using Broker.Storage.Groups;
 using Broker.Storage.Log;
 using Broker.Storage.Topics;
@@ -8,12 +9,18 @@ using Grpc.Core;
 
 namespace Broker.Storage.Apis;
 
-/// <summary>The log's gRPC API (storage.proto). Refusals become gRPC statuses in <see cref="LogExceptionInterceptor"/>.</summary>
-public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGroupOffsetStore groups, ILogger<LogGrpcService> logger)
+/// <summary>
+/// The log's gRPC API (storage.proto). Refusals become gRPC statuses in <see cref="LogExceptionInterceptor"/>. Meant
+/// for the broker's services (the service key may do anything, or acts as the user it names); any other principal
+/// is held to its ACLs on every call: write to append, read to read, describe to describe, create to make a topic,
+/// group read (and topic read) to commit offsets.
+/// </summary>
+public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGroupOffsetStore groups, AccessControl access, ILogger<LogGrpcService> logger)
     : LogService.LogServiceBase
 {
     public override async Task<AppendResponse> Append(AppendRequest request, ServerCallContext context)
     {
+        access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Write);
         var result = await log.AppendAsync(request.Topic, request.Partition, request.Batch.Memory, context.CancellationToken);
         return new AppendResponse
         {
@@ -32,6 +39,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
     public override async Task AppendStream(IAsyncStreamReader<AppendRequest> requestStream, IServerStreamWriter<AppendResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
+        var user = context.GetHttpContext().User;
         var answers = Channel.CreateUnbounded<AppendResponse>(new UnboundedChannelOptions { SingleReader = true });
         var writing = WriteAnswersAsync(answers.Reader, responseStream, cancellationToken);
         var underWay = new UnderWay();
@@ -39,8 +47,19 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
         {
             while (await requestStream.MoveNext(cancellationToken))
             {
+                var request = requestStream.Current;
+                if (access.Decide(user, AclResourceType.Topic, request.Topic, AclOperation.Write) is { Allowed: false } refused)
+                {
+                    answers.Writer.TryWrite(new AppendResponse
+                    {
+                        RequestId = request.RequestId,
+                        StatusCode = (int)(refused.Outcome == AccessOutcome.Denied ? StatusCode.PermissionDenied : StatusCode.Unavailable),
+                        StatusMessage = refused.Message,
+                    });
+                    continue;
+                }
                 underWay.Add();
-                _ = AppendOneAsync(requestStream.Current, answers.Writer, underWay, context);
+                _ = AppendOneAsync(request, answers.Writer, underWay, context);
             }
         }
         finally
@@ -106,6 +125,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
 
     public override async Task<ReadResponse> Read(ReadRequest request, ServerCallContext context)
     {
+        access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Read);
         var result = await log.ReadAsync(request.Topic, request.Partition, request.Offset, request.MaxBytes,
             TimeSpan.FromMilliseconds(request.MaxWaitMs), context.CancellationToken);
         return ToResponse(result);
@@ -113,6 +133,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
 
     public override async Task Tail(TailRequest request, IServerStreamWriter<ReadResponse> responseStream, ServerCallContext context)
     {
+        access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Read);
         var offset = request.Offset;
         var cancellationToken = context.CancellationToken;
         while (!cancellationToken.IsCancellationRequested)
@@ -146,6 +167,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
 
     public override async Task<WaitForDataResponse> WaitForData(WaitForDataRequest request, ServerCallContext context)
     {
+        access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Read);
         var (end, hasData) = await log.WaitForDataAsync(request.Topic, request.Partition, request.Offset,
             TimeSpan.FromMilliseconds(request.MaxWaitMs), context.CancellationToken);
         return new WaitForDataResponse { EndOffset = end, HasData = hasData };
@@ -153,12 +175,14 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
 
     public override async Task<FindOffsetResponse> FindOffset(FindOffsetRequest request, ServerCallContext context)
     {
+        access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Describe);
         var (offset, timestamp, found) = await log.FindOffsetAsync(request.Topic, request.Partition, request.Timestamp, context.CancellationToken);
         return new FindOffsetResponse { Offset = offset, Timestamp = timestamp, Found = found };
     }
 
     public override async Task<DescribeTopicResponse> DescribeTopic(DescribeTopicRequest request, ServerCallContext context)
     {
+        access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Describe);
         var (topic, partitions) = await log.DescribeAsync(request.Topic, context.CancellationToken);
         var response = new DescribeTopicResponse
         {
@@ -186,7 +210,9 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
 
     public override async Task<EnsureTopicResponse> EnsureTopic(EnsureTopicRequest request, ServerCallContext context)
     {
-        if (await topics.FindAsync(request.Topic, context.CancellationToken) is { } existing)
+        var existing = TopicValidation.CheckName(request.Topic) is null ? await topics.FindAsync(request.Topic, context.CancellationToken) : null;
+        access.Demand(context, AclResourceType.Topic, request.Topic, existing is null ? AclOperation.Create : AclOperation.Describe);
+        if (existing is not null)
         {
             return new EnsureTopicResponse { Created = false, Partitions = existing.Partitions };
         }
@@ -202,6 +228,8 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
 
     public override async Task<CommitOffsetsResponse> CommitOffsets(CommitOffsetsRequest request, ServerCallContext context)
     {
+        access.Demand(context, AclResourceType.Group, request.Group, AclOperation.Read);
+        access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Read);
         var topic = await CheckGroupAndTopic(request.Group, request.Topic, context.CancellationToken);
         var offsets = new List<CommittedOffset>(request.Offsets.Count);
         foreach (var o in request.Offsets)
@@ -223,6 +251,8 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
 
     public override async Task<FetchOffsetsResponse> FetchOffsets(FetchOffsetsRequest request, ServerCallContext context)
     {
+        access.Demand(context, AclResourceType.Group, request.Group, AclOperation.Describe);
+        access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Describe);
         var topic = await CheckGroupAndTopic(request.Group, request.Topic, context.CancellationToken);
         var committed = (await groups.FetchAsync(request.Group, topic, context.CancellationToken))
             .ToDictionary(o => o.Partition);

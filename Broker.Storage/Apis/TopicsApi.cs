@@ -1,3 +1,4 @@
+using Broker.ServiceDefaults.Security.Acls;
 using Broker.Storage.HotTier;
 using Broker.Storage.Log;
 using Broker.Storage.Topics;
@@ -11,21 +12,26 @@ public static class TopicsApi
     public static RouteGroupBuilder MapTopicsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/topics").WithTags("Topics");
-        api.MapPut("/{topic}", PutTopic).WithName("PutTopic");
-        api.MapGet("/", ListTopics).WithName("ListTopics");
-        api.MapGet("/{topic}", GetTopic).WithName("GetTopic");
-        api.MapDelete("/{topic}", DeleteTopic).WithName("DeleteTopic");
+        api.MapPut("/{topic}", PutTopic).WithName("PutTopic").ChecksAclsInHandler("create on topic {topic}, or alter when it exists");
+        api.MapGet("/", ListTopics).WithName("ListTopics").ChecksAclsInHandler("lists the topics the caller may describe");
+        api.MapGet("/{topic}", GetTopic).WithName("GetTopic").RequireAcl(AclResourceType.Topic, "topic", AclOperation.Describe);
+        api.MapDelete("/{topic}", DeleteTopic).WithName("DeleteTopic").RequireAcl(AclResourceType.Topic, "topic", AclOperation.Delete);
         return api;
     }
 
     public static async Task<Results<Created<TopicInfo>, Ok<TopicInfo>, ValidationProblem, ProblemHttpResult>> PutTopic(
-        string topic, TopicSpec? spec, TopicRegistry topics, CancellationToken cancellationToken)
+        string topic, TopicSpec? spec, TopicRegistry topics, AccessControl access, HttpContext http, CancellationToken cancellationToken)
     {
         spec ??= new TopicSpec();
         var errors = TopicValidation.Check(topic, spec);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, title: $"Topic '{topic}' is not valid.");
+        }
+        var exists = await topics.FindAsync(topic, cancellationToken, refresh: true) is not null;
+        if (access.Refusal(http, AclResourceType.Topic, topic, exists ? AclOperation.Alter : AclOperation.Create) is { } refused)
+        {
+            return refused;
         }
         try
         {
@@ -39,10 +45,12 @@ public static class TopicsApi
         }
     }
 
-    public static async Task<Ok<TopicList>> ListTopics(TopicRegistry topics, CancellationToken cancellationToken)
+    public static async Task<Ok<TopicList>> ListTopics(TopicRegistry topics, AccessControl access, HttpContext http, CancellationToken cancellationToken)
     {
         var all = await topics.ListAsync(cancellationToken);
-        return TypedResults.Ok(new TopicList([.. all.Select(t => TopicInfo.From(t, partitionOffsets: null))]));
+        return TypedResults.Ok(new TopicList([.. all
+            .Where(t => access.Allows(http.User, AclResourceType.Topic, t.Name, AclOperation.Describe))
+            .Select(t => TopicInfo.From(t, partitionOffsets: null))]));
     }
 
     public static async Task<Results<Ok<TopicInfo>, ProblemHttpResult>> GetTopic(

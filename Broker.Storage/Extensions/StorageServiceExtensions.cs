@@ -1,4 +1,6 @@
+using Broker.ServiceDefaults.Security.Acls;
 using Broker.Storage;
+using Broker.Storage.Acls;
 using Broker.Storage.Apis;
 using Broker.Storage.Groups;
 using Broker.Storage.HotTier;
@@ -56,6 +58,7 @@ public static class StorageServiceExtensions
             builder.Services.AddSingleton<ITopicStore, RedisTopicStore>();
             builder.Services.AddSingleton<IGroupOffsetStore, RedisGroupOffsetStore>();
             builder.Services.AddHostedService<RedisAppendSubscriber>();
+            builder.Services.AddSingleton<IAclStore, RedisAclStore>();
             AddColdTier(builder);
         }
         else
@@ -63,7 +66,12 @@ public static class StorageServiceExtensions
             builder.Services.AddSingleton<IHotTier, InMemoryHotTier>();
             builder.Services.AddSingleton<ITopicStore, InMemoryTopicStore>();
             builder.Services.AddSingleton<IGroupOffsetStore, InMemoryGroupOffsetStore>();
+            builder.Services.AddSingleton<IAclStore, InMemoryAclStore>();
         }
+        // Storage keeps the ACLs: its own checks read this cache, and the other services watch it (AclGrpcService).
+        builder.Services.AddSingleton<AclCache>();
+        builder.Services.AddSingleton<IAclSource>(sp => sp.GetRequiredService<AclCache>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AclCache>());
         builder.Services.AddHostedService<HotTierAnnouncement>();
         builder.Services.AddSingleton<RetentionService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
@@ -115,7 +123,9 @@ public static class StorageServiceExtensions
     public static WebApplication MapStorageApi(this WebApplication app)
     {
         app.MapTopicsApi();
+        app.MapAclsApi();
         app.MapGrpcService<LogGrpcService>();
+        app.MapGrpcService<AclGrpcService>();
         return app;
     }
 

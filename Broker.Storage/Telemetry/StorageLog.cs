@@ -60,4 +60,10 @@ internal static partial class StorageLog
 
     [LoggerMessage(19, LogLevel.Error, "Tiering pass failed; it runs again at the next interval")]
     public static partial void TieringPassFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(40, LogLevel.Information, "ACLs: version {Version}, {Count} entries")]
+    public static partial void AclsLoaded(ILogger logger, long version, int count);
+
+    [LoggerMessage(41, LogLevel.Warning, "Reading the ACLs failed ({Reason}); the last ones loaded stay in force")]
+    public static partial void AclReloadFailed(ILogger logger, string reason);
 }

@@ -1,10 +1,10 @@
-namespace Broker.Delivery.Consuming;
+namespace Broker.ServiceDefaults.Concurrency;
 
 /// <summary>
 /// An auto-reset wake-up for one waiter at a time: <see cref="Set"/> before the wait is not lost, and many
-/// sets before a wait count once. Used where a loop sleeps until "something changed, look again".
+/// sets before a wait count once. Used where a loop sleeps until "something changed, look again" (Delivery's consumers, Storage's ACL cache).
 /// </summary>
-internal sealed class AsyncSignal
+public sealed class AsyncSignal
 {
     private readonly Lock _lock = new();
     private TaskCompletionSource? _waiter;

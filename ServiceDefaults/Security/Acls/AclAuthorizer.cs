@@ -1,0 +1,129 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Broker.ServiceDefaults.Security.Acls;
+
+/// <summary>Where the ACLs come from: Storage keeps them, every other service watches Storage's.</summary>
+public interface IAclSource
+{
+    /// <summary>The ACLs now; null until they have been loaded once.</summary>
+    AclSnapshot? Current { get; }
+}
+
+public enum AccessOutcome
+{
+    Allowed,
+    Denied,
+    /// <summary>The ACLs are not loaded yet: neither yes nor no can be said.</summary>
+    Unavailable,
+}
+
+/// <summary>An ACL check's answer; <see cref="Message"/> says why, naming the principal, the operation and the resource.</summary>
+public readonly record struct AccessDecision(AccessOutcome Outcome, string Message)
+{
+    public bool Allowed => Outcome == AccessOutcome.Allowed;
+}
+
+/// <summary>
+/// Kafka's authorizer: the broker's services and superusers may do anything; anyone else needs an ACL that allows the
+/// operation on the resource and none that denies it (deny wins; no ACL, no access). An open broker (no credential
+/// configured) allows everything. Every check is counted and audited (denials logged as warnings, allows at debug).
+/// Decisions are cached per ACL version, since a producer asks the same question for every batch.
+/// </summary>
+public sealed class AclAuthorizer
+{
+    private const int MaxCachedDecisions = 10_000;
+
+    private readonly bool _open;
+    private readonly HashSet<string> _superusers;
+    private readonly IAclSource? _source;
+    private readonly SecurityMetrics _metrics;
+    private readonly ILogger _audit;
+    private DecisionCache _cache = new(null);
+
+    public AclAuthorizer(IOptions<AuthOptions> options, SecurityMetrics metrics, ILoggerFactory loggers, IAclSource? source = null)
+    {
+        _open = !options.Value.Enabled;
+        _superusers = new HashSet<string>(options.Value.Superusers, StringComparer.Ordinal);
+        _source = source;
+        _metrics = metrics;
+        _audit = loggers.CreateLogger("Broker.Audit");
+    }
+
+    /// <summary>True when no credential is configured: everyone may do everything.</summary>
+    public bool IsOpen => _open;
+
+    public AccessDecision Check(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation, bool audit = true)
+    {
+        if (_open)
+        {
+            return new AccessDecision(AccessOutcome.Allowed, "the broker is open");
+        }
+        var principal = user.Name();
+        AccessDecision decision;
+        if (user.IsService() || _superusers.Contains(principal))
+        {
+            decision = new AccessDecision(AccessOutcome.Allowed, user.IsService() ? "the broker's own service" : "a superuser");
+        }
+        else if (_source?.Current is not { } snapshot)
+        {
+            decision = new AccessDecision(AccessOutcome.Unavailable, "The broker's ACLs are not loaded yet; try again in a moment.");
+        }
+        else
+        {
+            decision = Decide(snapshot, principal, type, name, operation);
+        }
+        if (audit)
+        {
+            Audit(principal, type, name, operation, decision);
+        }
+        return decision;
+    }
+
+    private AccessDecision Decide(AclSnapshot snapshot, string principal, AclResourceType type, string name, AclOperation operation)
+    {
+        var cache = _cache;
+        if (!ReferenceEquals(cache.Snapshot, snapshot) || cache.Decisions.Count > MaxCachedDecisions)
+        {
+            cache = _cache = new DecisionCache(snapshot);
+        }
+        var key = new DecisionKey(principal, type, name, operation);
+        if (cache.Decisions.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+        var (deny, allow) = snapshot.Find(principal, type, name, operation);
+        var what = $"Principal '{principal}' may not {AclEntry.Name(operation)} {AclEntry.Name(type)} '{name}'";
+        var decision = deny is not null
+            ? new AccessDecision(AccessOutcome.Denied, $"{what}: an ACL denies it ({deny}).")
+            : allow is not null
+                ? new AccessDecision(AccessOutcome.Allowed, allow.ToString())
+                : new AccessDecision(AccessOutcome.Denied, $"{what}: no ACL allows it (it needs {AclEntry.Name(operation)} on {AclEntry.Name(type)} '{name}').");
+        cache.Decisions[key] = decision;
+        return decision;
+    }
+
+    private void Audit(string principal, AclResourceType type, string name, AclOperation operation, AccessDecision decision)
+    {
+        _metrics.Decided(type, operation, decision.Outcome);
+        if (decision.Outcome != AccessOutcome.Allowed)
+        {
+            SecurityLog.AccessDenied(_audit, principal, AclEntry.Name(operation), AclEntry.Name(type), name, decision.Message);
+        }
+        else
+        {
+            SecurityLog.AccessAllowed(_audit, principal, AclEntry.Name(operation), AclEntry.Name(type), name, decision.Message);
+        }
+    }
+
+    private readonly record struct DecisionKey(string Principal, AclResourceType Type, string Name, AclOperation Operation);
+
+    private sealed class DecisionCache(AclSnapshot? snapshot)
+    {
+        public AclSnapshot? Snapshot { get; } = snapshot;
+
+        public ConcurrentDictionary<DecisionKey, AccessDecision> Decisions { get; } = new();
+    }
+}
