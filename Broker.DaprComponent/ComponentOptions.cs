@@ -31,6 +31,9 @@ public sealed class ComponentOptions
     /// <summary>Delivery's gRPC endpoint when a component's metadata names no deliveryAddress (else services:delivery:grpc:0).</summary>
     public string? DeliveryAddress { get; set; }
 
+    /// <summary>The API key (or token) the component calls Ingest and Delivery with when its metadata has no <c>token</c>.</summary>
+    public string? Token { get; set; }
+
     /// <summary>Messages handed to daprd and not yet acked, per subscription, unless the metadata says (maxInFlight).</summary>
     [Range(1, 10_000)]
     public int DefaultWindow { get; set; } = 10;

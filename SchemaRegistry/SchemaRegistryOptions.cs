@@ -19,6 +19,10 @@ public sealed class SchemaRegistryOptions
     [Required]
     public string DefaultCompatibility { get; set; } = "BACKWARD";
 
+    /// <summary>Storage's gRPC endpoint, where the registry reads the broker's ACLs when authentication is on.</summary>
+    [Required]
+    public string StorageAddress { get; set; } = "http://_grpc.storage";
+
     /// <summary>The largest schema text accepted (42209 beyond).</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public int MaxSchemaBytes { get; set; } = 1024 * 1024;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Headers;
 using Broker.Contracts.Delivery;
 using Grpc.Net.Client;
 
@@ -29,8 +30,10 @@ internal sealed class ComponentInstance : IDisposable
         Start = StartOf(metadata, StartPosition.Earliest);
         IngestAddress = Address(metadata, "ingestAddress", options.IngestAddress, configuration["services:ingest:grpc:0"], "http://localhost:5201");
         DeliveryAddress = Address(metadata, "deliveryAddress", options.DeliveryAddress, configuration["services:delivery:grpc:0"], "http://localhost:5301");
-        _ingest = GrpcChannel.ForAddress(IngestAddress, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
-        _delivery = GrpcChannel.ForAddress(DeliveryAddress, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20 });
+        // The broker's principal for this component: its metadata's token (a secretKeyRef in the YAML), else DaprComponent:Token.
+        var token = metadata.TryGetValue("token", out var given) && given.Length > 0 ? given : options.Token;
+        _ingest = GrpcChannel.ForAddress(IngestAddress, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20, HttpHandler = Handler(token), DisposeHttpClient = true });
+        _delivery = GrpcChannel.ForAddress(DeliveryAddress, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, HttpHandler = Handler(token), DisposeHttpClient = true });
         Ingest = new Broker.Contracts.Dapr.Runtime.Dapr.DaprClient(_ingest);
         Delivery = new DeliveryService.DeliveryServiceClient(_delivery);
     }
@@ -54,6 +57,24 @@ internal sealed class ComponentInstance : IDisposable
     public Broker.Contracts.Dapr.Runtime.Dapr.DaprClient Ingest { get; }
 
     public DeliveryService.DeliveryServiceClient Delivery { get; }
+
+    /// <summary>The channel's HTTP handler: the token on every call when there is one.</summary>
+    private static HttpMessageHandler Handler(string? token)
+    {
+        var sockets = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        return token is null ? sockets : new BearerToken(token) { InnerHandler = sockets };
+    }
+
+    private sealed class BearerToken(string token) : DelegatingHandler
+    {
+        private readonly AuthenticationHeaderValue _header = new("Bearer", token);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Authorization = _header;
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
 
     public static StartPosition StartOf(IReadOnlyDictionary<string, string> metadata, StartPosition otherwise) =>
         metadata.TryGetValue("initialOffset", out var start)

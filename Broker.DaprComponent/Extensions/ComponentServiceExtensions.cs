@@ -31,8 +31,9 @@ public static class ComponentServiceExtensions
     /// <summary>The PubSub service and gRPC reflection (v1alpha, what daprd's discovery asks), and the socket opened to the sidecar's user (mode 0666).</summary>
     public static WebApplication MapDaprComponent(this WebApplication app)
     {
-        app.MapGrpcService<PubSubComponent>();
-        app.MapGrpcReflectionService();
+        // daprd sends no credential to a pluggable component: the socket is reached only through the file system, which guards it.
+        app.MapGrpcService<PubSubComponent>().RequireAuthorization(SecurityExtensions.LocalSocketPolicy);
+        app.MapGrpcReflectionService().RequireAuthorization(SecurityExtensions.LocalSocketPolicy);
         var options = app.Services.GetRequiredService<ComponentOptions>();
         app.Lifetime.ApplicationStarted.Register(() =>
         {

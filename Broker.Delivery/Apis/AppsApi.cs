@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Broker.Contracts.Naming;
 using Broker.Delivery.Dapr;
+using Broker.ServiceDefaults.Security;
+using Broker.ServiceDefaults.Security.Acls;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Broker.Delivery.Apis;
@@ -20,15 +22,19 @@ internal static class AppsApi
     public static RouteGroupBuilder MapAppsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/apps").WithTags("Dapr apps");
-        api.MapPut("/{appId}", Put).WithName("PutApp");
-        api.MapGet("/", List).WithName("ListApps");
-        api.MapGet("/{appId}", Get).WithName("GetApp");
-        api.MapDelete("/{appId}", Delete).WithName("DeleteApp");
+        // The app id is its consumer group: declaring or removing an app needs read on that group (and read on each
+        // declared topic; discovered ones are checked as they are found, with the declaring principal's rights).
+        api.MapPut("/{appId}", Put).WithName("PutApp").RequireAcl(AclResourceType.Group, "appId", AclOperation.Read)
+            .ChecksAclsInHandler("read on each declared subscription's topic");
+        api.MapGet("/", List).WithName("ListApps").ChecksAclsInHandler("lists the apps whose group the caller may describe");
+        api.MapGet("/{appId}", Get).WithName("GetApp").RequireAcl(AclResourceType.Group, "appId", AclOperation.Describe);
+        api.MapDelete("/{appId}", Delete).WithName("DeleteApp").RequireAcl(AclResourceType.Group, "appId", AclOperation.Read);
         return api;
     }
 
     public static async Task<Results<Ok<AppView>, Created<AppView>, ValidationProblem, ProblemHttpResult>> Put(
-        string appId, AppRequest? request, IDaprAppStore store, DaprAppDelivery delivery, CancellationToken cancellationToken)
+        string appId, AppRequest? request, IDaprAppStore store, DaprAppDelivery delivery, AccessControl access, HttpContext http,
+        CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (DaprAppDelivery.CheckAppId(appId) is { } idError)
@@ -70,15 +76,26 @@ internal static class AppsApi
             return TypedResults.Problem($"App '{appId}' is declared in configuration (Delivery:Dapr:Apps); change it there.",
                 statusCode: StatusCodes.Status409Conflict, title: "The app comes from configuration.");
         }
+        foreach (var subscription in subscriptions ?? [])
+        {
+            if (access.Refusal(http, AclResourceType.Topic, subscription.Topic, AclOperation.Read) is { } refused)
+            {
+                return refused;
+            }
+        }
         var existed = await store.GetAsync(appId, cancellationToken) is not null;
-        var app = new DaprApp(appId, url!, protocol!.Value, subscriptions, DaprApp.FromApi);
+        var app = new DaprApp(appId, url!, protocol!.Value, subscriptions, DaprApp.FromApi)
+        {
+            Principal = access.Authorizer.IsOpen || http.User.IsService() ? null : http.User.Name(),
+        };
         await store.PutAsync(app, cancellationToken);
         delivery.Refresh();
         var view = AppView.Declared(app);
         return existed ? TypedResults.Ok(view) : TypedResults.Created($"/v1/apps/{appId}", view);
     }
 
-    public static Ok<AppList> List(DaprAppDelivery delivery) => TypedResults.Ok(new AppList(delivery.Views));
+    public static Ok<AppList> List(DaprAppDelivery delivery, AccessControl access, HttpContext http) =>
+        TypedResults.Ok(new AppList([.. delivery.Views.Where(v => access.Allows(http.User, AclResourceType.Group, v.AppId, AclOperation.Describe))]));
 
     public static async Task<Results<Ok<AppView>, ProblemHttpResult>> Get(string appId, IDaprAppStore store, DaprAppDelivery delivery, CancellationToken cancellationToken)
     {

@@ -1,6 +1,9 @@
 using System.Threading.Channels;
 using Broker.Contracts.Delivery;
 using Broker.Delivery.Consuming;
+using Broker.ServiceDefaults.Security;
+using Broker.ServiceDefaults.Security.Acls;
+using Broker.ServiceDefaults.Security.Quotas;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -14,7 +17,8 @@ namespace Broker.Delivery.Apis;
 /// answered with an AckError and the stream goes on. When the stream ends, for whatever reason, the consumer
 /// leaves its group: what it settled is committed, what it had not acked goes to the next owner.
 /// </summary>
-internal sealed class DeliveryGrpcService(GroupSessions sessions, Dapr.DaprTopics daprTopics, IOptions<DeliveryOptions> options, ILogger<DeliveryGrpcService> logger)
+internal sealed class DeliveryGrpcService(
+    GroupSessions sessions, Dapr.DaprTopics daprTopics, AccessControl access, ClientQuotas quotas, IOptions<DeliveryOptions> options, ILogger<DeliveryGrpcService> logger)
     : DeliveryService.DeliveryServiceBase
 {
     /// <summary>Records in one response message at most, and about this many value bytes (a record may exceed it alone).</summary>
@@ -40,11 +44,15 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, Dapr.DaprTopic
         {
             throw Refuse(StatusCode.InvalidArgument, string.Join(" ", errors.Values.SelectMany(m => m)));
         }
+        // Kafka's consumer rights: read on the group and read on the topic (create too, for a topic made on demand, checked by Storage).
+        var user = context.GetHttpContext().User;
+        access.Demand(user, AclResourceType.Group, subscribe.Group, AclOperation.Read);
+        access.Demand(user, AclResourceType.Topic, subscribe.Topic, AclOperation.Read);
         var spec = SubscriptionRules.Spec(subscribe.Group, subscribe.Topic, subscribe.Window, subscribe.Mode, subscribe.Start,
             subscribe.AckTimeoutMs == 0 ? null : subscribe.AckTimeoutMs, subscribe.ConsumerName, o);
         if (subscribe.CreateTopic)
         {
-            await daprTopics.EnsureAsync(subscribe.Topic, cancellationToken);
+            await daprTopics.EnsureAsync(subscribe.Topic, user.Identity?.IsAuthenticated == true ? user.Name() : null, cancellationToken);
         }
         var member = await sessions.JoinAsync(spec, cancellationToken);
 
@@ -61,7 +69,7 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, Dapr.DaprTopic
             control.Writer.TryWrite(new SubscribeResponse { Assignment = assignment });
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, member.Gone);
-        var writing = WriteAsync(member, control.Reader, responseStream, stop.Token);
+        var writing = WriteAsync(member, control.Reader, responseStream, new FetchQuota(quotas, user), stop.Token);
         var reading = ReadAsync(member, requestStream, control.Writer, stop.Token);
         try
         {
@@ -135,7 +143,8 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, Dapr.DaprTopic
         member.Wake();
     }
 
-    private static async Task WriteAsync(ConsumerMember member, ChannelReader<SubscribeResponse> control, IServerStreamWriter<SubscribeResponse> responses, CancellationToken cancellationToken)
+    private static async Task WriteAsync(
+        ConsumerMember member, ChannelReader<SubscribeResponse> control, IServerStreamWriter<SubscribeResponse> responses, FetchQuota quota, CancellationToken cancellationToken)
     {
         var taken = new List<Delivered>(MaxRecordsPerMessage);
         while (!cancellationToken.IsCancellationRequested && member.Failure is null)
@@ -144,10 +153,13 @@ internal sealed class DeliveryGrpcService(GroupSessions sessions, Dapr.DaprTopic
             {
                 await responses.WriteAsync(message, cancellationToken);
             }
+            // Over its fetch quota, the consumer is held back (as Kafka throttles a fetch) rather than refused: the stream goes on.
+            await quota.ThrottleAsync(cancellationToken);
             taken.Clear();
             if (member.Take(MaxRecordsPerMessage, MaxBytesPerMessage, taken) > 0)
             {
                 await responses.WriteAsync(ToResponse(taken), cancellationToken);
+                quota.Charge(taken);
                 continue;
             }
             // Every change that can make a record deliverable (fetch, ack, retry due, window, assignment) wakes it.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -5,6 +6,9 @@ using Broker.Contracts.Delivery;
 using Broker.Contracts.Naming;
 using Broker.Delivery.Consuming;
 using Broker.Delivery.Groups;
+using Broker.ServiceDefaults.Security;
+using Broker.ServiceDefaults.Security.Acls;
+using Broker.ServiceDefaults.Security.Quotas;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -20,16 +24,25 @@ internal static class GroupsApi
     public static RouteGroupBuilder MapGroupsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/groups").WithTags("Groups");
-        api.MapPost("/{group}/topics/{topic}/poll", Poll).WithName("Poll");
-        api.MapPost("/{group}/topics/{topic}/acks", Acks).WithName("Acks");
-        api.MapGet("/{group}", DescribeGroup).WithName("DescribeGroup");
+        // Kafka's consumer rights: read on the group and on the topic to fetch, read on the group to commit.
+        api.MapPost("/{group}/topics/{topic}/poll", Poll).WithName("Poll")
+            .RequireAcl(AclResourceType.Group, "group", AclOperation.Read).RequireAcl(AclResourceType.Topic, "topic", AclOperation.Read);
+        api.MapPost("/{group}/topics/{topic}/acks", Acks).WithName("Acks").RequireAcl(AclResourceType.Group, "group", AclOperation.Read);
+        api.MapGet("/{group}", DescribeGroup).WithName("DescribeGroup").RequireAcl(AclResourceType.Group, "group", AclOperation.Describe);
         return api;
     }
 
     public static async Task<Results<Ok<PollResponse>, ValidationProblem, ProblemHttpResult>> Poll(
-        string group, string topic, PollRequest? request, HttpConsumers consumers, IOptions<DeliveryOptions> options,
+        string group, string topic, PollRequest? request, HttpConsumers consumers, ClientQuotas quotas, HttpContext http, IOptions<DeliveryOptions> options,
         CancellationToken cancellationToken)
     {
+        var quota = new FetchQuota(quotas, http.User);
+        if (quota.Delay() is { } delay && delay > TimeSpan.Zero)
+        {
+            http.Response.Headers.RetryAfter = Math.Ceiling(delay.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem($"Principal '{http.User.Name()}' is over its fetch quota; retry in {Math.Ceiling(delay.TotalMilliseconds)} ms.",
+                statusCode: StatusCodes.Status429TooManyRequests, title: "Over quota.");
+        }
         request ??= new PollRequest();
         var o = options.Value;
         var errors = SubscriptionRules.Check(group, topic, request.Window, request.AckTimeoutMs, null, o);
@@ -88,6 +101,7 @@ internal static class GroupsApi
             return TypedResults.Problem(failure.Status.Detail, statusCode: StatusCodes.Status404NotFound, title: "Topic not found.");
         }
         member.Touch();
+        quota.Charge(taken);
         return TypedResults.Ok(new PollResponse(member.Id, [.. taken.Select(PolledRecord.From)]));
     }
 

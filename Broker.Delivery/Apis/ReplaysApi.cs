@@ -1,4 +1,6 @@
 using Broker.Delivery.Replays;
+using Broker.ServiceDefaults.Security;
+using Broker.ServiceDefaults.Security.Acls;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Broker.Delivery.Apis;
@@ -13,20 +15,31 @@ internal static class ReplaysApi
     public static RouteGroupBuilder MapReplaysApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/replays").WithTags("Replays");
-        api.MapPost("/", Create).WithName("CreateReplay");
-        api.MapGet("/", List).WithName("ListReplays");
-        api.MapGet("/{id}", Get).WithName("GetReplay");
-        api.MapDelete("/{id}", Cancel).WithName("CancelReplay");
+        api.MapPost("/", Create).WithName("CreateReplay").ChecksAclsInHandler("read on the source topic; write on a target topic, read on a target group");
+        api.MapGet("/", List).WithName("ListReplays").ChecksAclsInHandler("lists the jobs whose source topic the caller may describe");
+        api.MapGet("/{id}", Get).WithName("GetReplay").ChecksAclsInHandler("describe on the job's source topic");
+        api.MapDelete("/{id}", Cancel).WithName("CancelReplay").ChecksAclsInHandler("read on the job's source topic");
         return api;
     }
 
     public static async Task<Results<Created<ReplayView>, ValidationProblem, ProblemHttpResult>> Create(
-        ReplayRequest? request, ReplayPlanner planner, IReplayStore store, CancellationToken cancellationToken)
+        ReplayRequest? request, ReplayPlanner planner, IReplayStore store, AccessControl access, HttpContext http, CancellationToken cancellationToken)
     {
+        if (request?.Topic is { } source)
+        {
+            foreach (var (type, name, operation) in ReplayJob.Rights(source, request.Target))
+            {
+                if (access.Refusal(http, type, name, operation) is { } refused)
+                {
+                    return refused;
+                }
+            }
+        }
         ReplayJob job;
         try
         {
-            job = await planner.PlanAsync(request ?? new ReplayRequest(), cancellationToken);
+            var principal = access.Authorizer.IsOpen || http.User.IsService() ? null : http.User.Name();
+            job = await planner.PlanAsync(request ?? new ReplayRequest(), principal, cancellationToken);
         }
         catch (ReplayRefusedException ex) when (ex.Errors is not null)
         {
@@ -40,19 +53,34 @@ internal static class ReplaysApi
         return TypedResults.Created($"/v1/replays/{job.Id}", ReplayView.From(job));
     }
 
-    public static async Task<Ok<ReplayList>> List(IReplayStore store, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new ReplayList([.. (await store.ListAsync(cancellationToken)).Select(ReplayView.From)]));
+    public static async Task<Ok<ReplayList>> List(IReplayStore store, AccessControl access, HttpContext http, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new ReplayList([.. (await store.ListAsync(cancellationToken))
+            .Where(job => access.Allows(http.User, AclResourceType.Topic, job.Topic, AclOperation.Describe))
+            .Select(ReplayView.From)]));
 
-    public static async Task<Results<Ok<ReplayView>, ProblemHttpResult>> Get(string id, IReplayStore store, CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } job ? TypedResults.Ok(ReplayView.From(job)) : NotFound(id);
-
-    /// <summary>Asks the job to stop: a job no instance runs is cancelled at once; a running one stops within a progress interval.</summary>
-    public static async Task<Results<Ok<ReplayView>, ProblemHttpResult>> Cancel(string id, IReplayStore store, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<ReplayView>, ProblemHttpResult>> Get(
+        string id, IReplayStore store, AccessControl access, HttpContext http, CancellationToken cancellationToken)
     {
         var job = await store.GetAsync(id, cancellationToken);
         if (job is null)
         {
             return NotFound(id);
+        }
+        return access.Refusal(http, AclResourceType.Topic, job.Topic, AclOperation.Describe) is { } refused ? refused : TypedResults.Ok(ReplayView.From(job));
+    }
+
+    /// <summary>Asks the job to stop: a job no instance runs is cancelled at once; a running one stops within a progress interval.</summary>
+    public static async Task<Results<Ok<ReplayView>, ProblemHttpResult>> Cancel(
+        string id, IReplayStore store, AccessControl access, HttpContext http, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var job = await store.GetAsync(id, cancellationToken);
+        if (job is null)
+        {
+            return NotFound(id);
+        }
+        if (access.Refusal(http, AclResourceType.Topic, job.Topic, AclOperation.Read) is { } refused)
+        {
+            return refused;
         }
         if (job.IsFinished)
         {

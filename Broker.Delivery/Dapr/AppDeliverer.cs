@@ -63,7 +63,7 @@ internal sealed class AppDeliverer : IDisposable
             ConsumerMember? member = null;
             try
             {
-                await _services.Topics.EnsureAsync(_subscription.Topic, cancellationToken);
+                await _services.Topics.EnsureAsync(_subscription.Topic, _app.Principal, cancellationToken);
                 var window = Math.Min(_services.DeliveryOptions.MaxWindow,
                     _subscription.Bulk.Enabled ? Math.Max(options.Window, 2 * _subscription.Bulk.MaxMessagesCount) : options.Window);
                 var ackTimeout = Math.Min(_services.DeliveryOptions.MaxAckTimeoutMs, options.AppTimeoutMs + 5_000);

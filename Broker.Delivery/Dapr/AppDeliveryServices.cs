@@ -1,6 +1,7 @@
 using Broker.Delivery.Consuming;
 using Broker.Delivery.Retries;
 using Broker.Delivery.Telemetry;
+using Broker.ServiceDefaults.Security.Acls;
 using Microsoft.Extensions.Options;
 
 namespace Broker.Delivery.Dapr;
@@ -14,6 +15,7 @@ internal sealed class AppDeliveryServices(
     DeliveryMetrics deliveryMetrics,
     IOptions<DaprDeliveryOptions> options,
     IOptions<DeliveryOptions> deliveryOptions,
+    AccessControl access,
     TimeProvider time,
     ILoggerFactory loggers)
 {
@@ -24,6 +26,7 @@ internal sealed class AppDeliveryServices(
     public DeliveryMetrics DeliveryMetrics { get; } = deliveryMetrics;
     public DaprDeliveryOptions Options { get; } = options.Value;
     public DeliveryOptions DeliveryOptions { get; } = deliveryOptions.Value;
+    public AccessControl Access { get; } = access;
     public TimeProvider Time { get; } = time;
     public ILogger Logger { get; } = loggers.CreateLogger("Broker.Delivery.Dapr");
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Broker.Contracts.Naming;
-using Broker.Delivery.Consuming;
+using Broker.ServiceDefaults.Security;
+using Broker.ServiceDefaults.Security.Acls;
 using Microsoft.Extensions.Options;
 
 namespace Broker.Delivery.Dapr;
@@ -190,6 +191,12 @@ internal sealed class DaprAppDelivery(
                 else if (subscription.DeadLetterTopic is { } deadLetter && Names.Check(deadLetter, "dead-letter topic") is { } deadLetterError)
                 {
                     DaprDeliveryLog.SubscriptionRejected(services.Logger, App.AppId, subscription.Topic, deadLetterError);
+                }
+                else if (App.Principal is { } principal
+                    && services.Access.Decide(Principals.Create(principal, "dapr-app"), AclResourceType.Topic, subscription.Topic, AclOperation.Read) is { Allowed: false } refused)
+                {
+                    // Delivered with the rights of whoever declared the app: a topic it may not read is not delivered.
+                    DaprDeliveryLog.SubscriptionRejected(services.Logger, App.AppId, subscription.Topic, refused.Message);
                 }
                 else if (!wanted.TryAdd(subscription.Topic, subscription))
                 {

@@ -42,8 +42,10 @@ public static class DeliveryServiceExtensions
 #pragma warning disable EXTEXP0001 // marked experimental, but it is the documented way to opt one client out of the defaults
         builder.Services.AddGrpcClient<LogService.LogServiceClient>(o => o.Address = new Uri(options.StorageAddress))
             .ConfigureChannel(channel => channel.MaxReceiveMessageSize = options.FetchMaxBytes + (16 * 1024 * 1024))
-            .RemoveAllResilienceHandlers();
+            .RemoveAllResilienceHandlers()
+            .AddServiceCredential();
 #pragma warning restore EXTEXP0001
+        builder.AddStorageAcls(options.StorageAddress);
 
         if (builder.HasRedisConnectionString(RedisConnectionName))
         {

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Broker.ServiceDefaults.Security.Acls;
 
 namespace Broker.Delivery.Replays;
 
@@ -58,6 +59,9 @@ public sealed class ReplayJob
     /// <summary>Records per second at most; null: as fast as the store reads.</summary>
     public int? RateLimit { get; init; }
 
+    /// <summary>Who asked for the job: it runs with that principal's rights, checked again whenever it starts or resumes. Null on an open broker.</summary>
+    public string? Principal { get; init; }
+
     public required List<ReplayPartition> Partitions { get; init; }
     public ReplayState State { get; set; }
     public long RecordsDone { get; set; }
@@ -76,6 +80,20 @@ public sealed class ReplayJob
 
     [JsonIgnore]
     public bool IsFinished => State is ReplayState.Completed or ReplayState.Failed or ReplayState.Cancelled;
+
+    /// <summary>The rights the job needs: read on the source; write on a target topic, or read on a group it rewinds.</summary>
+    public static IEnumerable<(AclResourceType Type, string Name, AclOperation Operation)> Rights(string source, ReplayTarget? target)
+    {
+        yield return (AclResourceType.Topic, source, AclOperation.Read);
+        if (target?.Topic is { } into)
+        {
+            yield return (AclResourceType.Topic, into, AclOperation.Write);
+        }
+        if (target?.Group is { } group)
+        {
+            yield return (AclResourceType.Group, group, AclOperation.Read);
+        }
+    }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]

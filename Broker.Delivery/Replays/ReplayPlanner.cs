@@ -1,6 +1,7 @@
 using Broker.Contracts.Naming;
 using Broker.Delivery.Groups;
 using Broker.Delivery.StorageAccess;
+using Broker.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
 
 namespace Broker.Delivery.Replays;
@@ -25,7 +26,8 @@ public sealed class ReplayRefusedException(int status, string title, string deta
 /// </summary>
 public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, TimeProvider time, IOptions<ReplayOptions> options)
 {
-    public async Task<ReplayJob> PlanAsync(ReplayRequest request, CancellationToken cancellationToken)
+    /// <summary>The job for <paramref name="request"/>, asked for by <paramref name="principal"/> (null on an open broker), whose rights it runs with.</summary>
+    public async Task<ReplayJob> PlanAsync(ReplayRequest request, string? principal, CancellationToken cancellationToken)
     {
         var errors = Check(request);
         if (errors.Count > 0)
@@ -72,7 +74,7 @@ public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, 
         else if (target.Topic is { } into)
         {
             // A topic that does not exist yet is made like the source, so partition n goes to partition n.
-            await log.EnsureTopicAsync(into, topic.Partitions, cancellationToken);
+            await log.EnsureTopicAsync(into, topic.Partitions, cancellationToken, onBehalfOf: OnBehalfOf.Headers(principal));
         }
 
         return new ReplayJob
@@ -83,6 +85,7 @@ public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, 
             Start = request.Start,
             End = request.End,
             RateLimit = request.RateLimit,
+            Principal = principal,
             Partitions = ranges,
             State = ReplayState.Pending,
             CreatedAt = time.GetUtcNow(),

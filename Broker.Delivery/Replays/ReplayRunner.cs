@@ -5,6 +5,8 @@ using System.Threading.RateLimiting;
 using Broker.Contracts.Batches;
 using Broker.Delivery.StorageAccess;
 using Broker.Delivery.Telemetry;
+using Broker.ServiceDefaults.Security;
+using Broker.ServiceDefaults.Security.Acls;
 using Microsoft.Extensions.Options;
 
 namespace Broker.Delivery.Replays;
@@ -17,7 +19,7 @@ namespace Broker.Delivery.Replays;
 /// few partitions at once, under the job's rate limit.
 /// </summary>
 public sealed class ReplayRunner(
-    IReplayStore store, LogClient log, IHttpClientFactory http, ReplayMetrics metrics, TimeProvider time,
+    IReplayStore store, LogClient log, IHttpClientFactory http, ReplayMetrics metrics, AccessControl access, TimeProvider time,
     IOptions<ReplayOptions> options, ILogger<ReplayRunner> logger) : BackgroundService
 {
     public const string HttpClientName = "replay";
@@ -187,6 +189,18 @@ public sealed class ReplayRunner(
 
     private async Task ReplayAsync(ReplayJob job, CancellationToken cancellationToken)
     {
+        // The job acts for whoever asked for it: a right taken away since stops it.
+        if (job.Principal is { } principal)
+        {
+            var user = Principals.Create(principal, "replay");
+            foreach (var (type, name, operation) in ReplayJob.Rights(job.Topic, job.Target))
+            {
+                if (access.Decide(user, type, name, operation) is { Allowed: false } refused)
+                {
+                    throw new InvalidOperationException(refused.Message);
+                }
+            }
+        }
         IReplayTarget target = job.Target.Kind switch
         {
             "group" => new GroupRewind(log),

@@ -176,12 +176,13 @@ public sealed class LogClient
     }
 
     /// <summary>Creates the topic with <paramref name="partitions"/> (and a retention; 0: Storage's default) unless it exists; answers its partition count.</summary>
-    public async Task<int> EnsureTopicAsync(string topic, int partitions, CancellationToken cancellationToken, long retentionMs = 0)
+    /// <summary>Creates the topic unless it exists; <paramref name="onBehalfOf"/> names the user whose create right Storage checks.</summary>
+    public async Task<int> EnsureTopicAsync(string topic, int partitions, CancellationToken cancellationToken, long retentionMs = 0, Metadata? onBehalfOf = null)
     {
         var response = await _retry.ExecuteAsync(
             static async (state, token) => await state.Storage.EnsureTopicAsync(
-                new EnsureTopicRequest { Topic = state.Topic, Partitions = state.Partitions, RetentionMs = state.RetentionMs }, cancellationToken: token),
-            (Storage: _storage, Topic: topic, Partitions: partitions, RetentionMs: retentionMs), cancellationToken);
+                new EnsureTopicRequest { Topic = state.Topic, Partitions = state.Partitions, RetentionMs = state.RetentionMs }, state.OnBehalfOf, cancellationToken: token),
+            (Storage: _storage, Topic: topic, Partitions: partitions, RetentionMs: retentionMs, OnBehalfOf: onBehalfOf), cancellationToken);
         return response.Partitions;
     }
 }

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Broker.Contracts.Batches;
 using Broker.Ingest.Producing;
 using Broker.Ingest.Schemas;
+using Broker.ServiceDefaults.Security.Acls;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -27,12 +28,12 @@ public static class ProduceApi
     public static RouteGroupBuilder MapProduceApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/topics").WithTags("Produce");
-        api.MapPost("/{topic}/records", ProduceRecords).WithName("ProduceRecords");
+        api.MapPost("/{topic}/records", ProduceRecords).WithName("ProduceRecords").ChecksAclsInHandler("write on topic {topic} (ProduceGate), and the produce quota");
         return api;
     }
 
     public static async Task<Results<Ok<ProduceHttpResponse>, ProblemHttpResult>> ProduceRecords(
-        string topic, HttpContext context, Producer producer, SchemaEnforcer schemas, IOptions<IngestOptions> options, CancellationToken cancellationToken)
+        string topic, HttpContext context, Producer producer, ProduceGate gate, SchemaEnforcer schemas, IOptions<IngestOptions> options, CancellationToken cancellationToken)
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
@@ -40,9 +41,11 @@ public static class ProduceApi
         }
         try
         {
+            gate.Admit(context.User, topic);
             var records = IsBinary(context.Request)
                 ? [await ReadBinaryRecord(context.Request, cancellationToken)]
                 : await ReadJsonRecords(context.Request, schemas, cancellationToken);
+            gate.Charge(context.User, records);
             var identity = context.Request.Headers[IdempotencyKeyHeader] is [{ Length: > 0 } key]
                 ? Producer.IdentityForKey(topic, key)
                 : null;
@@ -165,11 +168,14 @@ public static class ProduceApi
             ProduceError.Backpressure => (StatusCodes.Status429TooManyRequests, "Ingest is busy; retry later."),
             ProduceError.OutOfOrderSequence => (StatusCodes.Status409Conflict, "Producer sequence out of order."),
             ProduceError.Unavailable => (StatusCodes.Status503ServiceUnavailable, "Storage is unavailable; retry later."),
+            ProduceError.Forbidden => (StatusCodes.Status403Forbidden, "Not allowed."),
+            ProduceError.OverQuota => (StatusCodes.Status429TooManyRequests, "Over quota."),
             _ => (StatusCodes.Status400BadRequest, "The produce request is not valid."),
         };
         if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable)
         {
-            context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            var seconds = ex.RetryAfter is { } after ? (int)Math.Ceiling(after.TotalSeconds) : options.RetryAfterSeconds;
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         }
         return TypedResults.Problem(ex.Message, statusCode: status, title: title);
     }

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Threading.Channels;
 using Broker.Contracts.Ingest;
 using Broker.Ingest.Producing;
@@ -13,7 +14,7 @@ namespace Broker.Ingest.Apis;
 /// reading the stream and HTTP/2 flow control holds the client back. A refused request gets its status in
 /// its response (RESOURCE_EXHAUSTED with retry_after_ms under backpressure); the stream goes on.
 /// </summary>
-public sealed class ProduceGrpcService(Producer producer, IOptions<IngestOptions> options, ILogger<ProduceGrpcService> logger)
+public sealed class ProduceGrpcService(Producer producer, ProduceGate gate, IOptions<IngestOptions> options, ILogger<ProduceGrpcService> logger)
     : ProduceService.ProduceServiceBase
 {
     public override async Task Produce(IAsyncStreamReader<ProduceRequest> requestStream, IServerStreamWriter<ProduceResponse> responseStream, ServerCallContext context)
@@ -26,13 +27,14 @@ public sealed class ProduceGrpcService(Producer producer, IOptions<IngestOptions
             SingleWriter = true,
         });
         var writer = WriteResponsesAsync(inFlight.Reader, responseStream, cancellationToken);
+        var user = context.GetHttpContext().User;
         try
         {
             await foreach (var request in requestStream.ReadAllAsync(cancellationToken))
             {
                 // Admitted one after another, so each partition gets the stream's records in stream order;
                 // confirmations then overlap freely.
-                var response = await StartAsync(request, cancellationToken);
+                var response = await StartAsync(user, request, cancellationToken);
                 await inFlight.Writer.WriteAsync(response, cancellationToken);
             }
         }
@@ -51,11 +53,14 @@ public sealed class ProduceGrpcService(Producer producer, IOptions<IngestOptions
         }
     }
 
-    private async ValueTask<Task<ProduceResponse>> StartAsync(ProduceRequest request, CancellationToken cancellationToken)
+    private async ValueTask<Task<ProduceResponse>> StartAsync(ClaimsPrincipal user, ProduceRequest request, CancellationToken cancellationToken)
     {
         try
         {
-            var confirmed = await producer.StartAsync(request.Topic, ToRecords(request), Identity(request), "grpc", cancellationToken);
+            gate.Admit(user, request.Topic);
+            var records = ToRecords(request);
+            gate.Charge(user, records);
+            var confirmed = await producer.StartAsync(request.Topic, records, Identity(request), "grpc", cancellationToken);
             return RespondAsync(request.RequestId, confirmed);
         }
         catch (ProduceException ex)
@@ -93,10 +98,13 @@ public sealed class ProduceGrpcService(Producer producer, IOptions<IngestOptions
                 ProduceError.Backpressure => StatusCode.ResourceExhausted,
                 ProduceError.OutOfOrderSequence => StatusCode.FailedPrecondition,
                 ProduceError.Unavailable => StatusCode.Unavailable,
+                ProduceError.Forbidden => StatusCode.PermissionDenied,
+                ProduceError.OverQuota => StatusCode.ResourceExhausted,
                 _ => StatusCode.InvalidArgument,
             }),
             StatusMessage = ex.Message,
-            RetryAfterMs = ex.Error is ProduceError.Backpressure or ProduceError.Unavailable ? options.Value.RetryAfterSeconds * 1000 : 0,
+            RetryAfterMs = ex.RetryAfter is { } after ? (int)Math.Ceiling(after.TotalMilliseconds)
+                : ex.Error is ProduceError.Backpressure or ProduceError.Unavailable ? options.Value.RetryAfterSeconds * 1000 : 0,
         };
     }
 

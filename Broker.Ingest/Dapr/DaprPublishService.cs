@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Claims;
 using System.Text;
 using Broker.Contracts.Batches;
 using Broker.Contracts.Dapr;
@@ -8,6 +9,8 @@ using Broker.Contracts.Naming;
 using Broker.Contracts.Storage;
 using Broker.Ingest.Producing;
 using Broker.Ingest.Topics;
+using Broker.ServiceDefaults.Security;
+using Broker.ServiceDefaults.Security.Acls;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -23,7 +26,7 @@ namespace Broker.Ingest.Dapr;
 /// Dapr's service answers UNIMPLEMENTED. The pubsub name is carried in the event; the broker is one pub/sub.
 /// </summary>
 public sealed class DaprPublishService(
-    Producer producer, TopicMetadata topics, LogService.LogServiceClient storage, TimeProvider time, IOptions<DaprOptions> options)
+    Producer producer, ProduceGate gate, TopicMetadata topics, LogService.LogServiceClient storage, TimeProvider time, IOptions<DaprOptions> options)
     : global::Broker.Contracts.Dapr.Runtime.Dapr.DaprBase
 {
     private readonly DaprOptions _options = options.Value;
@@ -32,7 +35,7 @@ public sealed class DaprPublishService(
     {
         Check(request.PubsubName, request.Topic);
         var record = Record(request.Data.Span, request.DataContentType, request.Topic, request.PubsubName, request.Metadata, entryMetadata: null);
-        await ProduceAsync(request.Topic, [record], context.CancellationToken);
+        await ProduceAsync(context.GetHttpContext().User, request.Topic, [record], context.CancellationToken);
         return new Empty();
     }
 
@@ -53,7 +56,7 @@ public sealed class DaprPublishService(
         var response = new BulkPublishResponse();
         try
         {
-            await ProduceAsync(request.Topic, records, context.CancellationToken);
+            await ProduceAsync(context.GetHttpContext().User, request.Topic, records, context.CancellationToken);
         }
         catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
         {
@@ -90,11 +93,13 @@ public sealed class DaprPublishService(
         return new OutgoingRecord(OutgoingRecord.KeyOf(key), value, headers, null, null);
     }
 
-    private async Task ProduceAsync(string topic, IReadOnlyList<OutgoingRecord> records, CancellationToken cancellationToken)
+    private async Task ProduceAsync(ClaimsPrincipal user, string topic, IReadOnlyList<OutgoingRecord> records, CancellationToken cancellationToken)
     {
         try
         {
-            await EnsureTopicAsync(topic, cancellationToken);
+            gate.Admit(user, topic);
+            await EnsureTopicAsync(user, topic, cancellationToken);
+            gate.Charge(user, records);
             await producer.ProduceAsync(topic, records, identity: null, "dapr", cancellationToken);
         }
         catch (ProduceException ex)
@@ -105,13 +110,18 @@ public sealed class DaprPublishService(
                 ProduceError.Backpressure => StatusCode.ResourceExhausted,
                 ProduceError.Unavailable => StatusCode.Unavailable,
                 ProduceError.OutOfOrderSequence => StatusCode.FailedPrecondition,
+                ProduceError.Forbidden => StatusCode.PermissionDenied,
+                ProduceError.OverQuota => StatusCode.ResourceExhausted,
                 _ => StatusCode.InvalidArgument,
             }, ex.Message));
         }
     }
 
-    /// <summary>Dapr apps never create topics: one that does not exist is made on the first publish, unless that is switched off.</summary>
-    private async Task EnsureTopicAsync(string topic, CancellationToken cancellationToken)
+    /// <summary>
+    /// Dapr apps never create topics: one that does not exist is made on the first publish, unless that is switched off,
+    /// and only for a principal that may create it (Storage checks that, since Ingest asks on the principal's behalf).
+    /// </summary>
+    private async Task EnsureTopicAsync(ClaimsPrincipal user, string topic, CancellationToken cancellationToken)
     {
         if (await topics.FindAsync(topic, cancellationToken) is not null)
         {
@@ -122,8 +132,9 @@ public sealed class DaprPublishService(
             throw new RpcException(new Status(StatusCode.NotFound,
                 $"Topic '{topic}' does not exist, and Ingest:Dapr:CreateTopics is off: create it first (PUT /v1/topics/{topic} on Storage)."));
         }
+        gate.Admit(user, topic, AclOperation.Create);
         await storage.EnsureTopicAsync(new EnsureTopicRequest { Topic = topic, Partitions = _options.TopicPartitions, RetentionMs = _options.TopicRetentionMs },
-            cancellationToken: cancellationToken);
+            OnBehalfOf.Headers(user), cancellationToken: cancellationToken);
         topics.Forget(topic);
     }
 

@@ -31,9 +31,13 @@ public static class IngestServiceExtensions
 #pragma warning disable EXTEXP0001 // marked experimental, but it is the documented way to opt one client out of the defaults
         builder.Services.AddGrpcClient<LogService.LogServiceClient>(o => o.Address = new Uri(options.StorageAddress))
             .ConfigureChannel(channel => channel.MaxSendMessageSize = options.MaxBatchBytes * 2)
-            .RemoveAllResilienceHandlers();
+            .RemoveAllResilienceHandlers()
+            .AddServiceCredential();
 #pragma warning restore EXTEXP0001
-        builder.Services.AddHttpClient(SchemaRegistryClient.ClientName, http => http.BaseAddress = new Uri(options.SchemaRegistryAddress));
+        builder.Services.AddHttpClient(SchemaRegistryClient.ClientName, http => http.BaseAddress = new Uri(options.SchemaRegistryAddress))
+            .AddServiceCredential();
+        builder.AddStorageAcls(options.StorageAddress);
+        builder.Services.AddSingleton<ProduceGate>();
         builder.Services.AddSingleton<SchemaRegistryClient>();
         builder.Services.AddSingleton<SchemaEnforcer>();
         builder.Services.AddSingleton<TopicMetadata>();

@@ -1,3 +1,4 @@
+using Broker.ServiceDefaults.Security.Acls;
 using SchemaRegistry.Registry;
 
 namespace SchemaRegistry.Apis;
@@ -12,51 +13,54 @@ internal static class RegistryApi
 
     public static WebApplication MapRegistryApi(this WebApplication app)
     {
-        app.MapGet("/", () => RegistryHttp.Json(new Dictionary<string, string>(), J.DictionaryStringString));
+        // Rights as Confluent's RBAC gives them: read a subject to read or check against it, write to register, delete to
+        // delete; a schema by id needs read on a subject that holds it; config and mode are the cluster's (alter to change).
+        app.MapGet("/", () => RegistryHttp.Json(new Dictionary<string, string>(), J.DictionaryStringString)).ChecksAclsInHandler("none: any principal");
 
-        app.MapGet("/subjects", ListSubjects);
-        app.MapGet("/subjects/{subject}/versions", ListVersions);
-        app.MapPost("/subjects/{subject}/versions", Register);
-        app.MapPost("/subjects/{subject}", Lookup);
-        app.MapGet("/subjects/{subject}/versions/{version}", GetVersion);
-        app.MapGet("/subjects/{subject}/versions/{version}/schema", GetVersionSchema);
-        app.MapGet("/subjects/{subject}/versions/{version}/referencedby", ReferencedBy);
-        app.MapDelete("/subjects/{subject}", DeleteSubject);
-        app.MapDelete("/subjects/{subject}/versions/{version}", DeleteVersion);
+        app.MapGet("/subjects", ListSubjects).ChecksAclsInHandler("lists the subjects the caller may describe");
+        app.MapGet("/subjects/{subject}/versions", ListVersions).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);
+        app.MapPost("/subjects/{subject}/versions", Register).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Write);
+        app.MapPost("/subjects/{subject}", Lookup).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);
+        app.MapGet("/subjects/{subject}/versions/{version}", GetVersion).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);
+        app.MapGet("/subjects/{subject}/versions/{version}/schema", GetVersionSchema).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);
+        app.MapGet("/subjects/{subject}/versions/{version}/referencedby", ReferencedBy).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);
+        app.MapDelete("/subjects/{subject}", DeleteSubject).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Delete);
+        app.MapDelete("/subjects/{subject}/versions/{version}", DeleteVersion).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Delete);
 
-        app.MapGet("/schemas", ListSchemas);
-        app.MapGet("/schemas/types", () => RegistryHttp.Json<IReadOnlyList<string>>([SchemaRegistryService.Avro], J.IReadOnlyListString));
-        app.MapGet("/schemas/ids/{id:int}", GetSchema);
-        app.MapGet("/schemas/ids/{id:int}/schema", GetRawSchema);
-        app.MapGet("/schemas/ids/{id:int}/versions", VersionsOfSchema);
-        app.MapGet("/schemas/ids/{id:int}/subjects", SubjectsOfSchema);
+        app.MapGet("/schemas", ListSchemas).ChecksAclsInHandler("lists the schemas of subjects the caller may read");
+        app.MapGet("/schemas/types", () => RegistryHttp.Json<IReadOnlyList<string>>([SchemaRegistryService.Avro], J.IReadOnlyListString))
+            .ChecksAclsInHandler("none: any principal");
+        app.MapGet("/schemas/ids/{id:int}", GetSchema).ChecksAclsInHandler("read on a subject that holds the schema");
+        app.MapGet("/schemas/ids/{id:int}/schema", GetRawSchema).ChecksAclsInHandler("read on a subject that holds the schema");
+        app.MapGet("/schemas/ids/{id:int}/versions", VersionsOfSchema).ChecksAclsInHandler("lists the subjects the caller may describe");
+        app.MapGet("/schemas/ids/{id:int}/subjects", SubjectsOfSchema).ChecksAclsInHandler("lists the subjects the caller may describe");
 
-        app.MapGet("/config", GetConfig);
-        app.MapPut("/config", PutConfig);
-        app.MapDelete("/config", DeleteConfig);
-        app.MapGet("/config/{subject}", GetConfig);
-        app.MapPut("/config/{subject}", PutConfig);
-        app.MapDelete("/config/{subject}", DeleteConfig);
+        app.MapGet("/config", GetConfig).RequireClusterAcl(AclOperation.Describe);
+        app.MapPut("/config", PutConfig).RequireClusterAcl(AclOperation.Alter);
+        app.MapDelete("/config", DeleteConfig).RequireClusterAcl(AclOperation.Alter);
+        app.MapGet("/config/{subject}", GetConfig).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Describe);
+        app.MapPut("/config/{subject}", PutConfig).RequireClusterAcl(AclOperation.Alter);
+        app.MapDelete("/config/{subject}", DeleteConfig).RequireClusterAcl(AclOperation.Alter);
 
-        app.MapGet("/mode", GetMode);
-        app.MapPut("/mode", PutMode);
-        app.MapDelete("/mode", DeleteMode);
-        app.MapGet("/mode/{subject}", GetMode);
-        app.MapPut("/mode/{subject}", PutMode);
-        app.MapDelete("/mode/{subject}", DeleteMode);
+        app.MapGet("/mode", GetMode).RequireClusterAcl(AclOperation.Describe);
+        app.MapPut("/mode", PutMode).RequireClusterAcl(AclOperation.Alter);
+        app.MapDelete("/mode", DeleteMode).RequireClusterAcl(AclOperation.Alter);
+        app.MapGet("/mode/{subject}", GetMode).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Describe);
+        app.MapPut("/mode/{subject}", PutMode).RequireClusterAcl(AclOperation.Alter);
+        app.MapDelete("/mode/{subject}", DeleteMode).RequireClusterAcl(AclOperation.Alter);
 
-        app.MapPost("/compatibility/subjects/{subject}/versions/{version}", CheckAgainstVersion);
-        app.MapPost("/compatibility/subjects/{subject}/versions", CheckAgainstAll);
+        app.MapPost("/compatibility/subjects/{subject}/versions/{version}", CheckAgainstVersion).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);
+        app.MapPost("/compatibility/subjects/{subject}/versions", CheckAgainstAll).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);
         return app;
     }
 
     // ---- subjects -----------------------------------------------------------------------------------------
 
-    public static async Task<IResult> ListSubjects(HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken)
+    public static async Task<IResult> ListSubjects(HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
     {
         var subjects = await registry.ListSubjectsAsync(request.Query["subjectPrefix"].FirstOrDefault(),
             RegistryHttp.Flag(request, "deleted"), RegistryHttp.Flag(request, "deletedOnly"), cancellationToken);
-        return RegistryHttp.Json(Page(subjects, request), J.IReadOnlyListString);
+        return RegistryHttp.Json(Page([.. subjects.Where(s => Describable(access, request, s))], request), J.IReadOnlyListString);
     }
 
     public static async Task<IResult> ListVersions(string subject, HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken)
@@ -101,33 +105,58 @@ internal static class RegistryApi
 
     // ---- schemas ------------------------------------------------------------------------------------------
 
-    public static async Task<IResult> ListSchemas(HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken)
+    public static async Task<IResult> ListSchemas(HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
     {
         var schemas = await registry.ListSchemasAsync(request.Query["subjectPrefix"].FirstOrDefault(), RegistryHttp.Flag(request, "deleted"),
             RegistryHttp.Flag(request, "latestOnly"), cancellationToken);
-        return RegistryHttp.Json(Page([.. schemas.Select(SchemaResponse.From)], request), J.IReadOnlyListSchemaResponse);
+        return RegistryHttp.Json(Page([.. schemas.Where(v => Readable(access, request, v.Subject)).Select(SchemaResponse.From)], request), J.IReadOnlyListSchemaResponse);
     }
 
-    public static async Task<IResult> GetSchema(int id, SchemaRegistryService registry, CancellationToken cancellationToken)
+    public static async Task<IResult> GetSchema(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
     {
         var schema = await registry.GetSchemaAsync(id, cancellationToken);
-        return RegistryHttp.Json(new SchemaResponse(null, null, null, SchemaResponse.TypeField(schema.SchemaType), schema.Schema), J.SchemaResponse);
+        return await SchemaRefusalAsync(id, request, registry, access, cancellationToken)
+            ?? RegistryHttp.Json(new SchemaResponse(null, null, null, SchemaResponse.TypeField(schema.SchemaType), schema.Schema), J.SchemaResponse);
     }
 
-    public static async Task<IResult> GetRawSchema(int id, SchemaRegistryService registry, CancellationToken cancellationToken) =>
-        RegistryHttp.Raw((await registry.GetSchemaAsync(id, cancellationToken)).Schema);
+    public static async Task<IResult> GetRawSchema(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
+    {
+        var schema = await registry.GetSchemaAsync(id, cancellationToken);
+        return await SchemaRefusalAsync(id, request, registry, access, cancellationToken) ?? RegistryHttp.Raw(schema.Schema);
+    }
 
-    public static async Task<IResult> VersionsOfSchema(int id, HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken)
+    public static async Task<IResult> VersionsOfSchema(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
     {
         var versions = await registry.VersionsOfAsync(id, RegistryHttp.Flag(request, "deleted"), cancellationToken);
-        return RegistryHttp.Json<IReadOnlyList<SubjectVersionRef>>([.. versions.Select(v => new SubjectVersionRef(v.Subject, v.Version))], J.IReadOnlyListSubjectVersionRef);
+        return RegistryHttp.Json<IReadOnlyList<SubjectVersionRef>>(
+            [.. versions.Where(v => Describable(access, request, v.Subject)).Select(v => new SubjectVersionRef(v.Subject, v.Version))], J.IReadOnlyListSubjectVersionRef);
     }
 
-    public static async Task<IResult> SubjectsOfSchema(int id, HttpRequest request, SchemaRegistryService registry, CancellationToken cancellationToken)
+    public static async Task<IResult> SubjectsOfSchema(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
     {
         var versions = await registry.VersionsOfAsync(id, RegistryHttp.Flag(request, "deleted"), cancellationToken);
-        return RegistryHttp.Json<IReadOnlyList<string>>([.. versions.Select(v => v.Subject).Distinct()], J.IReadOnlyListString);
+        return RegistryHttp.Json<IReadOnlyList<string>>([.. versions.Select(v => v.Subject).Distinct().Where(s => Describable(access, request, s))], J.IReadOnlyListString);
     }
+
+    /// <summary>
+    /// A schema by id is anyone's who may read a subject that holds it (what a consumer's deserializer asks for);
+    /// otherwise 403 naming the subjects' read right. Null when the caller may have it.
+    /// </summary>
+    private static async Task<IResult?> SchemaRefusalAsync(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
+    {
+        var subjects = (await registry.VersionsOfAsync(id, deleted: true, cancellationToken)).Select(v => v.Subject).Distinct().ToList();
+        if (subjects.Any(s => Readable(access, request, s)))
+        {
+            return null;
+        }
+        return access.Check(request.HttpContext, AclResourceType.Subject, subjects.FirstOrDefault() ?? $"(schema {id})", AclOperation.Read);
+    }
+
+    private static bool Readable(AccessControl access, HttpRequest request, string subject) =>
+        access.Allows(request.HttpContext.User, AclResourceType.Subject, subject, AclOperation.Read);
+
+    private static bool Describable(AccessControl access, HttpRequest request, string subject) =>
+        access.Allows(request.HttpContext.User, AclResourceType.Subject, subject, AclOperation.Describe);
 
     // ---- config and mode ----------------------------------------------------------------------------------
 

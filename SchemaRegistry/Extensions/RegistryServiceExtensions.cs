@@ -1,3 +1,4 @@
+using Broker.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
 using SchemaRegistry;
 using SchemaRegistry.Apis;
@@ -32,6 +33,9 @@ public static class RegistryServiceExtensions
         }
         builder.Services.AddHostedService<StoreAnnouncement>();
         builder.Services.AddSingleton<SchemaRegistryService>();
+        builder.Services.AddSingleton<IAccessRefusals, ConfluentRefusals>();
+        var storage = builder.Configuration.GetSection(SchemaRegistryOptions.SectionName).Get<SchemaRegistryOptions>()?.StorageAddress ?? new SchemaRegistryOptions().StorageAddress;
+        builder.AddStorageAcls(storage);
         return builder;
     }
 

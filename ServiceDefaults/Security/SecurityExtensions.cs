@@ -1,6 +1,7 @@
 using Broker.Contracts.Acls;
 using Broker.ServiceDefaults.Security;
 using Broker.ServiceDefaults.Security.Acls;
+using Broker.ServiceDefaults.Security.Quotas;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -41,6 +42,10 @@ public static class SecurityExtensions
         builder.Services.TryAddSingleton<IAccessRefusals, ProblemDetailsRefusals>();
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationResults>();
         builder.Services.AddHostedService<OpenBrokerGuard>();
+        builder.Services.AddOptions<QuotaOptions>().BindConfiguration(QuotaOptions.SectionName)
+            .Validate(o => !o.Problems().Any(), "Quotas: a rate is a positive number of bytes per second and Quotas:BurstSeconds is in (0, 3600].")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<ClientQuotas>();
 
         var authentication = builder.Services.AddAuthentication(PolicyScheme)
             .AddPolicyScheme(PolicyScheme, "Broker credentials", o => o.ForwardDefaultSelector = context =>
