@@ -53,10 +53,13 @@ public sealed class DaprPublishService(
         var records = request.Entries
             .Select(e => Record(e.Event.Span, e.ContentType, request.Topic, request.PubsubName, request.Metadata, e.Metadata))
             .ToList();
+        // As daprd: a topic the caller may not publish to refuses the call itself (PERMISSION_DENIED), not its entries.
+        var user = context.GetHttpContext().User;
+        Admit(user, request.Topic);
         var response = new BulkPublishResponse();
         try
         {
-            await ProduceAsync(context.GetHttpContext().User, request.Topic, records, context.CancellationToken);
+            await ProduceAsync(user, request.Topic, records, context.CancellationToken);
         }
         catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
         {
@@ -104,18 +107,32 @@ public sealed class DaprPublishService(
         }
         catch (ProduceException ex)
         {
-            throw new RpcException(new Status(ex.Error switch
-            {
-                ProduceError.TopicNotFound => StatusCode.NotFound,
-                ProduceError.Backpressure => StatusCode.ResourceExhausted,
-                ProduceError.Unavailable => StatusCode.Unavailable,
-                ProduceError.OutOfOrderSequence => StatusCode.FailedPrecondition,
-                ProduceError.Forbidden => StatusCode.PermissionDenied,
-                ProduceError.OverQuota => StatusCode.ResourceExhausted,
-                _ => StatusCode.InvalidArgument,
-            }, ex.Message));
+            throw ToRpc(ex);
         }
     }
+
+    private void Admit(ClaimsPrincipal user, string topic)
+    {
+        try
+        {
+            gate.Admit(user, topic);
+        }
+        catch (ProduceException ex)
+        {
+            throw ToRpc(ex);
+        }
+    }
+
+    private static RpcException ToRpc(ProduceException ex) => new(new Status(ex.Error switch
+    {
+        ProduceError.TopicNotFound => StatusCode.NotFound,
+        ProduceError.Backpressure => StatusCode.ResourceExhausted,
+        ProduceError.Unavailable => StatusCode.Unavailable,
+        ProduceError.OutOfOrderSequence => StatusCode.FailedPrecondition,
+        ProduceError.Forbidden => StatusCode.PermissionDenied,
+        ProduceError.OverQuota => StatusCode.ResourceExhausted,
+        _ => StatusCode.InvalidArgument,
+    }, ex.Message));
 
     /// <summary>
     /// Dapr apps never create topics: one that does not exist is made on the first publish, unless that is switched off,
