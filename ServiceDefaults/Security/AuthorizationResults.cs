@@ -19,7 +19,9 @@ internal sealed class AuthorizationResults(IAccessRefusals refusals, SecurityMet
     {
         if (authorizeResult.Challenged || (authorizeResult.Forbidden && context.User.Identity?.IsAuthenticated != true))
         {
-            var failure = context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure;
+            // The authentication middleware keeps only a success; the handlers cache their result per request, so asking
+            // again costs nothing and says what was wrong with the credential.
+            var failure = (await context.AuthenticateAsync()).Failure;
             var reason = Describe(failure);
             metrics.AuthenticationFailed(failure is null ? "missing" : "invalid");
             SecurityLog.AuthenticationFailed(logger, context.Connection.RemoteIpAddress?.ToString() ?? "a local socket", context.Request.Path, reason);
