@@ -99,6 +99,12 @@ public sealed class OutboundTests(RedisFixture redis)
         Assert.Contains("Delivery:Dapr:Apps:secret:Url: the URL carries credentials", message, StringComparison.Ordinal);
         Assert.DoesNotContain("Delivery:Dapr:Apps:orders:Url", message, StringComparison.Ordinal);
         Assert.DoesNotContain("pw@", message, StringComparison.Ordinal);
+
+        // And a list Delivery cannot read stops it too.
+        await using var malformed = new WebApplicationFactory<delivery::Program>().WithWebHostBuilder(web =>
+            web.UseSetting("Delivery:Outbound:AllowedHosts:0", "http://orders.internal"));
+        Assert.Contains("Delivery:Outbound:AllowedHosts: 'http://orders.internal' is not a host name", Flatten(Assert.ThrowsAny<Exception>(() => malformed.Server)),
+            StringComparison.Ordinal);
     }
 
     [Fact]
