@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Broker.Contracts.Naming;
 using Broker.Delivery.Dapr;
+using Broker.Delivery.Outbound;
 using Broker.ServiceDefaults.Security;
 using Broker.ServiceDefaults.Security.Acls;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -11,7 +12,8 @@ namespace Broker.Delivery.Apis;
 /// REST for the Dapr apps Delivery delivers to without a sidecar: PUT declares (or changes) an app by id (its URL,
 /// http or grpc, and optionally its subscriptions in the JSON shape of <c>/dapr/subscribe</c>, else they are asked
 /// from the app), GET shows what this instance delivers to each, DELETE stops delivery to one. Errors are problem
-/// details: 400 naming the field, 404 for an unknown app, 409 for an app from configuration.
+/// details: 400 naming the field (a URL Delivery:Outbound:AllowedHosts does not allow, or with credentials in it, is
+/// refused and nothing is stored), 404 for an unknown app, 409 for an app from configuration.
 /// </summary>
 internal static class AppsApi
 {
@@ -33,7 +35,7 @@ internal static class AppsApi
     }
 
     public static async Task<Results<Ok<AppView>, Created<AppView>, ValidationProblem, ProblemHttpResult>> Put(
-        string appId, AppRequest? request, IDaprAppStore store, DaprAppDelivery delivery, AccessControl access, HttpContext http,
+        string appId, AppRequest? request, IDaprAppStore store, DaprAppDelivery delivery, OutboundPolicy outbound, AccessControl access, HttpContext http,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
@@ -44,6 +46,10 @@ internal static class AppsApi
         if (!Uri.TryCreate(request?.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
         {
             errors["url"] = ["url is the app's absolute http:// or https:// address (where daprd would call it), e.g. http://orders:8080."];
+        }
+        else if (outbound.Check(url) is { } refusal)
+        {
+            errors["url"] = [refusal];
         }
         var protocol = DaprAppDelivery.ParseProtocol(request?.Protocol);
         if (protocol is null)
@@ -69,7 +75,7 @@ internal static class AppsApi
         }
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors, title: "The app is not valid.");
+            return TypedResults.ValidationProblem(errors, detail: errors.Count == 1 ? errors.Values.First()[0] : null, title: "The app is not valid.");
         }
         if (delivery.ConfiguredApps.ContainsKey(appId))
         {

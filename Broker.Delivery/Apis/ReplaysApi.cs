@@ -1,3 +1,4 @@
+using Broker.Delivery.Outbound;
 using Broker.Delivery.Replays;
 using Broker.ServiceDefaults.Security;
 using Broker.ServiceDefaults.Security.Acls;
@@ -103,7 +104,10 @@ internal static class ReplaysApi
 
 public sealed record ReplayList(IReadOnlyList<ReplayView> Replays);
 
-/// <summary>A job as the API shows it: what it replays, where, its state, progress, rate and the time left.</summary>
+/// <summary>
+/// A job as the API shows it: what it replays, where (a URL target's credentials, stored before they were refused,
+/// never shown), its state, progress, rate and the time left.
+/// </summary>
 public sealed record ReplayView(
     string Id,
     string Topic,
@@ -131,7 +135,8 @@ public sealed record ReplayView(
         var done = job.RecordsDone;
         var percent = total == 0 ? (job.State == ReplayState.Completed ? 100 : 0) : Math.Round(100.0 * done / total, 2);
         double? eta = job.State == ReplayState.Running && job.RecordsPerSecond > 0 ? Math.Round((total - done) / job.RecordsPerSecond, 1) : null;
-        return new ReplayView(job.Id, job.Topic, job.Target, job.Start, job.End, job.RateLimit, job.State.ToString().ToLowerInvariant(),
+        var target = job.Target.Url is { } url ? job.Target with { Url = OutboundPolicy.Redact(url) } : job.Target;
+        return new ReplayView(job.Id, job.Topic, target, job.Start, job.End, job.RateLimit, job.State.ToString().ToLowerInvariant(),
             [.. job.Partitions.Select(p => new ReplayPartitionView(p.Partition, p.From, p.To, p.Next))], done, total, job.BytesDone, percent,
             Math.Round(job.RecordsPerSecond, 1), eta, job.CreatedAt, job.StartedAt, job.FinishedAt, job.Error);
     }

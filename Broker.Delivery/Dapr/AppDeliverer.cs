@@ -4,6 +4,7 @@ using Broker.Contracts.Batches;
 using Broker.Contracts.Dapr;
 using Broker.Contracts.Delivery;
 using Broker.Delivery.Consuming;
+using Broker.Delivery.Outbound;
 using Grpc.Core;
 
 namespace Broker.Delivery.Dapr;
@@ -235,7 +236,10 @@ internal sealed class AppDeliverer : IDisposable
         }
     }
 
-    /// <summary>Runs one call to the app under Delivery:Dapr:AppTimeoutMs; a timeout or transport failure is a retry of every event in it.</summary>
+    /// <summary>
+    /// Runs one call to the app under Delivery:Dapr:AppTimeoutMs; a timeout or transport failure is a retry of every
+    /// event in it, whose reason says "the target did not answer" and no more (which failure it was is logged).
+    /// </summary>
     private async Task<AppAnswer[]> CallAsync(Func<CancellationToken, Task<AppAnswer>> call, int count, CancellationToken cancellationToken) =>
         await CallAsync(async token => new[] { await call(token) }, count, cancellationToken);
 
@@ -249,13 +253,14 @@ internal sealed class AppDeliverer : IDisposable
         {
             answers = await call(timeout.Token);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or RpcException or IOException)
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or RpcException or IOException or OutboundException)
         {
             // Stopping: no answer at all, so the group's next owner delivers the events again.
             cancellationToken.ThrowIfCancellationRequested();
-            answers = [.. Enumerable.Repeat(new AppAnswer(AppStatus.Retry, timeout.IsCancellationRequested
-                ? $"the app did not answer within {_services.Options.AppTimeoutMs} ms"
-                : $"the app could not be reached: {ex.Message}"), count)];
+            var shown = OutboundErrors.Describe(ex);
+            OutboundLog.CallFailed(_services.Logger, $"App {_app.AppId}: delivery of {_subscription.Topic}", OutboundPolicy.Display(_app.Url), shown,
+                timeout.IsCancellationRequested ? $"no answer within {_services.Options.AppTimeoutMs} ms" : OutboundErrors.Details(ex));
+            answers = [.. Enumerable.Repeat(new AppAnswer(AppStatus.Retry, shown), count)];
         }
         _services.Metrics.Called(_app.AppId, _subscription.Topic, _services.Time.GetElapsedTime(started), answers);
         return answers;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Broker.Contracts.Naming;
+using Broker.Delivery.Outbound;
 using Broker.ServiceDefaults.Security;
 using Broker.ServiceDefaults.Security.Acls;
 using Microsoft.Extensions.Options;
@@ -11,8 +12,8 @@ public sealed record AppView(
     string AppId, string Url, string Protocol, string Source, bool Discovered, IReadOnlyList<AppSubscription.HttpShape> Subscriptions,
     DateTimeOffset? DiscoveredAt, string? LastError, IReadOnlyList<AppSubscriptionView> Delivering)
 {
-    /// <summary>An app as declared, before this instance runs it.</summary>
-    public static AppView Declared(DaprApp app) => new(app.AppId, app.Url.ToString(), app.Protocol.ToString().ToLowerInvariant(), app.Source,
+    /// <summary>An app as declared, before this instance runs it (credentials in its URL, from before they were refused, never shown).</summary>
+    public static AppView Declared(DaprApp app) => new(app.AppId, OutboundPolicy.Redact(app.Url), app.Protocol.ToString().ToLowerInvariant(), app.Source,
         app.Subscriptions is null, [.. (app.Subscriptions ?? []).Select(AppSubscription.ToHttp)], null, null, []);
 }
 
@@ -23,9 +24,11 @@ public sealed record AppSubscriptionView(string Topic, string State);
 /// (Delivery:Dapr:Apps) and the REST API's store; each app's subscriptions are its declared ones or asked from
 /// it every Delivery:Dapr:DiscoveryIntervalMs; each subscription (to the broker's pub/sub name) gets an
 /// <see cref="AppDeliverer"/>, a consumer of group <c>appId</c>, so instances share the partitions between them.
+/// An app whose URL Delivery:Outbound no longer allows (or that carries credentials) is not called: it shows why.
 /// </summary>
 internal sealed class DaprAppDelivery(
-    IDaprAppStore store, AppDeliveryServices services, IHttpClientFactory httpClients, IOptions<DaprDeliveryOptions> options) : BackgroundService
+    IDaprAppStore store, AppDeliveryServices services, IHttpClientFactory httpClients, OutboundPolicy outbound, OutboundHandlers outboundHandlers,
+    IOptions<DaprDeliveryOptions> options) : BackgroundService
 {
     public const string HttpClientName = "dapr-apps";
 
@@ -109,9 +112,12 @@ internal sealed class DaprAppDelivery(
                     wanted.TryAdd(running.App.AppId, running.App);
                 }
             }
+            // Asked again on every pass: a changed Delivery:Outbound stops (or starts) an app within a pass.
+            var refusals = wanted.Values.ToDictionary(a => a.AppId, a => outbound.Check(a.Url), StringComparer.Ordinal);
             foreach (var running in _apps.Values.ToList())
             {
-                if (!wanted.TryGetValue(running.App.AppId, out var app) || app.Signature != running.App.Signature)
+                if (!wanted.TryGetValue(running.App.AppId, out var app) || app.Signature != running.App.Signature
+                    || refusals[app.AppId] != running.Refusal)
                 {
                     _apps.TryRemove(running.App.AppId, out _);
                     await running.StopAsync();
@@ -120,7 +126,9 @@ internal sealed class DaprAppDelivery(
             var now = services.Time.GetUtcNow();
             await Task.WhenAll(wanted.Values.Select(app =>
             {
-                var running = _apps.GetOrAdd(app.AppId, _ => new RunningApp(app, OpenChannel(app), services));
+                var running = _apps.GetOrAdd(app.AppId, _ => refusals[app.AppId] is { } refusal
+                    ? RunningApp.NotCalled(app, refusal, services)
+                    : new RunningApp(app, OpenChannel(app), services));
                 return now >= running.NextDiscovery ? running.RefreshAsync(options.Value, cancellationToken) : Task.CompletedTask;
             }));
         }
@@ -130,12 +138,16 @@ internal sealed class DaprAppDelivery(
         }
     }
 
+    /// <summary>The app's channel, over the outbound stack every outbound client shares (<see cref="OutboundHandlers"/>).</summary>
     private AppChannel OpenChannel(DaprApp app) => app.Protocol == AppProtocol.Grpc
-        ? new GrpcAppChannel(app)
-        : new HttpAppChannel(app, httpClients.CreateClient(HttpClientName));
+        ? new GrpcAppChannel(app, outboundHandlers.CreateStack(), outbound.MaxResponseBytes, services.Logger)
+        : new HttpAppChannel(app, httpClients.CreateClient(HttpClientName), outbound);
 
-    /// <summary>One app on this instance: its channel, its subscriptions as last seen, and a deliverer per topic.</summary>
-    private sealed class RunningApp(DaprApp app, AppChannel channel, AppDeliveryServices services)
+    /// <summary>
+    /// One app on this instance: its channel, its subscriptions as last seen, and a deliverer per topic; or, for an
+    /// app the outbound policy refuses, no channel at all and the refusal as its error.
+    /// </summary>
+    private sealed class RunningApp(DaprApp app, AppChannel? channel, AppDeliveryServices services)
     {
         private readonly Dictionary<string, AppDeliverer> _deliverers = new(StringComparer.Ordinal);
         private readonly Lock _lock = new();
@@ -147,8 +159,21 @@ internal sealed class DaprAppDelivery(
 
         public DateTimeOffset NextDiscovery { get; private set; } = DateTimeOffset.MinValue;
 
+        /// <summary>Why the app is not called (Delivery:Outbound refuses its URL), or null.</summary>
+        public string? Refusal { get; private init; }
+
+        public static RunningApp NotCalled(DaprApp app, string refusal, AppDeliveryServices services)
+        {
+            OutboundLog.AppNotCalled(services.Logger, app.AppId, refusal);
+            return new RunningApp(app, null, services) { Refusal = refusal, _lastError = $"Not called: {refusal}", NextDiscovery = DateTimeOffset.MaxValue };
+        }
+
         public async Task RefreshAsync(DaprDeliveryOptions options, CancellationToken cancellationToken)
         {
+            if (channel is null)
+            {
+                return;
+            }
             var now = services.Time.GetUtcNow();
             IReadOnlyList<AppSubscription> subscriptions;
             if (App.Subscriptions is { } declared)
@@ -168,9 +193,10 @@ internal sealed class DaprAppDelivery(
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    // An app starting up is not listening yet: ask again soon, keep delivering what it had.
-                    _lastError = $"Discovery failed: {ex.Message}";
-                    DaprDeliveryLog.DiscoveryFailed(services.Logger, App.AppId, ex.Message);
+                    // An app starting up is not listening yet: ask again soon, keep delivering what it had. What the API
+                    // shows says whether it answered and no more; the log has the details.
+                    _lastError = $"Discovery failed: {OutboundErrors.Describe(ex)}";
+                    DaprDeliveryLog.DiscoveryFailed(services.Logger, App.AppId, OutboundErrors.Details(ex));
                     NextDiscovery = now.AddMilliseconds(Math.Min(options.DiscoveryIntervalMs, 2_000));
                     return;
                 }
@@ -232,7 +258,7 @@ internal sealed class DaprAppDelivery(
                 AppDeliverer started;
                 try
                 {
-                    started = new AppDeliverer(App, subscription, channel, services);
+                    started = new AppDeliverer(App, subscription, channel!, services);
                 }
                 catch (FormatException ex)
                 {
@@ -263,14 +289,14 @@ internal sealed class DaprAppDelivery(
             {
                 services.Metrics.SubscriptionStopped();
             }
-            channel.Dispose();
+            channel?.Dispose();
         }
 
         public AppView View()
         {
             lock (_lock)
             {
-                return new AppView(App.AppId, App.Url.ToString(), App.Protocol.ToString().ToLowerInvariant(), App.Source, App.Subscriptions is null,
+                return new AppView(App.AppId, OutboundPolicy.Redact(App.Url), App.Protocol.ToString().ToLowerInvariant(), App.Source, App.Subscriptions is null,
                     [.. _subscriptions.Select(AppSubscription.ToHttp)], _discoveredAt, _lastError,
                     [.. _deliverers.Values.OrderBy(d => d.Subscription.Topic, StringComparer.Ordinal).Select(d => new AppSubscriptionView(d.Subscription.Topic, d.State))]);
             }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Broker.Contracts.Dapr.Runtime;
+using Broker.Delivery.Outbound;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -12,6 +13,8 @@ namespace Broker.Delivery.Dapr;
 /// An app serving Dapr's gRPC AppCallback: ListTopicSubscriptions (UNIMPLEMENTED: none), OnTopicEvent per event,
 /// and OnBulkTopicEvent for bulk subscriptions (then AppCallbackAlpha's OnBulkTopicEventAlpha1, then one event at a
 /// time, as the app implements them). Status SUCCESS, RETRY or DROP; UNIMPLEMENTED is drop; other errors retry.
+/// The channel runs over the outbound stack (allowed hosts only, no redirects) and takes messages of up to
+/// Delivery:Outbound:MaxResponseBytes.
 /// </summary>
 internal sealed class GrpcAppChannel : AppChannel
 {
@@ -23,18 +26,27 @@ internal sealed class GrpcAppChannel : AppChannel
         "id", "source", "type", "specversion", "datacontenttype", "data", "data_base64",
     };
 
+    private readonly DaprApp _app;
     private readonly GrpcChannel _channel;
     private readonly AppCallback.AppCallbackClient _client;
     private readonly AppCallbackAlpha.AppCallbackAlphaClient _alpha;
+    private readonly int _maxReceiveBytes;
+    private readonly ILogger _logger;
     private int _bulkMethod; // 0 OnBulkTopicEvent, 1 the alpha, 2 none: one event at a time
 
-    public GrpcAppChannel(DaprApp app)
+    /// <summary>Over <paramref name="handler"/> (the outbound stack, which the channel owns from now on).</summary>
+    public GrpcAppChannel(DaprApp app, HttpMessageHandler handler, int maxReceiveBytes, ILogger logger)
     {
-        // h2c to http:// addresses; several HTTP/2 connections once one has its stream limit in flight.
+        _app = app;
+        _maxReceiveBytes = maxReceiveBytes;
+        _logger = logger;
+        // h2c to http:// addresses; several HTTP/2 connections once one has its stream limit in flight (the stack's
+        // SocketsHttpHandler allows that).
         _channel = GrpcChannel.ForAddress(app.Url, new GrpcChannelOptions
         {
-            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+            HttpHandler = handler,
             DisposeHttpClient = true,
+            MaxReceiveMessageSize = maxReceiveBytes,
         });
         _client = new AppCallback.AppCallbackClient(_channel);
         _alpha = new AppCallbackAlpha.AppCallbackAlphaClient(_channel);
@@ -49,6 +61,10 @@ internal sealed class GrpcAppChannel : AppChannel
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Unimplemented)
         {
             return [];
+        }
+        catch (RpcException ex) when (IsTooLarge(ex))
+        {
+            throw new OutboundException(OutboundErrors.TooLarge("ListTopicSubscriptions", _maxReceiveBytes), ex);
         }
     }
 
@@ -82,7 +98,7 @@ internal sealed class GrpcAppChannel : AppChannel
         }
         catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            return new AppAnswer(AppStatus.Retry, $"OnTopicEvent failed: {ex.Status.StatusCode} {ex.Status.Detail}");
+            return new AppAnswer(AppStatus.Retry, Failed(ex, "OnTopicEvent"));
         }
     }
 
@@ -143,7 +159,7 @@ internal sealed class GrpcAppChannel : AppChannel
             }
             catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                return [.. Enumerable.Repeat(new AppAnswer(AppStatus.Retry, $"OnBulkTopicEvent failed: {ex.Status.StatusCode} {ex.Status.Detail}"), events.Count)];
+                return [.. Enumerable.Repeat(new AppAnswer(AppStatus.Retry, Failed(ex, "OnBulkTopicEvent")), events.Count)];
             }
             var statuses = response.Statuses.ToDictionary(s => s.EntryId, s => s.Status, StringComparer.Ordinal);
             return [.. events.Select(e => statuses.TryGetValue(e.EntryId, out var status)
@@ -157,6 +173,18 @@ internal sealed class GrpcAppChannel : AppChannel
         _channel.Dispose();
         base.Dispose();
     }
+
+    /// <summary>What the nack says about a failed call (no more than the callers may know), with the details logged.</summary>
+    private string Failed(RpcException ex, string method)
+    {
+        var shown = $"{method}: {(IsTooLarge(ex) ? OutboundErrors.TooLarge(method, _maxReceiveBytes) : OutboundErrors.Describe(ex))}";
+        OutboundLog.CallFailed(_logger, $"App {_app.AppId}: {method}", OutboundPolicy.Display(_app.Url), shown, OutboundErrors.Details(ex));
+        return shown;
+    }
+
+    // Grpc.Net.Client's own words when a message is past MaxReceiveMessageSize (it stops at the message's header).
+    private static bool IsTooLarge(RpcException ex) =>
+        ex.StatusCode == StatusCode.ResourceExhausted && ex.Status.Detail.Contains("exceeds the maximum", StringComparison.OrdinalIgnoreCase);
 
     private static AppAnswer FromStatus(TopicEventResponse.Types.TopicEventResponseStatus status, string what) => status switch
     {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Broker.Contracts.Dapr;
+using Broker.Delivery.Outbound;
 
 namespace Broker.Delivery.Dapr;
 
@@ -11,27 +12,40 @@ namespace Broker.Delivery.Dapr;
 /// <c>application/cloudevents+json</c> per event, and for bulk subscriptions one POST of
 /// <c>{id, type, topic, pubsubname, metadata, entries}</c> answered by <c>{statuses:[{entryId, status}]}</c>.
 /// A 2xx answer with no body, an empty status or a body that is not JSON is success; 404 is drop; any other
-/// status or a transport error is a retry.
+/// status (a 3xx too: redirects are never followed) or a transport error is a retry. Answers are read up to
+/// Delivery:Outbound:MaxResponseBytes and no further; a longer one is a failure.
 /// </summary>
-internal sealed class HttpAppChannel(DaprApp app, HttpClient http) : AppChannel
+internal sealed class HttpAppChannel(DaprApp app, HttpClient http, OutboundPolicy policy) : AppChannel
 {
     private static readonly MediaTypeHeaderValue s_cloudEvent = new(CloudEventEnvelope.ContentType);
     private static readonly MediaTypeHeaderValue s_json = new("application/json");
 
     public override async Task<IReadOnlyList<AppSubscription>> DiscoverAsync(CancellationToken cancellationToken)
     {
-        using var response = await http.GetAsync(Join(app.Url, "dapr/subscribe"), cancellationToken);
+        using var request = new HttpRequestMessage(HttpMethod.Get, Join(app.Url, "dapr/subscribe"));
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
             return [];
         }
         if (!response.IsSuccessStatusCode)
         {
-            throw new HttpRequestException($"GET /dapr/subscribe answered {(int)response.StatusCode}.", null, response.StatusCode);
+            throw new OutboundException(OutboundErrors.Refused((int)response.StatusCode));
         }
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        using var document = JsonDocument.Parse(body);
-        return AppSubscription.ParseHttp(document.RootElement);
+        var body = await BoundedBody.ReadAsync(response, policy.MaxResponseBytes, "GET /dapr/subscribe", cancellationToken);
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            return AppSubscription.ParseHttp(document.RootElement);
+        }
+        catch (JsonException ex)
+        {
+            throw new OutboundException("the answer to GET /dapr/subscribe is not JSON", ex);
+        }
+        catch (FormatException ex)
+        {
+            throw new OutboundException($"the answer to GET /dapr/subscribe is not a subscription list: {ex.Message}", ex);
+        }
     }
 
     public override async Task<AppAnswer> DeliverAsync(AppEvent appEvent, string path, AppSubscription subscription, CancellationToken cancellationToken)
@@ -41,16 +55,16 @@ internal sealed class HttpAppChannel(DaprApp app, HttpClient http) : AppChannel
             Content = new ReadOnlyMemoryContent(appEvent.CloudEvent) { Headers = { ContentType = s_cloudEvent } },
         };
         AddTrace(request, appEvent);
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
-            return new AppAnswer(AppStatus.Drop, $"POST {path} answered 404");
+            return new AppAnswer(AppStatus.Drop, $"POST {path}: {OutboundErrors.Refused(404)}");
         }
         if (!response.IsSuccessStatusCode)
         {
-            return new AppAnswer(AppStatus.Retry, $"POST {path} answered {(int)response.StatusCode}");
+            return new AppAnswer(AppStatus.Retry, $"POST {path}: {OutboundErrors.Refused((int)response.StatusCode)}");
         }
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        var body = await BoundedBody.ReadAsync(response, policy.MaxResponseBytes, $"POST {path}", cancellationToken);
         return FromStatusWord(StatusOf(body), $"POST {path}");
     }
 
@@ -87,16 +101,16 @@ internal sealed class HttpAppChannel(DaprApp app, HttpClient http) : AppChannel
             Content = new ReadOnlyMemoryContent(body.GetBuffer().AsMemory(0, (int)body.Length)) { Headers = { ContentType = s_json } },
         };
         AddTrace(request, events[0]);
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
-            return All(events, new AppAnswer(AppStatus.Drop, $"bulk POST {path} answered 404"));
+            return All(events, new AppAnswer(AppStatus.Drop, $"bulk POST {path}: {OutboundErrors.Refused(404)}"));
         }
         if (!response.IsSuccessStatusCode)
         {
-            return All(events, new AppAnswer(AppStatus.Retry, $"bulk POST {path} answered {(int)response.StatusCode}"));
+            return All(events, new AppAnswer(AppStatus.Retry, $"bulk POST {path}: {OutboundErrors.Refused((int)response.StatusCode)}"));
         }
-        var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        var answer = await BoundedBody.ReadAsync(response, policy.MaxResponseBytes, $"bulk POST {path}", cancellationToken);
         var statuses = new Dictionary<string, string?>(StringComparer.Ordinal);
         try
         {
@@ -141,9 +155,9 @@ internal sealed class HttpAppChannel(DaprApp app, HttpClient http) : AppChannel
         }
     }
 
-    private static string? StatusOf(byte[] body)
+    private static string? StatusOf(ReadOnlyMemory<byte> body)
     {
-        if (body.Length == 0)
+        if (body.IsEmpty)
         {
             return null;
         }

@@ -4,11 +4,13 @@ using Broker.Delivery.Apis;
 using Broker.Delivery.Consuming;
 using Broker.Delivery.Dapr;
 using Broker.Delivery.Groups;
+using Broker.Delivery.Outbound;
 using Broker.Delivery.Replays;
 using Broker.Delivery.Retries;
 using Broker.Delivery.StorageAccess;
 using Broker.Delivery.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -61,6 +63,7 @@ public static class DeliveryServiceExtensions
             builder.Services.AddSingleton<IDaprAppStore, InMemoryDaprAppStore>();
             builder.Services.AddHostedService<InMemoryCoordinatorAnnouncement>();
         }
+        AddOutbound(builder);
         AddReplays(builder);
         builder.Services.AddSingleton<LogClient>();
         builder.Services.AddSingleton<DeliveryMetrics>();
@@ -91,6 +94,8 @@ public static class DeliveryServiceExtensions
             .Validate(o => o.Apps.Values.All(a => DaprAppDelivery.ParseProtocol(a.Protocol) is not null),
                 "Delivery:Dapr:Apps:{appId}:Protocol is http or grpc.")
             .ValidateOnStart();
+        // ... and only to hosts Delivery:Outbound:AllowedHosts allows, without credentials in the URL.
+        builder.Services.AddSingleton<IValidateOptions<DaprDeliveryOptions>, DaprAppsValidation>();
         builder.Services.AddSingleton<DaprTopics>();
         builder.Services.AddSingleton<AppDeliveryMetrics>();
         builder.Services.AddSingleton<AppDeliveryServices>();
@@ -100,7 +105,8 @@ public static class DeliveryServiceExtensions
         // timeout but the per-call one (Delivery:Dapr:AppTimeoutMs).
 #pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the defaults
         builder.Services.AddHttpClient(DaprAppDelivery.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .RemoveAllResilienceHandlers();
+            .RemoveAllResilienceHandlers()
+            .AddOutboundHandlers();
 #pragma warning restore EXTEXP0001
     }
 
@@ -119,6 +125,7 @@ public static class DeliveryServiceExtensions
 #pragma warning disable EXTEXP0001 // experimental, but the documented way to replace one client's defaults
         builder.Services.AddHttpClient(ReplayRunner.HttpClientName)
             .RemoveAllResilienceHandlers()
+            .AddOutboundHandlers() // outside the retries: a URL the policy refuses is not tried again
             .AddStandardResilienceHandler(o =>
             {
                 o.AttemptTimeout.Timeout = TimeSpan.FromMilliseconds(replay.HttpTimeoutMs);
@@ -127,6 +134,23 @@ public static class DeliveryServiceExtensions
             });
 #pragma warning restore EXTEXP0001
     }
+
+    /// <summary>
+    /// Outbound calls (Dapr apps, replay URL targets): Delivery:Outbound, and the one HTTP stack every outbound client
+    /// shares (<see cref="OutboundHandlers"/>).
+    /// </summary>
+    private static void AddOutbound(IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<OutboundOptions>().BindConfiguration(OutboundOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<OutboundPolicy>();
+        builder.Services.AddSingleton<OutboundHandlers>();
+        builder.Services.AddHostedService<OutboundAnnouncement>();
+    }
+
+    /// <summary>The outbound stack under a named HttpClient: the policy's check of each URL, over the guarded primary handler.</summary>
+    private static IHttpClientBuilder AddOutboundHandlers(this IHttpClientBuilder client) => client
+        .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundHandlers>().CreatePrimary())
+        .AddHttpMessageHandler(sp => sp.GetRequiredService<OutboundHandlers>().CreateGuard());
 
     public static WebApplication MapDeliveryApi(this WebApplication app)
     {

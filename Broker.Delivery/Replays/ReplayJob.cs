@@ -78,6 +78,26 @@ public sealed class ReplayJob
     [JsonIgnore]
     public long TotalRecords => Partitions.Sum(p => p.To - p.From);
 
+    /// <summary>The same job with another target (a URL target's credentials removed before it is stored again).</summary>
+    public ReplayJob WithTarget(ReplayTarget target) => new()
+    {
+        Id = Id,
+        Topic = Topic,
+        Target = target,
+        Start = Start,
+        End = End,
+        RateLimit = RateLimit,
+        Partitions = Partitions,
+        State = State,
+        RecordsDone = RecordsDone,
+        BytesDone = BytesDone,
+        RecordsPerSecond = RecordsPerSecond,
+        CreatedAt = CreatedAt,
+        StartedAt = StartedAt,
+        FinishedAt = FinishedAt,
+        Error = Error,
+    };
+
     [JsonIgnore]
     public bool IsFinished => State is ReplayState.Completed or ReplayState.Failed or ReplayState.Cancelled;
 

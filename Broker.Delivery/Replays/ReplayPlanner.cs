@@ -1,5 +1,6 @@
 using Broker.Contracts.Naming;
 using Broker.Delivery.Groups;
+using Broker.Delivery.Outbound;
 using Broker.Delivery.StorageAccess;
 using Broker.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
@@ -24,7 +25,7 @@ public sealed class ReplayRefusedException(int status, string title, string deta
 /// end (offsets, or timestamps looked up over both tiers) into a fixed range per partition, so a job
 /// replays the same records however long it runs or however often it is resumed.
 /// </summary>
-public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, TimeProvider time, IOptions<ReplayOptions> options)
+public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, TimeProvider time, IOptions<ReplayOptions> options, OutboundPolicy outbound)
 {
     /// <summary>The job for <paramref name="request"/>, asked for by <paramref name="principal"/> (null on an open broker), whose rights it runs with.</summary>
     public async Task<ReplayJob> PlanAsync(ReplayRequest request, string? principal, CancellationToken cancellationToken)
@@ -32,7 +33,7 @@ public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, 
         var errors = Check(request);
         if (errors.Count > 0)
         {
-            throw new ReplayRefusedException(400, "The replay is not valid.", "The replay is not valid.", errors);
+            throw new ReplayRefusedException(400, "The replay is not valid.", errors.Count == 1 ? errors.Values.First()[0] : "The replay is not valid.", errors);
         }
         var topic = await log.DescribeAsync(request.Topic!, cancellationToken)
             ?? throw new ReplayRefusedException(404, "Topic not found.", $"Topic '{request.Topic}' does not exist.");
@@ -162,9 +163,16 @@ public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, 
                 Add("target.topic", "A topic cannot be replayed into itself.");
             }
         }
-        else if (target.Url is { } url && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+        else if (target.Url is { } url)
         {
-            Add("target.url", $"target.url must be an absolute http or https address; got '{url}'.");
+            if (!(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+            {
+                Add("target.url", $"target.url must be an absolute http or https address; got '{OutboundPolicy.Redact(url)}'.");
+            }
+            else if (outbound.Check(uri) is { } refusal)
+            {
+                Add("target.url", refusal);
+            }
         }
         return errors;
     }

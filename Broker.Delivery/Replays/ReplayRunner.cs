@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using System.Threading.RateLimiting;
 using Broker.Contracts.Batches;
+using Broker.Delivery.Outbound;
 using Broker.Delivery.StorageAccess;
 using Broker.Delivery.Telemetry;
 using Broker.ServiceDefaults.Security;
@@ -16,11 +17,12 @@ namespace Broker.Delivery.Replays;
 /// renewing the lease, and writes its progress every Delivery:Replay:ProgressIntervalMs. An instance that
 /// stops or dies lets the lease lapse, and whichever instance takes it next resumes from the written
 /// progress. Partitions are read with two reads under way each (Storage fetches segment chunks ahead), a
-/// few partitions at once, under the job's rate limit.
+/// few partitions at once, under the job's rate limit. A URL target Delivery:Outbound no longer allows (or one with
+/// credentials, stored before they were refused) is not called: the job fails saying why.
 /// </summary>
 public sealed class ReplayRunner(
     IReplayStore store, LogClient log, IHttpClientFactory http, ReplayMetrics metrics, AccessControl access, TimeProvider time,
-    IOptions<ReplayOptions> options, ILogger<ReplayRunner> logger) : BackgroundService
+    IOptions<ReplayOptions> options, OutboundPolicy outbound, ILogger<ReplayRunner> logger) : BackgroundService
 {
     public const string HttpClientName = "replay";
     private readonly ReplayOptions _options = options.Value;
@@ -91,6 +93,16 @@ public sealed class ReplayRunner(
                 await FinishAsync(job, ReplayState.Cancelled, null);
                 return;
             }
+            if (RefusedTarget(job) is { } refusal)
+            {
+                OutboundLog.ReplayNotCalled(logger, job.Id, refusal);
+                if (job.Target.Url is { } url && OutboundPolicy.Redact(url) != url)
+                {
+                    job = job.WithTarget(job.Target with { Url = OutboundPolicy.Redact(url) }); // the credentials are not kept either
+                }
+                await FinishAsync(job, ReplayState.Failed, $"Not called: {refusal}");
+                return;
+            }
             var resumed = job.State == ReplayState.Running;
             job.State = ReplayState.Running;
             job.StartedAt ??= time.GetUtcNow();
@@ -153,6 +165,14 @@ public sealed class ReplayRunner(
         }
     }
 
+    /// <summary>Why the job's URL target must not be called now, or null (and null for every other target).</summary>
+    private string? RefusedTarget(ReplayJob job) => job.Target.Url switch
+    {
+        null => null,
+        { } url when Uri.TryCreate(url, UriKind.Absolute, out var uri) => outbound.Check(uri),
+        _ => "the target is not an absolute URL.",
+    };
+
     /// <summary>Until the job ends: renews the lease, watches for a cancel request, writes progress; stops the job when it must.</summary>
     private async Task WatchAsync(ReplayJob job, CancellationTokenSource stop, Action cancelled, Action lost)
     {
@@ -205,7 +225,7 @@ public sealed class ReplayRunner(
         {
             "group" => new GroupRewind(log),
             "topic" => new TopicRepublish(log),
-            "http" => new HttpPost(http.CreateClient(HttpClientName)),
+            "http" => new HttpPost(http.CreateClient(HttpClientName), logger),
             _ => new Verify(),
         };
         if (await target.PrepareAsync(job, cancellationToken))

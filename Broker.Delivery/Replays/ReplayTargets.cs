@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Serialization;
 using Broker.Contracts.Batches;
 using Broker.Delivery.Apis;
+using Broker.Delivery.Outbound;
 using Broker.Delivery.StorageAccess;
 
 namespace Broker.Delivery.Replays;
@@ -75,31 +76,47 @@ internal sealed class TopicRepublish(LogClient log) : IReplayTarget
 /// <summary>
 /// POSTs each record as JSON to the job's URL, in offset order per partition (the client's resilience
 /// handler retries transient failures). A record may arrive twice after a restart; its
-/// <c>Replay-Record</c> header ("job/partition/offset") lets the receiver tell.
+/// <c>Replay-Record</c> header ("job/partition/offset") lets the receiver tell. Only the status of an answer is
+/// looked at: its body is not read (the connection drains a little of it, or is closed). A failure fails the job
+/// naming the record and saying "refused by the target (HTTP n)" or "the target did not answer", no more; the log
+/// has the details.
 /// </summary>
-internal sealed class HttpPost(HttpClient http) : IReplayTarget
+internal sealed class HttpPost(HttpClient http, ILogger logger) : IReplayTarget
 {
     public Task<bool> PrepareAsync(ReplayJob job, CancellationToken cancellationToken) => Task.FromResult(false);
 
     public async Task WriteAsync(ReplayJob job, ReplayPartition partition, RecordBatch batch, CancellationToken cancellationToken)
     {
+        var url = new Uri(job.Target.Url!);
         foreach (var record in batch.GetRecords())
         {
             var (key, keyBase64) = RecordText.Key(record.Key);
             var (value, valueBase64) = RecordText.Value(record.Value);
             var body = new ReplayedRecord(job.Topic, partition.Partition, record.Offset, record.Timestamp, key, keyBase64, value, valueBase64,
                 RecordText.Headers(record.Headers));
-            using var request = new HttpRequestMessage(HttpMethod.Post, job.Target.Url)
+            using var request = new HttpRequestMessage(HttpMethod.Post, url)
             {
                 Content = JsonContent.Create(body, ReplayHttpJsonContext.Default.ReplayedRecord),
             };
             request.Headers.Add("Replay-Record", $"{job.Id}/{partition.Partition}/{record.Offset}");
-            using var response = await http.SendAsync(request, cancellationToken);
-            if (!response.IsSuccessStatusCode)
+            var what = $"POST of {job.Topic}/{partition.Partition} offset {record.Offset}";
+            HttpResponseMessage response;
+            try
             {
-                throw new HttpRequestException(
-                    $"POST {job.Target.Url} answered {(int)response.StatusCode} {response.ReasonPhrase} for {job.Topic}/{partition.Partition} offset {record.Offset}.",
-                    null, response.StatusCode);
+                response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                var shown = OutboundErrors.Describe(ex);
+                OutboundLog.CallFailed(logger, $"Replay {job.Id}: {what}", OutboundPolicy.Display(url), shown, OutboundErrors.Details(ex));
+                throw new OutboundException($"{what}: {shown}.", ex);
+            }
+            using (response)
+            {
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new OutboundException($"{what}: {OutboundErrors.Refused((int)response.StatusCode)}.");
+                }
             }
         }
     }
