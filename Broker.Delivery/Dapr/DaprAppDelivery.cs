@@ -28,6 +28,9 @@ internal sealed class DaprAppDelivery(
 {
     public const string HttpClientName = "dapr-apps";
 
+    /// <summary>The largest answer read from an app over HTTP (its subscriptions, an event's or a bulk call's status): 1 MiB.</summary>
+    public const int MaxAnswerBytes = 1024 * 1024;
+
     /// <summary>How often the store is read again: an app declared on another instance starts here within this.</summary>
     private static readonly TimeSpan s_storePoll = TimeSpan.FromSeconds(2);
 

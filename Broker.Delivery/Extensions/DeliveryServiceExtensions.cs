@@ -97,7 +97,12 @@ public static class DeliveryServiceExtensions
         // Retries are the broker's (backoff, then the dead-letter topic): no handler of its own retrying, and no
         // timeout but the per-call one (Delivery:Dapr:AppTimeoutMs).
 #pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the defaults
-        builder.Services.AddHttpClient(DaprAppDelivery.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+        // An app's answers (its /dapr/subscribe, its statuses) are read whole: bounded, so an app cannot exhaust memory.
+        builder.Services.AddHttpClient(DaprAppDelivery.HttpClientName, client =>
+            {
+                client.Timeout = Timeout.InfiniteTimeSpan;
+                client.MaxResponseContentBufferSize = DaprAppDelivery.MaxAnswerBytes;
+            })
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
     }
