@@ -12,8 +12,8 @@ namespace Broker.Schemas.Avro;
 /// <remarks>
 /// The work is bounded by the bytes, not by the schema: parts of a value that take no bytes (null, fixed of
 /// size 0, records of only those) are known per schema in advance and never walked, so every step of the walk
-/// reads at least one byte at its depth, and a value of n bytes costs at most n × (<see cref="MaxDepth"/> + 1)
-/// steps, whatever named types the schema shares (a schema whose records each name the next one twice costs
+/// reads at least one byte at its depth, and a value of n bytes costs at most about n × (<see cref="MaxDepth"/> + 1)
+/// steps (<see cref="StepBudget"/>), whatever named types the schema shares (a schema whose records each name the next one twice costs
 /// 2^depth steps for a walk that expands them). Block counts of arrays and maps are checked against the bytes
 /// left before any item is read. The steps are counted, and a walk past that bound stops (a second line).
 /// </remarks>

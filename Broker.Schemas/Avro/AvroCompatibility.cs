@@ -234,7 +234,6 @@ public static class AvroCompatibility
             return result;
         }
 
-        /// <summary>Named types match on the unqualified name, or when the reader lists the writer's full name as an alias.</summary>
         /// <summary>
         /// A reader union's branches in the order to try them for <paramref name="writer"/>: those of its kind and name
         /// (or naming it as an alias) first, found through an index of the union made once, then the others in order.
@@ -261,6 +260,7 @@ public static class AvroCompatibility
             }
         }
 
+        /// <summary>Named types match on the unqualified name, or when the reader lists the writer's full name as an alias.</summary>
         private void CheckNames(NamedSchema reader, NamedSchema writer, string location, Result result)
         {
             // Only the reader's aliases count, as in Avro's Java checker.
