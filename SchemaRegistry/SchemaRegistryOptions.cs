@@ -26,4 +26,15 @@ public sealed class SchemaRegistryOptions
     /// <summary>The largest schema text accepted (42209 beyond).</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public int MaxSchemaBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The most types a schema may have (42201 beyond): every named type once however often it is used, every
+    /// anonymous one each time it is written. See <see cref="Broker.Schemas.Avro.AvroSchemaLimits"/>.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxSchemaTypes { get; set; } = Broker.Schemas.Avro.AvroSchemaLimits.Default.MaxTypes;
+
+    /// <summary>How deeply a schema's types may nest within one another (42201 beyond; a recursive reference counts once).</summary>
+    [Range(1, 1_000)]
+    public int MaxSchemaNesting { get; set; } = Broker.Schemas.Avro.AvroSchemaLimits.Default.MaxNesting;
 }

@@ -9,27 +9,54 @@ namespace Broker.Delivery.Dapr;
 /// null literals, <c>== != &lt; &lt;= &gt; &gt;=</c>, <c>&amp;&amp; || !</c>, parentheses, <c>has(path)</c>
 /// and the string methods <c>startsWith</c>, <c>endsWith</c> and <c>contains</c>. As in CEL, a field that is
 /// not there makes the comparison fail (no match) rather than compare as null; <c>has</c> asks for it.
+/// A rule comes from an app (its <c>/dapr/subscribe</c>) or the REST API, so its text and its nesting are
+/// bounded (<see cref="MaxLength"/>, <see cref="MaxDepth"/>): the parser and the evaluation recurse, and a
+/// stack overflow would end the process. Chains of <c>&amp;&amp;</c> and <c>||</c> are flat, so a long one
+/// costs no depth. A rule is compiled once, when its subscription starts, and evaluated per event.
 /// </summary>
 public sealed class EventRule
 {
+    /// <summary>The longest rule text, in characters; a longer one is refused.</summary>
+    public const int MaxLength = 4096;
+
+    /// <summary>
+    /// How deeply a rule may nest: each pair of parentheses, each <c>!</c> and each method call
+    /// (<c>.startsWith(…)</c>) is one level; a deeper one is refused.
+    /// </summary>
+    public const int MaxDepth = 32;
+
+    /// <summary>How much of a refused rule's text its error message shows.</summary>
+    private const int QuotedLength = 80;
+
     private readonly Node _root;
 
-    private EventRule(string text, Node root)
+    private EventRule(string text, Node root, int depth)
     {
         Text = text;
         _root = root;
+        Depth = depth;
     }
 
     public string Text { get; }
 
-    /// <summary>Compiles <paramref name="text"/>; FormatException saying where it is wrong.</summary>
+    /// <summary>The deepest nesting the rule uses (at most <see cref="MaxDepth"/>).</summary>
+    internal int Depth { get; }
+
+    /// <summary>Compiles <paramref name="text"/>; FormatException saying where it is wrong, or which limit it breaks.</summary>
     public static EventRule Parse(string text)
     {
+        if (text.Length > MaxLength)
+        {
+            throw new FormatException(
+                $"Rule `{Quote(text)}` is {text.Length} characters long; the limit (EventRule.MaxLength) is {MaxLength}.");
+        }
         var parser = new Parser(text);
         var root = parser.ParseExpression();
         parser.ExpectEnd();
-        return new EventRule(text, root);
+        return new EventRule(text, root, parser.DeepestLevel);
     }
+
+    private static string Quote(string text) => text.Length <= QuotedLength ? text : string.Concat(text.AsSpan(0, QuotedLength), "…");
 
     /// <summary>Whether the CloudEvent (a JSON object) matches.</summary>
     public bool Matches(JsonElement cloudEvent) => _root.Evaluate(cloudEvent) is { Kind: ValueKind.Bool, Bool: true };
@@ -92,22 +119,28 @@ public sealed class EventRule
             operand.Evaluate(cloudEvent) is { Kind: ValueKind.Bool } value ? Value.Of(!value.Bool) : Value.Absent;
     }
 
-    private sealed class Logical(Node left, Node right, bool and) : Node
+    /// <summary>
+    /// <c>a &amp;&amp; b &amp;&amp; c</c> (or <c>||</c>) as one node over its operands, evaluated left to right in a
+    /// loop: a chain of any length costs no stack.
+    /// </summary>
+    private sealed class Logical(IReadOnlyList<Node> operands, bool and) : Node
     {
         public override Value Evaluate(JsonElement cloudEvent)
         {
-            var l = left.Evaluate(cloudEvent);
-            if (l.Kind == ValueKind.Bool && l.Bool != and)
+            var result = operands[0].Evaluate(cloudEvent);
+            for (var i = 1; i < operands.Count; i++)
             {
-                return l; // false && …, true || …
+                if (result.Kind == ValueKind.Bool && result.Bool != and)
+                {
+                    return result; // false && …, true || …
+                }
+                var next = operands[i].Evaluate(cloudEvent);
+                result = result.Kind != ValueKind.Bool
+                    // CEL's commutative error handling: an error on one side is absorbed when the other decides.
+                    ? next.Kind == ValueKind.Bool && next.Bool != and ? next : Value.Absent
+                    : next.Kind == ValueKind.Bool ? next : Value.Absent;
             }
-            var r = right.Evaluate(cloudEvent);
-            if (l.Kind != ValueKind.Bool)
-            {
-                // CEL's commutative error handling: an error on one side is absorbed when the other decides.
-                return r.Kind == ValueKind.Bool && r.Bool != and ? r : Value.Absent;
-            }
-            return r.Kind == ValueKind.Bool ? r : Value.Absent;
+            return result;
         }
     }
 
@@ -173,20 +206,33 @@ public sealed class EventRule
         }
     }
 
-    /// <summary>A recursive-descent parser over the text: or → and → unary → comparison → primary.</summary>
+    /// <summary>
+    /// A recursive-descent parser over the text: or → and → unary → comparison → primary. It recurses only into
+    /// parentheses, <c>!</c> and method calls, each one level of <see cref="MaxDepth"/>.
+    /// </summary>
     private sealed class Parser(string text)
     {
         private static readonly string[] s_comparisons = ["==", "!=", "<=", ">=", "<", ">"];
         private int _at;
+        private int _depth;
+
+        /// <summary>The deepest level the rule reached.</summary>
+        public int DeepestLevel { get; private set; }
 
         public Node ParseExpression()
         {
-            var left = ParseAnd();
-            while (Take("||"))
+            var first = ParseAnd();
+            if (!Take("||"))
             {
-                left = new Logical(left, ParseAnd(), and: false);
+                return first;
             }
-            return left;
+            List<Node> operands = [first];
+            do
+            {
+                operands.Add(ParseAnd());
+            }
+            while (Take("||"));
+            return new Logical(operands, and: false);
         }
 
         public void ExpectEnd()
@@ -200,13 +246,31 @@ public sealed class EventRule
 
         private Node ParseAnd()
         {
-            var left = ParseUnary();
-            while (Take("&&"))
+            var first = ParseUnary();
+            if (!Take("&&"))
             {
-                left = new Logical(left, ParseUnary(), and: true);
+                return first;
             }
-            return left;
+            List<Node> operands = [first];
+            do
+            {
+                operands.Add(ParseUnary());
+            }
+            while (Take("&&"));
+            return new Logical(operands, and: true);
         }
+
+        /// <summary>One level deeper (a parenthesis, a '!', a method call); FormatException past <see cref="MaxDepth"/>.</summary>
+        private void Enter()
+        {
+            if (++_depth > MaxDepth)
+            {
+                throw Error($"the rule nests deeper than {MaxDepth} levels (parentheses, '!' and method calls; the limit is EventRule.MaxDepth)");
+            }
+            DeepestLevel = Math.Max(DeepestLevel, _depth);
+        }
+
+        private void Leave() => _depth--;
 
         private Node ParseUnary()
         {
@@ -214,7 +278,10 @@ public sealed class EventRule
             if (_at < text.Length && text[_at] == '!' && !(_at + 1 < text.Length && text[_at + 1] == '='))
             {
                 _at++;
-                return new Not(ParseUnary());
+                Enter();
+                var operand = ParseUnary();
+                Leave();
+                return new Not(operand);
             }
             var left = ParsePostfix();
             foreach (var op in s_comparisons)
@@ -231,11 +298,13 @@ public sealed class EventRule
         private Node ParsePostfix()
         {
             var node = ParsePrimary();
+            var calls = 0;
             while (true)
             {
                 SkipSpace();
                 if (_at >= text.Length || text[_at] != '.')
                 {
+                    _depth -= calls;
                     return node;
                 }
                 _at++;
@@ -244,6 +313,9 @@ public sealed class EventRule
                 {
                     throw Error($"'{method}' is not a method this rule language knows (startsWith, endsWith, contains)");
                 }
+                // A call nests its target (a chain of calls is as deep as it is long) and its argument.
+                Enter();
+                calls++;
                 Expect('(');
                 var argument = ParseExpression();
                 Expect(')');
@@ -262,8 +334,10 @@ public sealed class EventRule
             if (c == '(')
             {
                 _at++;
+                Enter();
                 var inner = ParseExpression();
                 Expect(')');
+                Leave();
                 return inner;
             }
             if (c is '"' or '\'')
@@ -417,6 +491,6 @@ public sealed class EventRule
             }
         }
 
-        private FormatException Error(string problem) => new($"Rule `{text}`: {problem} at position {_at}.");
+        private FormatException Error(string problem) => new($"Rule `{Quote(text)}`: {problem} at position {_at}.");
     }
 }

@@ -12,12 +12,14 @@ namespace Broker.Ingest.Schemas;
 /// (magic byte 0, 4-byte big-endian schema id, Avro binary), with an id registered under the topic's
 /// subject, and a body that is exactly one value of that schema. Checked before anything of the request is
 /// admitted, so a refused request writes nothing. Schemas are cached by id for good (an id's schema never
-/// changes); "id N is under subject S" for Ingest:SchemaCacheSeconds, and a "no" for a few seconds.
+/// changes), fetched and parsed once per id however many requests ask for it at once; "id N is under subject S"
+/// for Ingest:SchemaCacheSeconds, and a "no" for a few seconds.
 /// </summary>
 public sealed class SchemaEnforcer(SchemaRegistryClient registry, TimeProvider time, IOptions<IngestOptions> options)
 {
     private static readonly TimeSpan s_negativeTtl = TimeSpan.FromSeconds(5);
-    private readonly ConcurrentDictionary<int, AvroSchema?> _schemas = new();
+    // One fetch per id, shared by every request that waits for it; dropped when it fails or finds nothing, so a later ask tries again.
+    private readonly ConcurrentDictionary<int, Lazy<Task<AvroSchema?>>> _schemas = new();
     private readonly ConcurrentDictionary<(int Id, string Subject), (bool Registered, long ExpiresAt)> _membership = new();
     private readonly TimeSpan _ttl = TimeSpan.FromSeconds(options.Value.SchemaCacheSeconds);
 
@@ -79,17 +81,29 @@ public sealed class SchemaEnforcer(SchemaRegistryClient registry, TimeProvider t
 
     private async ValueTask<AvroSchema?> FindAsync(int id, CancellationToken cancellationToken)
     {
-        if (_schemas.TryGetValue(id, out var known) && known is not null)
+        var fetch = _schemas.GetOrAdd(id, key => new Lazy<Task<AvroSchema?>>(() => FetchAsync(key)));
+        if (fetch.Value.IsCompletedSuccessfully && fetch.Value.Result is { } known)
         {
             return known;
         }
-        var schema = await Ask(() => registry.GetSchemaAsync(id, cancellationToken));
-        if (schema is not null)
+        try
         {
-            _schemas[id] = schema;
+            // The fetch is shared: one request giving up does not cancel it for the others (the registry client times out).
+            var schema = await Ask(() => fetch.Value.WaitAsync(cancellationToken));
+            if (schema is null)
+            {
+                _schemas.TryRemove(new KeyValuePair<int, Lazy<Task<AvroSchema?>>>(id, fetch));
+            }
+            return schema;
         }
-        return schema;
+        catch (ProduceException) when (fetch.Value.IsFaulted || fetch.Value.IsCanceled)
+        {
+            _schemas.TryRemove(new KeyValuePair<int, Lazy<Task<AvroSchema?>>>(id, fetch));
+            throw;
+        }
     }
+
+    private Task<AvroSchema?> FetchAsync(int id) => registry.GetSchemaAsync(id, CancellationToken.None);
 
     private static async Task<T> Ask<T>(Func<Task<T>> question)
     {

@@ -25,7 +25,8 @@ public sealed class SchemaRegistryClient(IHttpClientFactory clients)
         {
             return null; // Only Avro is enforced; another type counts as unknown here.
         }
-        return AvroCanonicalForm.Parse(body.RootElement.GetProperty("schema").GetString()!);
+        // Admitted by the registry already (within its limits when it was registered): parsed without limits of our own.
+        return AvroCanonicalForm.Parse(body.RootElement.GetProperty("schema").GetString()!, AvroSchemaLimits.None);
     }
 
     /// <summary>Whether a live version of <paramref name="subject"/> has schema <paramref name="id"/>.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Unicode;
 using Avro;
 
@@ -8,6 +9,14 @@ namespace Broker.Schemas.Avro;
 /// and in range, every length inside the bytes, every string UTF-8, every enum symbol and union branch in
 /// range, nothing left over. Walks the bytes without building the value, so it costs about a read.
 /// </summary>
+/// <remarks>
+/// The work is bounded by the bytes, not by the schema: parts of a value that take no bytes (null, fixed of
+/// size 0, records of only those) are known per schema in advance and never walked, so every step of the walk
+/// reads at least one byte at its depth, and a value of n bytes costs at most about n × (<see cref="MaxDepth"/> + 1)
+/// steps (<see cref="StepBudget"/>), whatever named types the schema shares (a schema whose records each name the next one twice costs
+/// 2^depth steps for a walk that expands them). Block counts of arrays and maps are checked against the bytes
+/// left before any item is read. The steps are counted, and a walk past that bound stops (a second line).
+/// </remarks>
 public static class AvroBinaryValidator
 {
     /// <summary>More items than this in one value (arrays and maps together) is refused.</summary>
@@ -16,11 +25,22 @@ public static class AvroBinaryValidator
     /// <summary>Values nested deeper than this (a recursive schema) are refused: the walk recurses, and a stack overflow would end the process.</summary>
     public const int MaxDepth = 256;
 
+    // What the walk needs to know of a schema beyond the model, computed once per schema and kept as long as it lives.
+    private static readonly ConditionalWeakTable<Schema, Plan> s_plans = [];
+
     /// <summary>True when <paramref name="body"/> is one value of <paramref name="schema"/>; else false and what is wrong, where.</summary>
-    public static bool TryValidate(Schema schema, ReadOnlySpan<byte> body, out string? error)
+    public static bool TryValidate(Schema schema, ReadOnlySpan<byte> body, out string? error) => TryValidate(schema, body, out error, out _);
+
+    /// <summary>
+    /// As <see cref="TryValidate(Schema, ReadOnlySpan{byte}, out string?)"/>, and how many steps the walk took
+    /// (schema nodes visited), which the tests hold to the bound above.
+    /// </summary>
+    internal static bool TryValidate(Schema schema, ReadOnlySpan<byte> body, out string? error, out long steps)
     {
-        var reader = new Reader(body);
-        if (!reader.Value(schema, 0, out error))
+        var reader = new Reader(body, s_plans.GetValue(schema, Plan.Of));
+        var valid = reader.Value(schema, 0, out error);
+        steps = reader.Steps;
+        if (!valid)
         {
             return false;
         }
@@ -33,13 +53,111 @@ public static class AvroBinaryValidator
         return true;
     }
 
-    private ref struct Reader(ReadOnlySpan<byte> bytes)
+    /// <summary>The most steps a value of <paramref name="bytes"/> bytes may take: each step reads a byte at its depth.</summary>
+    internal static long StepBudget(int bytes) => ((long)bytes + 1) * (MaxDepth + 2);
+
+    /// <summary>The records of a schema whose values take no bytes (all their fields are null, fixed of size 0 or such records).</summary>
+    private sealed class Plan
+    {
+        private readonly HashSet<Schema> _emptyRecords;
+
+        private Plan(HashSet<Schema> emptyRecords) => _emptyRecords = emptyRecords;
+
+        public static Plan Of(Schema root)
+        {
+            // One pass over the schema graph, each named type once: linear in the schema, whatever it shares.
+            var visited = new HashSet<Schema>(ReferenceEqualityComparer.Instance);
+            var pending = new Stack<Schema>();
+            pending.Push(root);
+            while (pending.TryPop(out var schema))
+            {
+                if (visited.Add(schema))
+                {
+                    foreach (var child in AvroSchemaWalk.Children(schema))
+                    {
+                        pending.Push(child);
+                    }
+                }
+            }
+            var known = new Dictionary<RecordSchema, bool>(ReferenceEqualityComparer.Instance);
+            foreach (var record in visited.OfType<RecordSchema>())
+            {
+                Decide(record, known);
+            }
+            return new Plan(new HashSet<Schema>(known.Where(e => e.Value).Select(e => e.Key), ReferenceEqualityComparer.Instance));
+        }
+
+        /// <summary>
+        /// Whether values of <paramref name="start"/> (and of the records it waits for) take no bytes: a record takes
+        /// none when none of its fields does. Depth first with a stack of its own (a chain of records may be long); a
+        /// record met again while it is being decided takes bytes (one that holds itself by all its fields has no
+        /// finite value anyway).
+        /// </summary>
+        private static void Decide(RecordSchema start, Dictionary<RecordSchema, bool> known)
+        {
+            if (known.ContainsKey(start))
+            {
+                return;
+            }
+            var deciding = new HashSet<RecordSchema>(ReferenceEqualityComparer.Instance) { start };
+            var stack = new Stack<(RecordSchema Record, int Field)>();
+            stack.Push((start, 0));
+            while (stack.TryPop(out var frame))
+            {
+                var (record, i) = frame;
+                var empty = true;
+                var waiting = false;
+                for (; i < record.Fields.Count; i++)
+                {
+                    var type = record.Fields[i].Schema is LogicalSchema logical ? logical.BaseSchema : record.Fields[i].Schema;
+                    if (type is RecordSchema inner && !known.ContainsKey(inner) && deciding.Add(inner))
+                    {
+                        stack.Push((record, i));
+                        stack.Push((inner, 0));
+                        waiting = true;
+                        break;
+                    }
+                    var none = type switch
+                    {
+                        RecordSchema decided => known.GetValueOrDefault(decided), // still deciding: takes bytes
+                        FixedSchema fixedSchema => fixedSchema.Size == 0,
+                        _ => type.Tag == Schema.Type.Null,
+                    };
+                    if (!none)
+                    {
+                        empty = false;
+                        break;
+                    }
+                }
+                if (!waiting)
+                {
+                    known[record] = empty;
+                    deciding.Remove(record);
+                }
+            }
+        }
+
+        public bool TakesNoBytes(Schema schema) => schema.Tag switch
+        {
+            Schema.Type.Null => true,
+            Schema.Type.Record or Schema.Type.Error => _emptyRecords.Count > 0 && _emptyRecords.Contains(schema),
+            Schema.Type.Fixed => ((FixedSchema)schema).Size == 0,
+            Schema.Type.Logical => TakesNoBytes(((LogicalSchema)schema).BaseSchema),
+            _ => false,
+        };
+    }
+
+    private ref struct Reader(ReadOnlySpan<byte> bytes, Plan plan)
     {
         private readonly ReadOnlySpan<byte> _bytes = bytes;
+        private readonly long _budget = StepBudget(bytes.Length);
         private int _position;
         private long _items;
 
         public readonly int Remaining => _bytes.Length - _position;
+
+        /// <summary>Schema nodes visited so far.</summary>
+        public long Steps { get; private set; }
 
         public bool Value(Schema schema, int depth, out string? error)
         {
@@ -47,6 +165,12 @@ public static class AvroBinaryValidator
             if (depth > MaxDepth)
             {
                 error = $"the value nests deeper than {MaxDepth} levels";
+                return false;
+            }
+            if (++Steps > _budget)
+            {
+                // Cannot happen while every step reads a byte; if a schema ever made it, stop rather than spin.
+                error = $"checking the value took more than {_budget} steps for {_bytes.Length} bytes";
                 return false;
             }
             switch (schema.Tag)
@@ -108,6 +232,11 @@ public static class AvroBinaryValidator
                 case Schema.Type.Record or Schema.Type.Error:
                     foreach (var field in ((RecordSchema)schema).Fields)
                     {
+                        // A field that takes no bytes is a value already, whatever its type holds: not walked.
+                        if (plan.TakesNoBytes(field.Schema))
+                        {
+                            continue;
+                        }
                         if (!Value(field.Schema, depth + 1, out error))
                         {
                             error = $"field '{field.Name}': {error}";
@@ -132,7 +261,7 @@ public static class AvroBinaryValidator
             var what = isMap ? "map" : "array";
             var index = 0L;
             // Items that take no bytes (null, an empty record, fixed of size 0) need no walk: only their count matters.
-            var emptyItems = !isMap && TakesNoBytes(item, 0);
+            var emptyItems = plan.TakesNoBytes(item);
             while (true)
             {
                 if (!Long(out var count, out error))
@@ -155,18 +284,29 @@ public static class AvroBinaryValidator
                     }
                     count = -count;
                 }
-                _items += count;
-                if (_items > MaxItems)
+                // Every item that is walked reads a byte at least (a map's key has its length): a count the bytes left
+                // cannot hold is refused before any item is read.
+                if ((isMap || !emptyItems) && count > Remaining)
+                {
+                    error = $"{what} block claims {count} items; {Remaining} bytes are left";
+                    return false;
+                }
+                if (count > MaxItems - _items)
                 {
                     error = $"the value holds more than {MaxItems} array and map items";
                     return false;
                 }
+                _items += count;
                 var blockStart = _position;
-                for (var i = 0L; i < count && !emptyItems; i++, index++)
+                for (var i = 0L; i < count && (isMap || !emptyItems); i++, index++)
                 {
                     if (isMap && !String("a map key", out error))
                     {
                         return false;
+                    }
+                    if (emptyItems)
+                    {
+                        continue;
                     }
                     if (!Value(item, depth + 1, out error))
                     {
@@ -195,15 +335,6 @@ public static class AvroBinaryValidator
             }
             return true;
         }
-
-        private static bool TakesNoBytes(Schema schema, int depth) => depth <= MaxDepth && schema switch
-        {
-            { Tag: Schema.Type.Null } => true,
-            FixedSchema fixedSchema => fixedSchema.Size == 0,
-            RecordSchema record => record.Fields.All(f => TakesNoBytes(f.Schema, depth + 1)),
-            LogicalSchema logical => TakesNoBytes(logical.BaseSchema, depth + 1),
-            _ => false,
-        };
 
         private bool Length(string what, out int length, out string? error)
         {

@@ -15,6 +15,9 @@ public sealed class AvroSchema(global::Avro.Schema schema, string canonical, IRe
     /// <summary>Whether the named type <paramref name="fullName"/> lists <paramref name="alias"/> (a full name) among its aliases.</summary>
     public bool HasAlias(string fullName, string alias) => aliases.TryGetValue(fullName, out var set) && set.Contains(alias);
 
+    /// <summary>Whether the named type <paramref name="fullName"/> lists any aliases.</summary>
+    public bool HasAliases(string fullName) => aliases.ContainsKey(fullName);
+
     public override string ToString() => Canonical;
 }
 
@@ -42,8 +45,14 @@ public static class AvroCanonicalForm
     /// <summary>Parses and validates <paramref name="schemaText"/>; answers its canonical text.</summary>
     public static string Canonicalize(string schemaText) => Parse(schemaText).Canonical;
 
-    /// <summary>Parses and validates <paramref name="schemaText"/>: the schema, its canonical text, and its named types' aliases.</summary>
-    public static AvroSchema Parse(string schemaText)
+    /// <summary>Parses and validates <paramref name="schemaText"/> within <see cref="AvroSchemaLimits.Default"/>.</summary>
+    public static AvroSchema Parse(string schemaText) => Parse(schemaText, AvroSchemaLimits.Default);
+
+    /// <summary>
+    /// Parses and validates <paramref name="schemaText"/>: the schema, its canonical text, and its named types'
+    /// aliases. A schema past <paramref name="limits"/> is an <see cref="InvalidSchemaException"/> naming the limit.
+    /// </summary>
+    public static AvroSchema Parse(string schemaText, AvroSchemaLimits limits)
     {
         global::Avro.Schema parsed;
         try
@@ -56,6 +65,7 @@ public static class AvroCanonicalForm
         {
             throw new InvalidSchemaException($"Invalid schema: {ex.Message}", ex);
         }
+        CheckLimits(parsed, limits);
         using var document = ParseJson(schemaText);
         var output = new System.Buffers.ArrayBufferWriter<byte>();
         var canonicalizer = default(Canonicalizer);
@@ -68,6 +78,26 @@ public static class AvroCanonicalForm
         var canonical = Encoding.UTF8.GetString(output.WrittenSpan);
         CheckRoundTrip(parsed, canonical);
         return new AvroSchema(parsed, canonical, canonicalizer.Aliases);
+    }
+
+    /// <summary>The schema's size in types and the depth of their nesting, before anything else walks it.</summary>
+    private static void CheckLimits(global::Avro.Schema? parsed, AvroSchemaLimits limits)
+    {
+        if (parsed is null)
+        {
+            return; // a reference Apache.Avro could not resolve: the canonical form says which
+        }
+        var (types, nesting) = AvroSchemaWalk.Measure(parsed, limits.MaxTypes, limits.MaxNesting);
+        if (types > limits.MaxTypes)
+        {
+            throw new InvalidSchemaException(
+                $"Invalid schema: it has more than {limits.MaxTypes} types; the limit (MaxSchemaTypes) is {limits.MaxTypes}.");
+        }
+        if (nesting > limits.MaxNesting)
+        {
+            throw new InvalidSchemaException(
+                $"Invalid schema: its types nest more than {limits.MaxNesting} levels deep; the limit (MaxSchemaNesting) is {limits.MaxNesting}.");
+        }
     }
 
     /// <summary>

@@ -40,25 +40,107 @@ public sealed record Incompatibility(IncompatibilityType Type, string Location, 
 /// that reads the writer. Logical types are compared by their underlying type. Recursive types are
 /// handled by assuming a pair under comparison compatible until shown otherwise.
 /// </summary>
+/// <remarks>
+/// Each (reader type, writer type) pair is compared once: its result is kept and referenced wherever the pair
+/// comes again, so a schema whose named types are each used twice by the next costs one comparison per pair,
+/// not 2^depth, and an incompatibility is reported once, not once per path to it. A reader union tries the
+/// branch of the writer's name first. At most <see cref="MaxPairs"/> pairs are compared per check.
+/// </remarks>
 public static class AvroCompatibility
 {
+    /// <summary>The most (reader type, writer type) pairs one check compares; past it the check stops with an InvalidSchemaException.</summary>
+    public const int MaxPairs = 1_000_000;
+
     /// <summary>Every reason <paramref name="reader"/> cannot read <paramref name="writer"/>'s data; empty when it can.</summary>
-    public static IReadOnlyList<Incompatibility> Check(AvroSchema reader, AvroSchema writer) =>
-        new Checker(reader).Compare(reader.Schema, writer.Schema, "");
+    public static IReadOnlyList<Incompatibility> Check(AvroSchema reader, AvroSchema writer) => Check(reader, writer, out _);
+
+    /// <summary>As <see cref="Check(AvroSchema, AvroSchema)"/>, and how many pairs of types it compared (for the tests).</summary>
+    internal static IReadOnlyList<Incompatibility> Check(AvroSchema reader, AvroSchema writer, out int pairs)
+    {
+        var checker = new Checker(reader);
+        var result = checker.Compare(reader.Schema, writer.Schema, "");
+        pairs = checker.Pairs;
+        return result?.Flatten() ?? [];
+    }
 
     public static bool CanRead(AvroSchema reader, AvroSchema writer) => Check(reader, writer).Count == 0;
+
+    /// <summary>
+    /// The result of comparing one pair: its own incompatibilities and the results of the pairs it depends on, in
+    /// the order they were found. Complete (immutable) once its pair is compared.
+    /// </summary>
+    private sealed class Result
+    {
+        private readonly List<object> _entries = [];
+
+        public bool Compatible { get; private set; } = true;
+
+        public void Add(Incompatibility incompatibility)
+        {
+            _entries.Add(incompatibility);
+            Compatible = false;
+        }
+
+        /// <summary>
+        /// Makes <paramref name="inner"/>'s incompatibilities this result's too. Null is a pair still being compared
+        /// (a recursive type): compatible for now, as in Avro's checkers.
+        /// </summary>
+        public void Include(Result? inner)
+        {
+            if (inner is { Compatible: false })
+            {
+                _entries.Add(inner);
+                Compatible = false;
+            }
+        }
+
+        /// <summary>Every incompatibility, each result's once however many paths lead to it (a walk of its own stack).</summary>
+        public List<Incompatibility> Flatten()
+        {
+            var found = new List<Incompatibility>();
+            var seen = new HashSet<Result>(ReferenceEqualityComparer.Instance) { this };
+            var stack = new Stack<IEnumerator<object>>();
+            stack.Push(_entries.GetEnumerator());
+            while (stack.TryPeek(out var entries))
+            {
+                if (!entries.MoveNext())
+                {
+                    stack.Pop();
+                    continue;
+                }
+                if (entries.Current is Incompatibility incompatibility)
+                {
+                    found.Add(incompatibility);
+                }
+                else if (entries.Current is Result inner && seen.Add(inner))
+                {
+                    stack.Push(inner._entries.GetEnumerator());
+                }
+            }
+            return found;
+        }
+    }
 
     private sealed class Checker(AvroSchema readerSchema)
     {
         // Pairs under comparison (null: still in progress, so compatible for the recursion) and their results.
-        private readonly Dictionary<(Schema Reader, Schema Writer), List<Incompatibility>?> _memo = new(PairComparer.Instance);
+        private readonly Dictionary<(Schema Reader, Schema Writer), Result?> _memo = new(PairComparer.Instance);
 
-        public List<Incompatibility> Compare(Schema reader, Schema writer, string location)
+        private readonly Dictionary<UnionSchema, UnionIndex> _unions = new(ReferenceEqualityComparer.Instance);
+
+        public int Pairs => _memo.Count;
+
+        public Result? Compare(Schema reader, Schema writer, string location)
         {
             var key = (reader, writer);
             if (_memo.TryGetValue(key, out var known))
             {
-                return known ?? [];
+                return known;
+            }
+            if (_memo.Count >= MaxPairs)
+            {
+                throw new InvalidSchemaException(
+                    $"Invalid schema: checking its compatibility compares more than {MaxPairs} pairs of types; the limit (AvroCompatibility.MaxPairs) is {MaxPairs}.");
             }
             _memo[key] = null;
             var result = Calculate(Underlying(reader), Underlying(writer), location);
@@ -66,18 +148,18 @@ public static class AvroCompatibility
             return result;
         }
 
-        private List<Incompatibility> Calculate(Schema reader, Schema writer, string location)
+        private Result Calculate(Schema reader, Schema writer, string location)
         {
-            var result = new List<Incompatibility>();
+            var result = new Result();
             if (Kind(reader) == Kind(writer))
             {
                 switch (Kind(reader))
                 {
                     case Schema.Type.Array:
-                        result.AddRange(Compare(((ArraySchema)reader).ItemSchema, ((ArraySchema)writer).ItemSchema, location + "/items"));
+                        result.Include(Compare(((ArraySchema)reader).ItemSchema, ((ArraySchema)writer).ItemSchema, location + "/items"));
                         break;
                     case Schema.Type.Map:
-                        result.AddRange(Compare(((MapSchema)reader).ValueSchema, ((MapSchema)writer).ValueSchema, location + "/values"));
+                        result.Include(Compare(((MapSchema)reader).ValueSchema, ((MapSchema)writer).ValueSchema, location + "/values"));
                         break;
                     case Schema.Type.Fixed:
                         CheckNames((NamedSchema)reader, (NamedSchema)writer, location, result);
@@ -101,7 +183,7 @@ public static class AvroCompatibility
                         var branches = ((UnionSchema)writer).Schemas;
                         for (var i = 0; i < branches.Count; i++)
                         {
-                            result.AddRange(Compare(reader, branches[i], $"{location}/{i}"));
+                            result.Include(Compare(reader, branches[i], $"{location}/{i}"));
                         }
                         break;
                 }
@@ -113,7 +195,7 @@ public static class AvroCompatibility
                 var branches = ((UnionSchema)writer).Schemas;
                 for (var i = 0; i < branches.Count; i++)
                 {
-                    result.AddRange(Compare(reader, branches[i], $"{location}/{i}"));
+                    result.Include(Compare(reader, branches[i], $"{location}/{i}"));
                 }
                 return result;
             }
@@ -133,9 +215,11 @@ public static class AvroCompatibility
             }
             if (reader.Tag == Schema.Type.Union)
             {
-                foreach (var branch in ((UnionSchema)reader).Schemas)
+                // The branch of the writer's kind and name first (the one that usually reads it), then the others:
+                // which branch reads the writer does not change the answer, only how many pairs are compared.
+                foreach (var branch in BranchesToTry((UnionSchema)reader, writer))
                 {
-                    if (Compare(branch, writer, location).Count == 0)
+                    if (Compare(branch, writer, location) is not { Compatible: false })
                     {
                         return result;
                     }
@@ -150,8 +234,34 @@ public static class AvroCompatibility
             return result;
         }
 
+        /// <summary>
+        /// A reader union's branches in the order to try them for <paramref name="writer"/>: those of its kind and name
+        /// (or naming it as an alias) first, found through an index of the union made once, then the others in order.
+        /// So a union of n records costs n lookups for n writer branches, not n².
+        /// </summary>
+        private IEnumerable<Schema> BranchesToTry(UnionSchema union, Schema writer)
+        {
+            if (!_unions.TryGetValue(union, out var index))
+            {
+                index = new UnionIndex(union, readerSchema);
+                _unions[union] = index;
+            }
+            var preferred = index.Preferred(writer);
+            foreach (var i in preferred)
+            {
+                yield return union.Schemas[i];
+            }
+            for (var i = 0; i < union.Schemas.Count; i++)
+            {
+                if (!preferred.Contains(i))
+                {
+                    yield return union.Schemas[i];
+                }
+            }
+        }
+
         /// <summary>Named types match on the unqualified name, or when the reader lists the writer's full name as an alias.</summary>
-        private void CheckNames(NamedSchema reader, NamedSchema writer, string location, List<Incompatibility> result)
+        private void CheckNames(NamedSchema reader, NamedSchema writer, string location, Result result)
         {
             // Only the reader's aliases count, as in Avro's Java checker.
             if (reader.Name == writer.Name || readerSchema.HasAlias(reader.Fullname, writer.Fullname))
@@ -162,7 +272,7 @@ public static class AvroCompatibility
                 $"The type name at path '{location}/name' in the new schema does not match the type name in the old schema"));
         }
 
-        private static void CheckSymbols(EnumSchema reader, EnumSchema writer, string location, List<Incompatibility> result)
+        private static void CheckSymbols(EnumSchema reader, EnumSchema writer, string location, Result result)
         {
             var readerSymbols = reader.Symbols.ToHashSet(StringComparer.Ordinal);
             var missing = writer.Symbols.Where(s => !readerSymbols.Contains(s)).Order(StringComparer.Ordinal).ToList();
@@ -175,14 +285,14 @@ public static class AvroCompatibility
                 $"The new schema is missing enum symbols '[{string.Join(", ", missing)}]' at path '{location}/symbols' in the old schema"));
         }
 
-        private void CheckFields(RecordSchema reader, RecordSchema writer, string location, List<Incompatibility> result)
+        private void CheckFields(RecordSchema reader, RecordSchema writer, string location, Result result)
         {
             foreach (var field in reader.Fields)
             {
                 var at = $"{location}/fields/{field.Pos}";
                 if (WriterField(writer, field) is { } written)
                 {
-                    result.AddRange(Compare(field.Schema, written.Schema, at + "/type"));
+                    result.Include(Compare(field.Schema, written.Schema, at + "/type"));
                 }
                 else if (field.DefaultValue is null)
                 {
@@ -209,17 +319,66 @@ public static class AvroCompatibility
             return null;
         }
 
-        private static Schema Underlying(Schema schema) => schema is LogicalSchema logical ? logical.BaseSchema : schema;
-
-        /// <summary>An error is a record to Avro's Java checker (it has one RECORD type).</summary>
-        private static Schema.Type Kind(Schema schema) => schema.Tag == Schema.Type.Error ? Schema.Type.Record : schema.Tag;
-
         private static string TypeName(Schema schema) => schema.Tag switch
         {
             Schema.Type.Enumeration => "ENUM",
             _ => schema.Tag.ToString().ToUpperInvariant(),
         };
     }
+
+    /// <summary>A reader union's branches by kind and unqualified name, and those with aliases (which may name any writer).</summary>
+    private sealed class UnionIndex
+    {
+        private readonly Dictionary<(Schema.Type Kind, string? Name), List<int>> _byKindAndName = [];
+        private readonly List<int> _aliased = [];
+        private readonly IList<Schema> _branches;
+        private readonly AvroSchema _readerSchema;
+
+        public UnionIndex(UnionSchema union, AvroSchema readerSchema)
+        {
+            _branches = union.Schemas;
+            _readerSchema = readerSchema;
+            for (var i = 0; i < _branches.Count; i++)
+            {
+                var branch = Underlying(_branches[i]);
+                var key = (Kind(branch), (branch as NamedSchema)?.Name);
+                if (!_byKindAndName.TryGetValue(key, out var list))
+                {
+                    _byKindAndName[key] = list = [];
+                }
+                list.Add(i);
+                if (branch is NamedSchema named && readerSchema.HasAliases(named.Fullname))
+                {
+                    _aliased.Add(i);
+                }
+            }
+        }
+
+        /// <summary>The branches of the writer's kind and name, or naming the writer as an alias, in union order.</summary>
+        public SortedSet<int> Preferred(Schema writer)
+        {
+            writer = Underlying(writer);
+            var named = writer as NamedSchema;
+            var found = new SortedSet<int>(_byKindAndName.GetValueOrDefault((Kind(writer), named?.Name)) ?? []);
+            if (named is not null)
+            {
+                foreach (var i in _aliased)
+                {
+                    var branch = (NamedSchema)Underlying(_branches[i]);
+                    if (Kind(branch) == Kind(writer) && _readerSchema.HasAlias(branch.Fullname, named.Fullname))
+                    {
+                        found.Add(i);
+                    }
+                }
+            }
+            return found;
+        }
+    }
+
+    private static Schema Underlying(Schema schema) => schema is LogicalSchema logical ? logical.BaseSchema : schema;
+
+    /// <summary>An error is a record to Avro's Java checker (it has one RECORD type).</summary>
+    private static Schema.Type Kind(Schema schema) => schema.Tag == Schema.Type.Error ? Schema.Type.Record : schema.Tag;
 
     private sealed class PairComparer : IEqualityComparer<(Schema Reader, Schema Writer)>
     {

@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Avro;
 
 namespace Broker.Schemas.Avro;
@@ -154,36 +156,79 @@ public static class AvroJsonEncoder
     }
 
     /// <summary>Java's rule for a valid default (Schema.isValidDefault): a union's may fit any branch; enums and fixed take any string.</summary>
-    public static bool IsValidDefault(Schema schema, JsonElement value) => IsValidDefault(schema, value, 0);
-
-    private static bool IsValidDefault(Schema schema, JsonElement value, int depth)
+    /// <remarks>
+    /// A union tries its branches on the same part of the value, and the branches of unions inside them again:
+    /// each (type, part of the value) pair is decided once and remembered, so the check costs at most the types
+    /// times the parts of the value, not branches^depth.
+    /// </remarks>
+    public static bool IsValidDefault(Schema schema, JsonElement value)
     {
-        if (depth > AvroBinaryValidator.MaxDepth)
+        JsonNode? node;
+        try
         {
-            return false;
+            node = JsonNode.Parse(value.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = AvroBinaryValidator.MaxDepth });
         }
-        return schema switch
+        catch (JsonException)
         {
-            LogicalSchema logical => IsValidDefault(logical.BaseSchema, value, depth + 1),
-            UnionSchema union => union.Schemas.Any(branch => IsValidDefault(branch, value, depth + 1)),
-            ArraySchema array => value.ValueKind == JsonValueKind.Array
-                && value.EnumerateArray().All(item => IsValidDefault(array.ItemSchema, item, depth + 1)),
-            MapSchema map => value.ValueKind == JsonValueKind.Object
-                && value.EnumerateObject().All(entry => IsValidDefault(map.ValueSchema, entry.Value, depth + 1)),
-            RecordSchema record => value.ValueKind == JsonValueKind.Object && record.Fields.All(f =>
-                value.TryGetProperty(f.Name, out var fieldValue) ? IsValidDefault(f.Schema, fieldValue, depth + 1) : f.DefaultValue is not null),
-            _ => schema.Tag switch
+            return false; // nested deeper than any value may be
+        }
+        return new DefaultChecker().IsValid(schema, node, 0);
+    }
+
+    private sealed class DefaultChecker
+    {
+        private readonly Dictionary<(Schema Schema, JsonNode Value), bool> _known = new(NodePairComparer.Instance);
+
+        public bool IsValid(Schema schema, JsonNode? value, int depth)
+        {
+            if (depth > AvroBinaryValidator.MaxDepth)
             {
-                Schema.Type.Null => value.ValueKind == JsonValueKind.Null,
-                Schema.Type.Boolean => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
-                Schema.Type.Int => value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out _),
-                Schema.Type.Long => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out _),
-                Schema.Type.Float or Schema.Type.Double => value.ValueKind == JsonValueKind.Number,
-                Schema.Type.String or Schema.Type.Bytes or Schema.Type.Enumeration
-                    or Schema.Type.Fixed => value.ValueKind == JsonValueKind.String,
+                return false;
+            }
+            if (value is JsonObject or JsonArray)
+            {
+                if (_known.TryGetValue((schema, value), out var decided))
+                {
+                    return decided;
+                }
+                var valid = Decide(schema, value, depth);
+                _known[(schema, value)] = valid;
+                return valid;
+            }
+            return Decide(schema, value, depth);
+        }
+
+        private bool Decide(Schema schema, JsonNode? value, int depth) => schema switch
+        {
+            LogicalSchema logical => IsValid(logical.BaseSchema, value, depth + 1),
+            UnionSchema union => union.Schemas.Any(branch => IsValid(branch, value, depth + 1)),
+            ArraySchema array => value is JsonArray items && items.All(item => IsValid(array.ItemSchema, item, depth + 1)),
+            MapSchema map => value is JsonObject entries && entries.All(entry => IsValid(map.ValueSchema, entry.Value, depth + 1)),
+            RecordSchema record => value is JsonObject fields && record.Fields.All(f =>
+                fields.TryGetPropertyValue(f.Name, out var fieldValue) ? IsValid(f.Schema, fieldValue, depth + 1) : f.DefaultValue is not null),
+            _ => (schema.Tag, value?.GetValueKind() ?? JsonValueKind.Null) switch
+            {
+                (Schema.Type.Null, JsonValueKind.Null) => true,
+                (Schema.Type.Boolean, JsonValueKind.True or JsonValueKind.False) => true,
+                (Schema.Type.Int, JsonValueKind.Number) => value!.GetValue<JsonElement>().TryGetInt32(out _),
+                (Schema.Type.Long, JsonValueKind.Number) => value!.GetValue<JsonElement>().TryGetInt64(out _),
+                (Schema.Type.Float or Schema.Type.Double, JsonValueKind.Number) => true,
+                (Schema.Type.String or Schema.Type.Bytes or Schema.Type.Enumeration or Schema.Type.Fixed, JsonValueKind.String) => true,
                 _ => false,
             },
         };
+    }
+
+    /// <summary>A (type, part of a JSON value) pair by the identity of both.</summary>
+    private sealed class NodePairComparer : IEqualityComparer<(Schema Schema, JsonNode Value)>
+    {
+        public static NodePairComparer Instance { get; } = new();
+
+        public bool Equals((Schema Schema, JsonNode Value) x, (Schema Schema, JsonNode Value) y) =>
+            ReferenceEquals(x.Schema, y.Schema) && ReferenceEquals(x.Value, y.Value);
+
+        public int GetHashCode((Schema Schema, JsonNode Value) obj) =>
+            HashCode.Combine(RuntimeHelpers.GetHashCode(obj.Schema), RuntimeHelpers.GetHashCode(obj.Value));
     }
 
     /// <summary>A field's default in binary, encoded once per field (a schema's fields live as long as the schema).</summary>

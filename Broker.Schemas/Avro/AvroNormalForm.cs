@@ -24,7 +24,8 @@ public static class AvroNormalForm
         {
             Write(writer, document.RootElement, space: null);
         }
-        return AvroCanonicalForm.Parse(Encoding.UTF8.GetString(output.WrittenSpan));
+        // The same types as the schema given, which was held to its limits when it was parsed.
+        return AvroCanonicalForm.Parse(Encoding.UTF8.GetString(output.WrittenSpan), AvroSchemaLimits.None);
     }
 
     private static void Write(Utf8JsonWriter writer, JsonElement schema, string? space)

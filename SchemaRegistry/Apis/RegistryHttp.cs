@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using SchemaRegistry.Registry;
+using SchemaRegistry.Storage;
 
 namespace SchemaRegistry.Apis;
 
@@ -118,7 +119,10 @@ internal static class RegistryHttp
 
 /// <summary>
 /// Turns refusals into Confluent error bodies, and fills the body of framework answers that have none (404
-/// for an unknown route, 405) the same way. Anything unexpected is a 500 with code 50001, logged.
+/// for an unknown route, 405) the same way. Failures are 500s with Confluent's code and a fixed message: 50001
+/// "Error in the backend data store" when the store failed, 50002 "Operation timed out" when it did not answer
+/// in time, 500 "Internal Server Error" for anything else. What failed (exception, endpoint, client internals)
+/// goes to the log only, never into the answer.
 /// </summary>
 internal sealed class RegistryErrors(RequestDelegate next, ILogger<RegistryErrors> logger)
 {
@@ -152,17 +156,36 @@ internal sealed class RegistryErrors(RequestDelegate next, ILogger<RegistryError
         {
             await RegistryHttp.WriteErrorAsync(context, ex.StatusCode, ex.StatusCode, ex.Message);
         }
+        catch (SchemaStoreException ex) when (!context.Response.HasStarted)
+        {
+            if (ex.TimedOut)
+            {
+                RegistryLog.StoreTimedOut(logger, context.Request.Method, context.Request.Path, ex.InnerException ?? ex);
+                await RegistryHttp.WriteErrorAsync(context, 500, OperationTimedOut.Code, OperationTimedOut.Message);
+            }
+            else
+            {
+                RegistryLog.StoreFailed(logger, context.Request.Method, context.Request.Path, ex.InnerException ?? ex);
+                await RegistryHttp.WriteErrorAsync(context, 500, BackendStoreError.Code, BackendStoreError.Message);
+            }
+        }
         catch (TimeoutException ex) when (!context.Response.HasStarted)
         {
             RegistryLog.Failed(logger, context.Request.Method, context.Request.Path, ex);
-            await RegistryHttp.WriteErrorAsync(context, 500, 50002, "Operation timed out: " + ex.Message);
+            await RegistryHttp.WriteErrorAsync(context, 500, OperationTimedOut.Code, OperationTimedOut.Message);
         }
         catch (Exception ex) when (!context.Response.HasStarted && ex is not OperationCanceledException)
         {
             RegistryLog.Failed(logger, context.Request.Method, context.Request.Path, ex);
-            await RegistryHttp.WriteErrorAsync(context, 500, 50001, "Error in the backend data store: " + ex.Message);
+            await RegistryHttp.WriteErrorAsync(context, 500, 500, "Internal Server Error");
         }
     }
+
+    /// <summary>Confluent's answer when the store fails.</summary>
+    public static readonly (int Code, string Message) BackendStoreError = (50001, "Error in the backend data store");
+
+    /// <summary>Confluent's answer when the store does not answer in time.</summary>
+    public static readonly (int Code, string Message) OperationTimedOut = (50002, "Operation timed out");
 
     private static string ReasonPhrase(int status) =>
         Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase : "Error";

@@ -36,6 +36,7 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
     private const int MaxAttempts = 100;
     private readonly ConcurrentDictionary<int, AvroSchema> _parsed = new();
     private readonly SchemaRegistryOptions _options = options.Value;
+    private readonly AvroSchemaLimits _limits = new() { MaxTypes = options.Value.MaxSchemaTypes, MaxNesting = options.Value.MaxSchemaNesting };
 
     // ---- registration and lookup -------------------------------------------------------------------------
 
@@ -309,13 +310,21 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         {
             var previous = await AvroOfAsync(old.Id, cancellationToken);
             var problems = new List<Incompatibility>();
-            if (CompatibilityLevels.Backward(level))
+            try
             {
-                problems.AddRange(AvroCompatibility.Check(candidate, previous));
+                if (CompatibilityLevels.Backward(level))
+                {
+                    problems.AddRange(AvroCompatibility.Check(candidate, previous));
+                }
+                if (CompatibilityLevels.Forward(level))
+                {
+                    problems.AddRange(AvroCompatibility.Check(previous, candidate));
+                }
             }
-            if (CompatibilityLevels.Forward(level))
+            catch (InvalidSchemaException ex)
             {
-                problems.AddRange(AvroCompatibility.Check(previous, candidate));
+                // Past the checker's budget (AvroCompatibility.MaxPairs): refused as too complex, never an open-ended check.
+                throw RegistryException.InvalidSchema(ex.Message);
             }
             if (problems.Count > 0)
             {
@@ -525,7 +534,7 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
         AvroSchema avro;
         try
         {
-            avro = AvroCanonicalForm.Parse(input.Schema);
+            avro = AvroCanonicalForm.Parse(input.Schema, _limits);
         }
         catch (InvalidSchemaException ex)
         {
@@ -546,7 +555,8 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
             return known;
         }
         var stored = await GetSchemaAsync(id, cancellationToken);
-        return _parsed.GetOrAdd(id, AvroCanonicalForm.Parse(stored.Schema));
+        // Admitted when it was registered: it parses whatever the limits are now.
+        return _parsed.GetOrAdd(id, AvroCanonicalForm.Parse(stored.Schema, AvroSchemaLimits.None));
     }
 
     private sealed record ParsedSchema(AvroSchema Avro, string Fingerprint);

@@ -150,8 +150,15 @@ internal sealed class FileSchemaStore : ISchemaStore
     private void Commit(RegistryDocument state)
     {
         var temporary = _path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(state, StoreJsonContext.Default.RegistryDocument));
-        File.Move(temporary, _path, overwrite: true);
+        try
+        {
+            File.WriteAllText(temporary, JsonSerializer.Serialize(state, StoreJsonContext.Default.RegistryDocument));
+            File.Move(temporary, _path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new SchemaStoreException(timedOut: false, ex);
+        }
         _state = state;
     }
 }

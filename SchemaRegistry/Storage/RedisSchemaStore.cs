@@ -10,7 +10,9 @@ namespace SchemaRegistry.Storage;
 /// The registry in Redis. Every key shares the hash tag "{sr}", so the whole registry is one Cluster slot
 /// and each script touches one slot (the registry is small; its writes are rare). Ids come from one counter
 /// inside a script that also records the schema, so no two schemas get one id, across any number of
-/// registry instances; a subject's versions change only by compare-and-set on its revision.
+/// registry instances; a subject's versions change only by compare-and-set on its revision. Every command goes
+/// through <see cref="RunAsync"/>: a failure of Redis (or a timeout) is a <see cref="SchemaStoreException"/>, whose
+/// client details are for the log only.
 /// </summary>
 internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<SchemaRegistryOptions> options) : ISchemaStore
 {
@@ -78,9 +80,9 @@ internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<Sc
         string fingerprint, string schemaType, string schema, int? requestedId, CancellationToken cancellationToken)
     {
         var json = JsonSerializer.Serialize(new SchemaDocument(schemaType, schema, fingerprint), StoreJsonContext.Default.SchemaDocument);
-        var result = (RedisResult[])(await s_assignId.EvaluateAsync(Db,
+        var result = (RedisResult[])(await RunAsync(() => s_assignId.EvaluateAsync(Db,
             [Key("fingerprints"), Key("schemas"), Key("next-id")],
-            [fingerprint, json, requestedId?.ToString(CultureInfo.InvariantCulture) ?? ""]).WaitAsync(cancellationToken))!;
+            [fingerprint, json, requestedId?.ToString(CultureInfo.InvariantCulture) ?? ""]), cancellationToken))!;
         var outcome = (int)result[0] switch
         {
             0 => IdOutcome.Assigned,
@@ -92,7 +94,7 @@ internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<Sc
 
     public async Task<StoredSchema?> GetSchemaAsync(int id, CancellationToken cancellationToken)
     {
-        var json = await Db.HashGetAsync(Key("schemas"), id).WaitAsync(cancellationToken);
+        var json = await RunAsync(() => Db.HashGetAsync(Key("schemas"), id), cancellationToken);
         if (json.IsNull)
         {
             return null;
@@ -103,7 +105,7 @@ internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<Sc
 
     public async Task<int?> FindIdAsync(string fingerprint, CancellationToken cancellationToken)
     {
-        var id = await Db.HashGetAsync(Key("fingerprints"), fingerprint).WaitAsync(cancellationToken);
+        var id = await RunAsync(() => Db.HashGetAsync(Key("fingerprints"), fingerprint), cancellationToken);
         return id.IsNull ? null : (int)id;
     }
 
@@ -113,7 +115,7 @@ internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<Sc
         var read = Db.CreateTransaction();
         var versions = read.HashGetAsync(Key("subjects"), subject);
         var revision = read.HashGetAsync(Key("revisions"), subject);
-        await read.ExecuteAsync().WaitAsync(cancellationToken);
+        await RunAsync(() => read.ExecuteAsync(), cancellationToken);
         return (await versions).IsNull ? null : ToSubject(subject, (await versions)!, await revision);
     }
 
@@ -122,7 +124,7 @@ internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<Sc
         var read = Db.CreateTransaction();
         var versions = read.HashGetAllAsync(Key("subjects"));
         var revisions = read.HashGetAllAsync(Key("revisions"));
-        await read.ExecuteAsync().WaitAsync(cancellationToken);
+        await RunAsync(() => read.ExecuteAsync(), cancellationToken);
         var revisionOf = revisions.Result.ToDictionary(e => (string)e.Name!, e => e.Value);
         return [.. versions.Result
             .Select(e => ToSubject((string)e.Name!, e.Value!, revisionOf.GetValueOrDefault((string)e.Name!)))
@@ -132,15 +134,15 @@ internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<Sc
     public async Task<bool> TrySaveSubjectAsync(string subject, int expectedRevision, IReadOnlyList<StoredVersion> versions, CancellationToken cancellationToken)
     {
         var json = versions.Count == 0 ? "" : JsonSerializer.Serialize([.. versions], StoreJsonContext.Default.StoredVersionArray);
-        var result = await s_saveSubject.EvaluateAsync(Db,
+        var result = await RunAsync(() => s_saveSubject.EvaluateAsync(Db,
             [Key("subjects"), Key("revisions"), Key("compatibility"), Key("mode")],
-            [subject, expectedRevision, json]).WaitAsync(cancellationToken);
+            [subject, expectedRevision, json]), cancellationToken);
         return (int)result == 1;
     }
 
     public async Task<string?> GetSettingAsync(string kind, string? subject, CancellationToken cancellationToken)
     {
-        var value = await Db.HashGetAsync(Key(kind), subject ?? GlobalField).WaitAsync(cancellationToken);
+        var value = await RunAsync(() => Db.HashGetAsync(Key(kind), subject ?? GlobalField), cancellationToken);
         return value.IsNull ? null : (string)value!;
     }
 
@@ -150,9 +152,29 @@ internal sealed class RedisSchemaStore(IConnectionMultiplexer redis, IOptions<Sc
         var transaction = Db.CreateTransaction();
         var previous = transaction.HashGetAsync(Key(kind), field);
         _ = value is null ? transaction.HashDeleteAsync(Key(kind), field) : transaction.HashSetAsync(Key(kind), field, value);
-        await transaction.ExecuteAsync().WaitAsync(cancellationToken);
+        await RunAsync(() => transaction.ExecuteAsync(), cancellationToken);
         var old = await previous;
         return old.IsNull ? null : (string)old!;
+    }
+
+    /// <summary>
+    /// Runs one Redis command (or transaction), waiting at most until <paramref name="cancellationToken"/> (the
+    /// command may still run); Redis's failures and timeouts become <see cref="SchemaStoreException"/>.
+    /// </summary>
+    private static async Task<T> RunAsync<T>(Func<Task<T>> command, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await command().WaitAsync(cancellationToken);
+        }
+        catch (RedisTimeoutException ex)
+        {
+            throw new SchemaStoreException(timedOut: true, ex);
+        }
+        catch (RedisException ex)
+        {
+            throw new SchemaStoreException(timedOut: false, ex);
+        }
     }
 
     private static StoredSubject ToSubject(string name, RedisValue versions, RedisValue revision) =>

@@ -137,6 +137,31 @@ public sealed class SchemaEnforcementTests(RedisFixture redis) : IAsyncLifetime
         Assert.Equal(1, (await _hosts.Storage.EndOffsetsAsync("ledger")).Sum());
     }
 
+    [Theory]
+    [InlineData(false, "null")]
+    [InlineData(true, "int")]
+    public async Task A_record_of_a_schema_bomb_is_checked_in_milliseconds(bool nullable, string leaf)
+    {
+        // Named types each used twice by the next, 30 deep: a walk that expands them takes 2^30 steps. With a null
+        // leaf R0 takes no bytes, so the record is 6 bytes: the header and the union's index of R0.
+        var topic = nullable ? "bombs-nullable" : "bombs";
+        await _hosts.CreateTopicAsync(topic, partitions: 1, schemaValidation: true);
+        var id = await _hosts.RegisterSchemaAsync($"{topic}-value", AvroBombs.UnionRoot(30, nullable, leaf));
+        byte[] body = nullable ? [60, .. Enumerable.Range(0, 30).SelectMany(_ => new byte[] { 2 }), 2, .. Enumerable.Repeat((byte)0, 30)] : [60];
+        var framed = new byte[ConfluentWireFormat.HeaderSize + body.Length];
+        ConfluentWireFormat.WriteHeader(framed, id);
+        body.CopyTo(framed, ConfluentWireFormat.HeaderSize);
+        Assert.Equal(nullable ? 67 : 6, framed.Length);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var accepted = await ProduceGrpcAsync(topic, framed);
+        Assert.Equal(0, accepted.StatusCode);
+        var refused = await ProduceGrpcAsync(topic, [.. framed, 2]);
+        Assert.Equal((int)Grpc.Core.StatusCode.InvalidArgument, refused.StatusCode);
+        // Generous: the first record also fetches and parses the schema; the point is milliseconds, not 2^30 steps.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+    }
+
     [Fact]
     public async Task A_topic_without_schema_validation_takes_any_bytes()
     {

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace SchemaRegistry.Tests.Hosting;
@@ -10,7 +11,7 @@ public sealed class RegistryHost : IAsyncDisposable
     public const string MediaType = "application/vnd.schemaregistry.v1+json";
     private readonly WebApplicationFactory<Program> _factory;
 
-    private RegistryHost(IReadOnlyDictionary<string, string> settings)
+    private RegistryHost(IReadOnlyDictionary<string, string> settings, Action<IWebHostBuilder>? configure = null)
     {
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -18,6 +19,7 @@ public sealed class RegistryHost : IAsyncDisposable
             {
                 web.UseSetting(key, value);
             }
+            configure?.Invoke(web);
         });
         Http = _factory.CreateClient();
     }
@@ -29,6 +31,14 @@ public sealed class RegistryHost : IAsyncDisposable
         ["ConnectionStrings:redis"] = redis,
         ["SchemaRegistry:KeyPrefix"] = prefix.TrimEnd(':'),
     });
+
+    /// <summary>On Redis, with more settings and whatever else the test adds to the host (a logger provider, say).</summary>
+    public static RegistryHost OnRedis(string redis, string prefix, IReadOnlyDictionary<string, string> settings, Action<IWebHostBuilder>? configure) =>
+        new(new Dictionary<string, string>(settings)
+        {
+            ["ConnectionStrings:redis"] = redis,
+            ["SchemaRegistry:KeyPrefix"] = prefix.TrimEnd(':'),
+        }, configure);
 
     public static RegistryHost OnFiles(string directory) => new(new Dictionary<string, string> { ["SchemaRegistry:DataDirectory"] = directory });
 
