@@ -58,6 +58,13 @@ public sealed class StorageOptions
     [Range(1, 1_000_000)]
     public int MaxTopics { get; set; } = 10_000;
 
+    /// <summary>
+    /// The most partitions the broker holds, over all topics: what bounds the keys in Redis and the work per
+    /// partition (tiering, retention, consumers). Creating or growing a topic past it is refused.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int MaxPartitions { get; set; } = 10_000;
+
     /// <summary>How often retention looks at every partition.</summary>
     [Range(1, 86_400)]
     public int RetentionCheckIntervalSeconds { get; set; } = 60;
