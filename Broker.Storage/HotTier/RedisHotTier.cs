@@ -55,7 +55,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
     }
 
     public async Task<AppendOutcome> AppendAsync(
-        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, long hardLimitBytes, CancellationToken cancellationToken)
+        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, AppendPolicy policy, CancellationToken cancellationToken)
     {
         var meta = keys.Meta(topic.Name, topic.Id, partition);
         RedisKey[] scriptKeys =
@@ -73,7 +73,12 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
             keys.AppendsChannelName,
             string.Create(CultureInfo.InvariantCulture, $"{topic.Name} {partition}"),
             _producerTtlSeconds,
-            hardLimitBytes,
+            policy.HardLimitBytes,
+            policy.HotBytes,
+            policy.HotMs,
+            policy.SegmentBytes,
+            policy.SegmentMaxAgeMs,
+            policy.NowMs,
         ];
         RedisResult result;
         try
@@ -92,7 +97,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
             3 => AppendStatus.HotTierFull,
             _ => AppendStatus.OutOfOrderSequence,
         };
-        return new AppendOutcome(status, (long)r[1], (long)r[2], (long)r[3]);
+        return new AppendOutcome(status, (long)r[1], (long)r[2], (long)r[3], (long)r[4]);
     }
 
     public async Task<HotRead> ReadAsync(TopicConfig topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken)

@@ -105,6 +105,11 @@ public sealed class TopicRegistry(
             if (write.Status == TopicWriteStatus.Written)
             {
                 Forget(name);
+                if (coldTier is not null && (updated.HotBytes < existing.HotBytes || updated.HotMs != existing.HotMs))
+                {
+                    // A smaller budget can make partitions due with no append to say so: the next tiering pass looks at each once.
+                    await coldTier.Schedule.MarkAllAsync(updated, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+                }
                 return (updated, false);
             }
             if (write.Status == TopicWriteStatus.TooManyPartitions)
