@@ -138,7 +138,8 @@ internal static class HotTierScripts
     /// below ARGV[1]) or the partition holds more than ARGV[2] bytes; -1 disables a limit. Looks at no
     /// more than ARGV[3] batches per call. Does nothing while the partition's manifest (KEYS[3]) lists
     /// segments: they are older, and go first. KEYS: stream, meta, manifest.
-    /// Returns {batches removed, new start offset}. The end offset never moves.
+    /// Returns {batches removed, new start offset, 1 and the oldest kept batch's max timestamp | 0}. The end
+    /// offset never moves.
     /// </summary>
     public const string Trim = """
         local meta = redis.call('HMGET', KEYS[2], 'next', 'start', 'bytes')
@@ -169,12 +170,18 @@ internal static class HotTierScripts
           removed = removed + 1
           removed_bytes = removed_bytes + string.len(batch)
         end
-        if removed == 0 then
-          return {0, start}
+        local oldest = entries[removed + 1]
+        if removed > 0 then
+          redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', new_start))
+          redis.call('HSET', KEYS[2], 'start', string.format('%d', new_start))
+          redis.call('HINCRBY', KEYS[2], 'bytes', -removed_bytes)
+          if not oldest then
+            oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+          end
         end
-        redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', new_start))
-        redis.call('HSET', KEYS[2], 'start', string.format('%d', new_start))
-        redis.call('HINCRBY', KEYS[2], 'bytes', -removed_bytes)
-        return {removed, new_start}
+        if not oldest then
+          return {removed, new_start, 0}
+        end
+        return {removed, new_start, 1, (struct.unpack('<i8', oldest[2][2], 31))}
         """;
 }

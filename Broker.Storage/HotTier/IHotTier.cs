@@ -41,7 +41,11 @@ public interface IHotTier
     Task<TrimResult> TrimAsync(TopicConfig topic, int partition, long minTimestamp, long maxBytes, int maxBatches, CancellationToken cancellationToken);
 }
 
-public readonly record struct TrimResult(int BatchesRemoved, long StartOffset);
+/// <summary>
+/// What a trim did, and the max timestamp of the oldest batch it left (null when it did not look: the partition has
+/// segments, which go first, or is empty), so retention knows when that batch expires without reading it again.
+/// </summary>
+public readonly record struct TrimResult(int BatchesRemoved, long StartOffset, long? OldestMaxTimestamp = null);
 
 /// <summary>What the log needs to know of a batch to place it: its size and its producer's sequence.</summary>
 public readonly record struct BatchIdentity(int RecordCount, long ProducerId, int BaseSequence)

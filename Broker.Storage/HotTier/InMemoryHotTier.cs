@@ -178,7 +178,7 @@ internal sealed class InMemoryHotTier : IHotTier
                 StartOffset = oldest.NextOffset;
                 removed++;
             }
-            return new TrimResult(removed, StartOffset);
+            return new TrimResult(removed, StartOffset, _batches.Count > 0 ? RecordBatch.Parse(_batches[0].Batch).MaxTimestamp : null);
         }
 
         public byte[]? FindTime(long timestamp)

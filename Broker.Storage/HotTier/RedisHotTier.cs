@@ -170,7 +170,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
         RedisKey[] scriptKeys =
             [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition), Tiering.SegmentManifest.ManifestKey(keys, topic, partition)];
         var r = (RedisResult[])(await s_trim.EvaluateAsync(Db, scriptKeys, [minTimestamp, maxBytes, maxBatches]).WaitAsync(cancellationToken))!;
-        return new TrimResult((int)r[0], (long)r[1]);
+        return new TrimResult((int)r[0], (long)r[1], r.Length > 3 && (int)r[2] == 1 ? (long)r[3] : null);
     }
 
     private static PartitionState ToState(int partition, RedisValue[] v) => v[0].IsNull

@@ -204,6 +204,49 @@ public sealed class TieringWorkTests(S3Fixture s3, ITestOutputHelper output) : I
         Assert.Empty(await DueAsync());
     }
 
+    [Fact]
+    public async Task A_retention_pass_over_two_thousand_partitions_costs_one_command_per_partition()
+    {
+        var host = Start();
+        for (var t = 0; t < 20; t++)
+        {
+            await host.CreateTopicAsync($"idle-{t}", new { partitions = 100 });
+        }
+        for (var t = 0; t < 20; t++)
+        {
+            await host.Log.AppendAsync(new AppendRequest { Topic = $"idle-{t}", Partition = t, Batch = Batch("small") }, Timeout);
+        }
+        var retention = host.Services.GetRequiredService<Broker.Storage.Retention.RetentionService>();
+        await retention.RunOnceAsync(CancellationToken.None);
+
+        var calls = await CommandsDuringAsync(async () => Assert.Equal(0, await retention.RunOnceAsync(CancellationToken.None)));
+
+        output.WriteLine($"an idle retention pass over 2000 partitions: {calls.Values.Sum()} Redis commands ({Describe(calls)})");
+        Assert.True(calls.Values.Sum() <= 2000 + 1, $"{calls.Values.Sum()} commands: {Describe(calls)}");
+    }
+
+    [Fact]
+    public async Task Retention_skips_a_partition_until_its_oldest_batch_expires_and_then_trims_it()
+    {
+        var host = Start();
+        await host.CreateTopicAsync("expiring", new { partitions = 1, retentionMs = 2000 });
+        var stamped = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await host.Log.AppendAsync(new AppendRequest { Topic = "expiring", Batch = Batch("first", stamped) }, Timeout);
+        await host.Log.AppendAsync(new AppendRequest { Topic = "expiring", Batch = Batch("second", stamped + 1000) }, Timeout);
+        var retention = host.Services.GetRequiredService<Broker.Storage.Retention.RetentionService>();
+
+        Assert.Equal(0, await retention.RunOnceAsync(CancellationToken.None));
+        var skipped = await CommandsDuringAsync(async () => Assert.Equal(0, await retention.RunOnceAsync(CancellationToken.None)));
+        Assert.Equal(["hgetall", "hmget"], skipped.Keys.Order(StringComparer.Ordinal)); // read, not trimmed
+
+        await Task.Delay((int)Math.Max(0, stamped + 2100 - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        Assert.Equal(1, await retention.RunOnceAsync(CancellationToken.None));
+        await Task.Delay((int)Math.Max(0, stamped + 3100 - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        Assert.Equal(1, await retention.RunOnceAsync(CancellationToken.None));
+        var state = (await host.Log.DescribeTopicAsync(new DescribeTopicRequest { Topic = "expiring" }, Timeout)).Partitions[0];
+        Assert.Equal((2L, 2L), (state.StartOffset, state.EndOffset));
+    }
+
     private async Task<SortedSetEntry[]> DueAsync() =>
         await _admin.GetDatabase().SortedSetRangeByRankWithScoresAsync(_prefix + ":tiering:due");
 
