@@ -42,6 +42,7 @@ public static class StorageServiceExtensions
         builder.Services.AddSingleton<TieringMetrics>();
         builder.Services.AddSingleton<TopicRegistry>();
         builder.Services.AddSingleton<PartitionLog>();
+        builder.Services.AddSingleton<TailStreams>();
 
         var useRedis = options.HotTier switch
         {

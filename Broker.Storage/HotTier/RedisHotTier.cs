@@ -16,6 +16,7 @@ namespace Broker.Storage.HotTier;
 internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys, IOptions<StorageOptions> options) : IHotTier
 {
     private const int ReadStep = 16;
+    private const int FindTimeEntriesPerCall = 1024;
     private static readonly RedisScript s_append = new(HotTierScripts.Append);
     private static readonly RedisScript s_read = new(HotTierScripts.Read);
     private static readonly RedisScript s_trim = new(HotTierScripts.Trim);
@@ -151,14 +152,26 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
     public async Task<byte[]?> FindTimeAsync(TopicConfig topic, int partition, long timestamp, CancellationToken cancellationToken)
     {
         RedisKey[] scriptKeys = [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition)];
-        var r = (RedisResult[])(await s_findTime.EvaluateAsync(Db, scriptKeys, [timestamp, 64]).WaitAsync(cancellationToken))!;
-        if (r.Length < 2)
+        RedisValue from = "-";
+        while (true)
         {
-            return null;
+            // A bounded scan per call: a long stream is looked through in several short scripts, not one long one.
+            var r = (RedisResult[])(await s_findTime.EvaluateAsync(Db, scriptKeys, [timestamp, 64, from, FindTimeEntriesPerCall])
+                .WaitAsync(cancellationToken))!;
+            if (r.Length < 2)
+            {
+                return null;
+            }
+            var id = (string)r[0]!;
+            if (id.Length == 0)
+            {
+                from = (string)r[1]!;
+                continue;
+            }
+            var batch = (byte[])r[1]!;
+            RecordBatch.SetBaseOffset(batch, ParseBaseOffset(id));
+            return batch;
         }
-        var batch = (byte[])r[1]!;
-        RecordBatch.SetBaseOffset(batch, ParseBaseOffset((string)r[0]!));
-        return batch;
     }
 
     public async Task<PartitionState> DescribePartitionAsync(TopicConfig topic, int partition, CancellationToken cancellationToken) =>

@@ -14,6 +14,8 @@ public enum LogError
     HotTierFull,
     /// <summary>A broker-wide limit (Storage:MaxTopics, Storage:MaxPartitions) would be passed; deleting topics makes room.</summary>
     LimitReached,
+    /// <summary>This Storage instance serves as many of these at once as its settings allow; retry later (or elsewhere).</summary>
+    Busy,
 }
 
 /// <summary>A request the log refused, with a message a user can act on. Nothing was written.</summary>

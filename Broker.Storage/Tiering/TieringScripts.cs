@@ -134,15 +134,17 @@ internal static class TieringScripts
 
     /// <summary>
     /// The first hot batch whose max timestamp is at or past ARGV[1] (it holds the earliest record at or
-    /// past that time), reading ARGV[2] entries per step. KEYS: stream, meta. Returns {id, batch} or {} when
-    /// no batch reaches the time.
+    /// past that time), reading ARGV[2] entries per step from ARGV[3] ('-', or '(' and the last ID looked at),
+    /// at most ARGV[4] entries per call so one call never holds Redis for long. KEYS: stream, meta. Returns
+    /// {id, batch}, {} when no batch reaches the time, or {'', from} to go on from there with another call.
     /// </summary>
     public const string FindTime = """
-        local from = '-'
+        local from = ARGV[3]
         local ts = tonumber(ARGV[1])
         local step = tonumber(ARGV[2])
-        while true do
-          local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', step)
+        local budget = tonumber(ARGV[4])
+        while budget > 0 do
+          local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', math.min(step, budget))
           if #entries == 0 then
             return {}
           end
@@ -152,7 +154,9 @@ internal static class TieringScripts
               return {e[1], batch}
             end
           end
+          budget = budget - #entries
           from = '(' .. entries[#entries][1]
         end
+        return {'', from}
         """;
 }
