@@ -134,7 +134,9 @@ public sealed class TieringService(
             // The segment store may be down: the hot tier keeps the batches, the next pass tries again.
             StorageLog.TieringFailed(logger, topic.Name, item.Partition, ex.Message);
         }
-        if (await cold.Schedule.SettleAsync(topic, item.Partition, next, notBefore, Now, cancellationToken) < 0)
+        // Not cancelled part way (by shutdown, or another partition's failure ending the pass): a member taken out
+        // and not put back would wait for the next sweep. Redis's command timeout bounds it.
+        if (await cold.Schedule.SettleAsync(topic, item.Partition, next, notBefore, Now, CancellationToken.None) < 0)
         {
             _waitingSince.TryRemove(key, out _);
             _oldest.TryRemove(key, out _);
