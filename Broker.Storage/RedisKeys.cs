@@ -13,6 +13,12 @@ public sealed class RedisKeys(string prefix)
 
     public RedisKey Topics { get; } = prefix + ":topics";
 
+    /// <summary>
+    /// The broker's topic and partition totals beside <see cref="Topics"/>: its hash tag is the whole name of
+    /// that key, so both sit in one Redis Cluster slot and one script can change them together.
+    /// </summary>
+    public RedisKey TopicTotals { get; } = "{" + prefix + ":topics}:totals";
+
     public RedisChannel Appends { get; } = RedisChannel.Literal(prefix + ":appends");
 
     /// <summary>The name of <see cref="Appends"/>, which every append script publishes to.</summary>

@@ -58,6 +58,33 @@ public sealed class StorageOptions
     [Range(1, 1_000_000)]
     public int MaxTopics { get; set; } = 10_000;
 
+    /// <summary>
+    /// The most partitions the broker holds, over all topics: what bounds the keys in Redis and the work per
+    /// partition (tiering, retention, consumers). Creating or growing a topic past it is refused.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int MaxPartitions { get; set; } = 10_000;
+
+    /// <summary>The most bytes of metadata a committed offset may carry (Kafka's offset.metadata.max.bytes is 4096 too).</summary>
+    [Range(0, 1024 * 1024)]
+    public int MaxOffsetMetadataBytes { get; set; } = 4096;
+
+    /// <summary>
+    /// The most appends one AppendStream has under way (taken and not yet answered): past it, Storage stops reading
+    /// the stream until answers go out, so a client that sends without reading cannot make Storage hold its batches
+    /// without bound. Ingest keeps one batch in flight per partition, so this rarely slows it.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxAppendsInFlightPerStream { get; set; } = 1024;
+
+    /// <summary>
+    /// The most Tail streams one Storage instance serves at once (each polls Redis while it waits). Delivery holds one
+    /// per partition per group it consumes; more are refused with RESOURCE_EXHAUSTED naming this setting. Kestrel
+    /// already allows no more than 100 concurrent streams per HTTP/2 connection.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int MaxTailStreams { get; set; } = 20_000;
+
     /// <summary>How often retention looks at every partition.</summary>
     [Range(1, 86_400)]
     public int RetentionCheckIntervalSeconds { get; set; } = 60;

@@ -48,7 +48,9 @@ public sealed class LogExceptionInterceptor(ILogger<LogExceptionInterceptor> log
                     LogError.TopicNotFound or LogError.PartitionNotFound => StatusCode.NotFound,
                     LogError.OutOfOrderSequence => StatusCode.FailedPrecondition,
                     LogError.OffsetOutOfRange => StatusCode.OutOfRange,
-                    LogError.HotTierFull => StatusCode.ResourceExhausted,
+                    LogError.HotTierFull or LogError.Busy => StatusCode.ResourceExhausted,
+                    // Not RESOURCE_EXHAUSTED: callers read that as "back off and retry", but only deleting topics makes room.
+                    LogError.LimitReached => StatusCode.InvalidArgument,
                     _ => StatusCode.InvalidArgument,
                 };
                 StorageLog.Refused(logger, operation, ex.Error.ToString(), ex.Message);

@@ -6,6 +6,7 @@ using Broker.Storage.Log;
 using Broker.Storage.Topics;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 
 namespace Broker.Storage.Apis;
 
@@ -15,9 +16,13 @@ namespace Broker.Storage.Apis;
 /// is held to its ACLs on every call: write to append, read to read, describe to describe, create to make a topic,
 /// group read (and topic read) to commit offsets.
 /// </summary>
-public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGroupOffsetStore groups, AccessControl access, ILogger<LogGrpcService> logger)
+public sealed class LogGrpcService(
+    PartitionLog log, TopicRegistry topics, IGroupOffsetStore groups, TailStreams tails, AccessControl access, IOptions<StorageOptions> options,
+    ILogger<LogGrpcService> logger)
     : LogService.LogServiceBase
 {
+    private readonly StorageOptions _options = options.Value;
+
     public override async Task<AppendResponse> Append(AppendRequest request, ServerCallContext context)
     {
         access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Write);
@@ -34,22 +39,32 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
     /// <summary>
     /// Appends as requests arrive, each on its own (the client orders a partition's batches by keeping one in
     /// flight), answering each as it completes through one writer. When the client ends the stream, the
-    /// appends under way are answered before the stream closes.
+    /// appends under way are answered before the stream closes. At most Storage:MaxAppendsInFlightPerStream are
+    /// taken and not yet answered: past that the stream is not read (HTTP/2 flow control holds the client back),
+    /// so neither the appends nor the answers waiting for a client that does not read grow without bound.
     /// </summary>
     public override async Task AppendStream(IAsyncStreamReader<AppendRequest> requestStream, IServerStreamWriter<AppendResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
         var user = context.GetHttpContext().User;
+        // Never disposed: the writer may still release it after this method has left on cancellation (it holds no handle).
+        var room = new SemaphoreSlim(_options.MaxAppendsInFlightPerStream);
         var answers = Channel.CreateUnbounded<AppendResponse>(new UnboundedChannelOptions { SingleReader = true });
-        var writing = WriteAnswersAsync(answers.Reader, responseStream, cancellationToken);
+        var writing = WriteAnswersAsync(answers.Reader, responseStream, room, cancellationToken);
         var underWay = new UnderWay();
         try
         {
-            while (await requestStream.MoveNext(cancellationToken))
+            while (true)
             {
+                await room.WaitAsync(cancellationToken);
+                if (!await requestStream.MoveNext(cancellationToken))
+                {
+                    break;
+                }
                 var request = requestStream.Current;
                 if (access.Decide(user, AclResourceType.Topic, request.Topic, AclOperation.Write) is { Allowed: false } refused)
                 {
+                    // Answered like any other refusal: the writer gives its room back.
                     answers.Writer.TryWrite(new AppendResponse
                     {
                         RequestId = request.RequestId,
@@ -115,11 +130,13 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
         }
     }
 
-    private static async Task WriteAnswersAsync(ChannelReader<AppendResponse> answers, IServerStreamWriter<AppendResponse> responses, CancellationToken cancellationToken)
+    private static async Task WriteAnswersAsync(
+        ChannelReader<AppendResponse> answers, IServerStreamWriter<AppendResponse> responses, SemaphoreSlim room, CancellationToken cancellationToken)
     {
         await foreach (var answer in answers.ReadAllAsync(cancellationToken))
         {
             await responses.WriteAsync(answer, cancellationToken);
+            room.Release();
         }
     }
 
@@ -134,6 +151,7 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
     public override async Task Tail(TailRequest request, IServerStreamWriter<ReadResponse> responseStream, ServerCallContext context)
     {
         access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Read);
+        using var place = tails.Enter();
         var offset = request.Offset;
         var cancellationToken = context.CancellationToken;
         while (!cancellationToken.IsCancellationRequested)
@@ -238,6 +256,12 @@ public sealed class LogGrpcService(PartitionLog log, TopicRegistry topics, IGrou
             {
                 throw new LogException(LogError.PartitionNotFound,
                     $"Topic '{topic.Name}' has partitions 0 to {topic.Partitions - 1}; there is no partition {o.Partition}.");
+            }
+            if (System.Text.Encoding.UTF8.GetByteCount(o.Metadata) > _options.MaxOffsetMetadataBytes)
+            {
+                throw new LogException(LogError.InvalidArgument,
+                    $"The metadata committed for partition {o.Partition} is {System.Text.Encoding.UTF8.GetByteCount(o.Metadata)} bytes; "
+                    + $"the limit (Storage:MaxOffsetMetadataBytes) is {_options.MaxOffsetMetadataBytes}.");
             }
             if (o.Offset < 0)
             {

@@ -41,7 +41,10 @@ public static class TopicsApi
         }
         catch (LogException ex)
         {
-            return TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status409Conflict, title: "The topic cannot be changed that way.");
+            // 409 as for every refusal that depends on what the broker holds now (a topic cannot shrink; the
+            // broker is at Storage:MaxTopics or Storage:MaxPartitions: deleting topics makes room).
+            return TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status409Conflict,
+                title: ex.Error == LogError.LimitReached ? "The broker's limit is reached." : "The topic cannot be changed that way.");
         }
     }
 

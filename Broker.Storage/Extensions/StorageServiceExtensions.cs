@@ -44,6 +44,7 @@ public static class StorageServiceExtensions
         builder.Services.AddSingleton<TieringMetrics>();
         builder.Services.AddSingleton<TopicRegistry>();
         builder.Services.AddSingleton<PartitionLog>();
+        builder.Services.AddSingleton<TailStreams>();
 
         var useRedis = options.HotTier switch
         {
@@ -113,9 +114,11 @@ public static class StorageServiceExtensions
         builder.Services.AddSingleton(sp => new ColdReader(sp.GetRequiredService<ISegmentStore>(), sp.GetRequiredService<SegmentManifest>(),
             sp.GetRequiredService<IOptions<TieringOptions>>().Value, sp.GetRequiredService<TieringMetrics>(),
             sp.GetRequiredService<IOptions<SegmentStoreOptions>>().Value.Prefix));
+        builder.Services.AddSingleton(sp => new TieringSchedule(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<IOptions<TieringOptions>>().Value));
         builder.Services.AddSingleton(sp => new ColdTier(sp.GetRequiredService<ISegmentStore>(), sp.GetRequiredService<SegmentManifest>(),
-            sp.GetRequiredService<ColdReader>(), sp.GetRequiredService<IOptions<TieringOptions>>().Value, sp.GetRequiredService<TieringMetrics>(),
-            sp.GetRequiredService<ILogger<ColdTier>>()));
+            sp.GetRequiredService<ColdReader>(), sp.GetRequiredService<TieringSchedule>(), sp.GetRequiredService<IOptions<TieringOptions>>().Value,
+            sp.GetRequiredService<TieringMetrics>(), sp.GetRequiredService<ILogger<ColdTier>>()));
         builder.Services.AddSingleton<TieringService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TieringService>());
     }

@@ -11,17 +11,22 @@ internal static class HotTierScripts
     /// <summary>
     /// KEYS: stream, meta, producer key (or the meta key again when not idempotent).
     /// ARGV: batch, record count, producer id ("" when none), base sequence, channel, "topic partition",
-    ///       producer state TTL in seconds, hard limit of hot bytes (-1: none).
-    /// Returns {status, base offset, end offset, expected sequence}; status 0 appended, 1 duplicate,
-    /// 2 out-of-order sequence, 3 hot tier full (nothing written; a duplicate is still answered).
-    /// A missing partition is the error "NOPARTITION".
+    ///       producer state TTL in seconds, hard limit of hot bytes (-1: none), then for tiering (see
+    ///       <see cref="Tiering.TieringScripts.DueFunction"/>): hot budget (-1: no cold tier), hotMs, segment
+    ///       bytes, segment age, now (unix ms).
+    /// Returns {status, base offset, end offset, expected sequence, tiering due}; status 0 appended, 1 duplicate,
+    /// 2 out-of-order sequence, 3 hot tier full (nothing written; a duplicate is still answered). Tiering due
+    /// (-1: none) is set when the append made the partition due earlier than its meta's "tdue" said (or it had
+    /// none): the caller then puts it in the broker's tiering due set. A missing partition is the error "NOPARTITION".
     /// </summary>
-    public const string Append = """
-        local next = redis.call('HGET', KEYS[2], 'next')
+    public const string Append = Tiering.TieringScripts.DueFunction + """
+        local head = redis.call('HMGET', KEYS[2], 'next', 'tdue')
+        local next = head[1]
         if not next then
           return redis.error_reply('NOPARTITION')
         end
         next = tonumber(next)
+        local tracked = tonumber(head[2])
         local count = tonumber(ARGV[2])
         local idempotent = ARGV[3] ~= ''
         local seq = tonumber(ARGV[4])
@@ -34,25 +39,36 @@ internal static class HotTierScripts
               s = tonumber(s)
               c = tonumber(c)
               if s == seq and c == count then
-                return {1, tonumber(b), next, -1}
+                return {1, tonumber(b), next, -1, -1}
               end
               -- Sequences wrap to 0 past 2^31 - 1, as in Kafka.
               expected = (s + c) % 2147483648
             end
             if expected and seq ~= expected then
-              return {2, -1, next, expected}
+              return {2, -1, next, expected, -1}
             end
           end
         end
         local limit = tonumber(ARGV[8])
+        local hot = tonumber(ARGV[9])
+        local now = tonumber(ARGV[13])
         if limit >= 0 and (tonumber(redis.call('HGET', KEYS[2], 'bytes')) or 0) > limit then
-          return {3, -1, next, -1}
+          -- Tiering is behind: ask for it at once, even if the partition was thought to be in the due set already.
+          return {3, -1, next, -1, hot >= 0 and now or -1}
         end
         local base = next
         redis.call('XADD', KEYS[1], string.format('%d-%d', base, count), 'b', ARGV[1])
         local new_next = base + count
         redis.call('HSET', KEYS[2], 'next', string.format('%d', new_next))
-        redis.call('HINCRBY', KEYS[2], 'bytes', string.len(ARGV[1]))
+        local bytes = redis.call('HINCRBY', KEYS[2], 'bytes', string.len(ARGV[1]))
+        local due = -1
+        if hot >= 0 then
+          local at = tiering_due(KEYS[1], bytes, hot, tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), now, not tracked, 0)
+          if at and (not tracked or at < tracked) then
+            redis.call('HSET', KEYS[2], 'tdue', string.format('%d', at))
+            due = at
+          end
+        end
         if idempotent then
           local entry = string.format('%d,%d,%d', seq, count, base)
           local kept = {}
@@ -68,7 +84,7 @@ internal static class HotTierScripts
           redis.call('SET', KEYS[3], table.concat(kept, ';'), 'EX', tonumber(ARGV[7]))
         end
         redis.call('PUBLISH', ARGV[5], ARGV[6] .. ' ' .. string.format('%d', new_next))
-        return {0, base, new_next, -1}
+        return {0, base, new_next, -1, due}
         """;
 
     /// <summary>
@@ -122,7 +138,8 @@ internal static class HotTierScripts
     /// below ARGV[1]) or the partition holds more than ARGV[2] bytes; -1 disables a limit. Looks at no
     /// more than ARGV[3] batches per call. Does nothing while the partition's manifest (KEYS[3]) lists
     /// segments: they are older, and go first. KEYS: stream, meta, manifest.
-    /// Returns {batches removed, new start offset}. The end offset never moves.
+    /// Returns {batches removed, new start offset, 1 and the oldest kept batch's max timestamp | 0}. The end
+    /// offset never moves.
     /// </summary>
     public const string Trim = """
         local meta = redis.call('HMGET', KEYS[2], 'next', 'start', 'bytes')
@@ -153,12 +170,18 @@ internal static class HotTierScripts
           removed = removed + 1
           removed_bytes = removed_bytes + string.len(batch)
         end
-        if removed == 0 then
-          return {0, start}
+        local oldest = entries[removed + 1]
+        if removed > 0 then
+          redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', new_start))
+          redis.call('HSET', KEYS[2], 'start', string.format('%d', new_start))
+          redis.call('HINCRBY', KEYS[2], 'bytes', -removed_bytes)
+          if not oldest then
+            oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+          end
         end
-        redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', new_start))
-        redis.call('HSET', KEYS[2], 'start', string.format('%d', new_start))
-        redis.call('HINCRBY', KEYS[2], 'bytes', -removed_bytes)
-        return {removed, new_start}
+        if not oldest then
+          return {removed, new_start, 0}
+        end
+        return {removed, new_start, 1, (struct.unpack('<i8', oldest[2][2], 31))}
         """;
 }

@@ -17,10 +17,10 @@ public interface IHotTier
 
     /// <summary>
     /// Appends one validated batch; <paramref name="batch"/>'s base offset field is ignored. Refused
-    /// (<see cref="AppendStatus.HotTierFull"/>) while the partition holds more than <paramref name="hardLimitBytes"/>
-    /// (-1: no limit).
+    /// (<see cref="AppendStatus.HotTierFull"/>) while the partition holds more than the policy's hard limit;
+    /// answers when the append made the partition due for tiering (<see cref="AppendOutcome.TieringDue"/>).
     /// </summary>
-    Task<AppendOutcome> AppendAsync(TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, long hardLimitBytes,
+    Task<AppendOutcome> AppendAsync(TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, AppendPolicy policy,
         CancellationToken cancellationToken);
 
     /// <summary>Whole batches from the one containing <paramref name="offset"/>, up to about <paramref name="maxBytes"/> (at least one).</summary>
@@ -41,7 +41,11 @@ public interface IHotTier
     Task<TrimResult> TrimAsync(TopicConfig topic, int partition, long minTimestamp, long maxBytes, int maxBatches, CancellationToken cancellationToken);
 }
 
-public readonly record struct TrimResult(int BatchesRemoved, long StartOffset);
+/// <summary>
+/// What a trim did, and the max timestamp of the oldest batch it left (null when it did not look: the partition has
+/// segments, which go first, or is empty), so retention knows when that batch expires without reading it again.
+/// </summary>
+public readonly record struct TrimResult(int BatchesRemoved, long StartOffset, long? OldestMaxTimestamp = null);
 
 /// <summary>What the log needs to know of a batch to place it: its size and its producer's sequence.</summary>
 public readonly record struct BatchIdentity(int RecordCount, long ProducerId, int BaseSequence)
@@ -61,7 +65,21 @@ public enum AppendStatus
     HotTierFull,
 }
 
-public readonly record struct AppendOutcome(AppendStatus Status, long BaseOffset, long EndOffset, long ExpectedSequence = -1);
+/// <summary>
+/// <see cref="TieringDue"/>: unix ms at which the partition now has something to tier, when the append made that
+/// earlier than the partition's record of it (-1: no change); the caller puts it in the tiering due set.
+/// </summary>
+public readonly record struct AppendOutcome(AppendStatus Status, long BaseOffset, long EndOffset, long ExpectedSequence = -1, long TieringDue = -1);
+
+/// <summary>
+/// What an append checks besides the batch: the partition's hard limit of hot bytes (-1: none), and the tiering
+/// budget by which it decides when the partition is due to tier (<see cref="HotBytes"/> -1: no cold tier).
+/// </summary>
+public readonly record struct AppendPolicy(long HardLimitBytes, long HotBytes, long HotMs, long SegmentBytes, long SegmentMaxAgeMs, long NowMs)
+{
+    /// <summary>No hard limit and no tiering: the in-process tier, or no cold tier.</summary>
+    public static AppendPolicy None => new(-1, -1, -1, 0, 0, 0);
+}
 
 public enum ReadStatus
 {

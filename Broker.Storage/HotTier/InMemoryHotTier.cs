@@ -36,7 +36,7 @@ internal sealed class InMemoryHotTier : IHotTier
 
     /// <summary>The in-process tier has no cold tier behind it, so no hard limit applies (retention bounds it).</summary>
     public Task<AppendOutcome> AppendAsync(
-        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, long hardLimitBytes, CancellationToken cancellationToken)
+        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, AppendPolicy policy, CancellationToken cancellationToken)
     {
         if (!_partitions.TryGetValue((topic.Id, partition), out var log))
         {
@@ -178,7 +178,7 @@ internal sealed class InMemoryHotTier : IHotTier
                 StartOffset = oldest.NextOffset;
                 removed++;
             }
-            return new TrimResult(removed, StartOffset);
+            return new TrimResult(removed, StartOffset, _batches.Count > 0 ? RecordBatch.Parse(_batches[0].Batch).MaxTimestamp : null);
         }
 
         public byte[]? FindTime(long timestamp)

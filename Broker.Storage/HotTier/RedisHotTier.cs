@@ -16,6 +16,7 @@ namespace Broker.Storage.HotTier;
 internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys, IOptions<StorageOptions> options) : IHotTier
 {
     private const int ReadStep = 16;
+    private const int FindTimeEntriesPerCall = 1024;
     private static readonly RedisScript s_append = new(HotTierScripts.Append);
     private static readonly RedisScript s_read = new(HotTierScripts.Read);
     private static readonly RedisScript s_trim = new(HotTierScripts.Trim);
@@ -55,7 +56,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
     }
 
     public async Task<AppendOutcome> AppendAsync(
-        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, long hardLimitBytes, CancellationToken cancellationToken)
+        TopicConfig topic, int partition, ReadOnlyMemory<byte> batch, BatchIdentity identity, AppendPolicy policy, CancellationToken cancellationToken)
     {
         var meta = keys.Meta(topic.Name, topic.Id, partition);
         RedisKey[] scriptKeys =
@@ -73,7 +74,12 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
             keys.AppendsChannelName,
             string.Create(CultureInfo.InvariantCulture, $"{topic.Name} {partition}"),
             _producerTtlSeconds,
-            hardLimitBytes,
+            policy.HardLimitBytes,
+            policy.HotBytes,
+            policy.HotMs,
+            policy.SegmentBytes,
+            policy.SegmentMaxAgeMs,
+            policy.NowMs,
         ];
         RedisResult result;
         try
@@ -92,7 +98,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
             3 => AppendStatus.HotTierFull,
             _ => AppendStatus.OutOfOrderSequence,
         };
-        return new AppendOutcome(status, (long)r[1], (long)r[2], (long)r[3]);
+        return new AppendOutcome(status, (long)r[1], (long)r[2], (long)r[3], (long)r[4]);
     }
 
     public async Task<HotRead> ReadAsync(TopicConfig topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken)
@@ -146,14 +152,26 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
     public async Task<byte[]?> FindTimeAsync(TopicConfig topic, int partition, long timestamp, CancellationToken cancellationToken)
     {
         RedisKey[] scriptKeys = [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition)];
-        var r = (RedisResult[])(await s_findTime.EvaluateAsync(Db, scriptKeys, [timestamp, 64]).WaitAsync(cancellationToken))!;
-        if (r.Length < 2)
+        RedisValue from = "-";
+        while (true)
         {
-            return null;
+            // A bounded scan per call: a long stream is looked through in several short scripts, not one long one.
+            var r = (RedisResult[])(await s_findTime.EvaluateAsync(Db, scriptKeys, [timestamp, 64, from, FindTimeEntriesPerCall])
+                .WaitAsync(cancellationToken))!;
+            if (r.Length < 2)
+            {
+                return null;
+            }
+            var id = (string)r[0]!;
+            if (id.Length == 0)
+            {
+                from = (string)r[1]!;
+                continue;
+            }
+            var batch = (byte[])r[1]!;
+            RecordBatch.SetBaseOffset(batch, ParseBaseOffset(id));
+            return batch;
         }
-        var batch = (byte[])r[1]!;
-        RecordBatch.SetBaseOffset(batch, ParseBaseOffset((string)r[0]!));
-        return batch;
     }
 
     public async Task<PartitionState> DescribePartitionAsync(TopicConfig topic, int partition, CancellationToken cancellationToken) =>
@@ -165,7 +183,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
         RedisKey[] scriptKeys =
             [keys.Stream(topic.Name, topic.Id, partition), keys.Meta(topic.Name, topic.Id, partition), Tiering.SegmentManifest.ManifestKey(keys, topic, partition)];
         var r = (RedisResult[])(await s_trim.EvaluateAsync(Db, scriptKeys, [minTimestamp, maxBytes, maxBatches]).WaitAsync(cancellationToken))!;
-        return new TrimResult((int)r[0], (long)r[1]);
+        return new TrimResult((int)r[0], (long)r[1], r.Length > 3 && (int)r[2] == 1 ? (long)r[3] : null);
     }
 
     private static PartitionState ToState(int partition, RedisValue[] v) => v[0].IsNull

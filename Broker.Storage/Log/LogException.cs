@@ -12,6 +12,10 @@ public enum LogError
     InvalidArgument,
     /// <summary>The partition cannot take more now: its hot tier is past its hard limit (tiering is behind); retry later.</summary>
     HotTierFull,
+    /// <summary>A broker-wide limit (Storage:MaxTopics, Storage:MaxPartitions) would be passed; deleting topics makes room.</summary>
+    LimitReached,
+    /// <summary>This Storage instance serves as many of these at once as its settings allow; retry later (or elsewhere).</summary>
+    Busy,
 }
 
 /// <summary>A request the log refused, with a message a user can act on. Nothing was written.</summary>

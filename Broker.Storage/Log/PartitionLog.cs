@@ -33,11 +33,15 @@ public sealed class PartitionLog(
         }
         var identity = new BatchIdentity(batch.RecordCount, batch.ProducerId, batch.BaseSequence);
 
-        var outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, HardLimit(topic), cancellationToken);
+        var outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, Policy(topic), cancellationToken);
         if (outcome.Status == AppendStatus.PartitionNotFound)
         {
             topic = await RefreshAfterMissingPartition(topicName, partition, topic, cancellationToken);
-            outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, HardLimit(topic), cancellationToken);
+            outcome = await hotTier.AppendAsync(topic, partition, batch.Bytes, identity, Policy(topic), cancellationToken);
+        }
+        if (outcome.TieringDue >= 0)
+        {
+            coldTier?.Schedule.Mark(topic, partition, outcome.TieringDue);
         }
         switch (outcome.Status)
         {
@@ -204,6 +208,9 @@ public sealed class PartitionLog(
             $"Offset {offset} is outside {topicName}/{partition}: the log holds offsets {start} to {end - 1} (end {end}).");
 
     private long HardLimit(TopicConfig topic) => coldTier?.HardLimitBytes(topic) ?? -1;
+
+    private AppendPolicy Policy(TopicConfig topic) =>
+        coldTier?.AppendPolicy(topic, time.GetUtcNow().ToUnixTimeMilliseconds()) ?? AppendPolicy.None;
 
     public async Task<(TopicConfig Topic, IReadOnlyList<PartitionState> Partitions)> DescribeAsync(string topicName, CancellationToken cancellationToken)
     {

@@ -61,6 +61,12 @@ internal static partial class StorageLog
     [LoggerMessage(19, LogLevel.Error, "Tiering pass failed; it runs again at the next interval")]
     public static partial void TieringPassFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(20, LogLevel.Information, "Tiering sweep: {Topics} topics, {Partitions} partitions looked at, {Due} with something to tier put in the due set")]
+    public static partial void TieringSwept(ILogger logger, int topics, int partitions, int due);
+
+    [LoggerMessage(21, LogLevel.Warning, "Tiering sweep failed; it is tried again at the next pass: {Reason}")]
+    public static partial void TieringSweepFailed(ILogger logger, string reason);
+
     [LoggerMessage(40, LogLevel.Information, "ACLs: version {Version}, {Count} entries")]
     public static partial void AclsLoaded(ILogger logger, long version, int count);
 

@@ -1,3 +1,4 @@
+using Broker.Storage.HotTier;
 using Broker.Storage.Segments;
 using Broker.Storage.Telemetry;
 using Broker.Storage.Topics;
@@ -8,7 +9,7 @@ namespace Broker.Storage.Tiering;
 /// The cold tier as the rest of Storage sees it: the segment store, each partition's manifest, and the
 /// reader. Registered only when there is one (a Redis hot tier and a segment store other than "none").
 /// </summary>
-public sealed class ColdTier(ISegmentStore store, SegmentManifest manifest, ColdReader reader, TieringOptions options,
+public sealed class ColdTier(ISegmentStore store, SegmentManifest manifest, ColdReader reader, TieringSchedule schedule, TieringOptions options,
     TieringMetrics metrics, ILogger<ColdTier> logger)
 {
     public ISegmentStore Store => store;
@@ -17,10 +18,16 @@ public sealed class ColdTier(ISegmentStore store, SegmentManifest manifest, Cold
 
     public ColdReader Reader => reader;
 
+    public TieringSchedule Schedule => schedule;
+
     public TieringOptions Options => options;
 
     /// <summary>Hot bytes past which a partition refuses appends: its budget times Storage:Tiering:HardLimitFactor.</summary>
     public long HardLimitBytes(TopicConfig topic) => (long)Math.Min(long.MaxValue / 2, topic.HotBytes * options.HardLimitFactor);
+
+    /// <summary>What an append to one of the topic's partitions checks: the hard limit, and the budget that makes the partition due for tiering.</summary>
+    public AppendPolicy AppendPolicy(TopicConfig topic, long now) =>
+        new(HardLimitBytes(topic), topic.HotBytes, topic.HotMs, options.SegmentBytes, options.SegmentMaxAgeMs, now);
 
     /// <summary>Retention: forgets the oldest segment (manifest first), then deletes its object.</summary>
     public async Task<(bool Dropped, long ColdStart)> DropOldestAsync(TopicConfig topic, int partition, SegmentInfo segment, CancellationToken cancellationToken)
@@ -47,6 +54,7 @@ public sealed class ColdTier(ISegmentStore store, SegmentManifest manifest, Cold
             }
         }
         await manifest.DeleteAsync(topic, cancellationToken);
+        await schedule.ForgetAsync(topic, cancellationToken);
     }
 
     private async Task DeleteObjectAsync(string name, CancellationToken cancellationToken)

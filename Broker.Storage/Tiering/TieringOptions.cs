@@ -7,9 +7,17 @@ public sealed class TieringOptions
 {
     public const string SectionName = "Storage:Tiering";
 
-    /// <summary>How often each partition's hot tier is checked against its topic's budget.</summary>
+    /// <summary>How often the partitions due for tiering (and only those) are looked at.</summary>
     [Range(10, 3_600_000)]
     public int IntervalMs { get; set; } = 1_000;
+
+    /// <summary>
+    /// How often one Storage instance looks at every partition (one HMGET each, pipelined) to find any the due set
+    /// lost (a crash between an append and its mark) or never had (data written before it existed); the first
+    /// pass after start does too. Between sweeps, passes read only the partitions that are due.
+    /// </summary>
+    [Range(1_000, 86_400_000)]
+    public int SweepIntervalMs { get; set; } = 300_000;
 
     /// <summary>How many partitions one Storage instance tiers at once (each holds a segment's worth of memory while it works).</summary>
     [Range(1, 64)]

@@ -9,6 +9,74 @@ namespace Broker.Storage.Tiering;
 internal static class TieringScripts
 {
     /// <summary>
+    /// A Lua function the append and settle scripts share: when the partition's hot tier next has something to
+    /// move to the cold tier, in unix ms, or nil when nothing will until more is appended. A full segment past the
+    /// budget is due now. A smaller excess is due once it has waited the segment age (from now: the caller keeps an
+    /// earlier time when it has one), and with hotMs the oldest batch once it is that old (read only when
+    /// <c>with_oldest</c>: an append behind other batches cannot make the oldest older); those two no earlier than
+    /// <c>not_before</c> (a pass that saw them and waits for the segment age to cut them).
+    /// </summary>
+    public const string DueFunction = """
+        local function tiering_due(stream, bytes, hot_bytes, hot_ms, segment_bytes, max_age, now, with_oldest, not_before)
+          local due = nil
+          local later = nil
+          if bytes > hot_bytes then
+            if bytes - hot_bytes >= segment_bytes then
+              due = now
+            else
+              later = now + max_age
+            end
+          end
+          if hot_ms >= 0 and bytes > 0 and with_oldest then
+            local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+            if #first > 0 then
+              local aged = struct.unpack('<i8', first[1][2][2], 31) + hot_ms
+              if not later or aged < later then
+                later = aged
+              end
+            end
+          end
+          if later then
+            later = math.max(later, not_before)
+            if not due or later < due then
+              due = later
+            end
+          end
+          if due then
+            due = math.max(0, math.min(due, 4503599627370496))
+          end
+          return due
+        end
+
+        """;
+
+    /// <summary>
+    /// After a tiering pass looked at a partition (and took it out of the due set): records when it is next due,
+    /// the earlier of the pass's time (ARGV[1], -1: none) and what the partition's state says (appends may have
+    /// come since the pass looked), or forgets that it was due when nothing is. KEYS: stream, meta. ARGV: pass's due,
+    /// not before (-1: none; see <see cref="DueFunction"/>), hot budget, hotMs, segment bytes, segment age, now.
+    /// Returns the due time to put back in the due set, or -1.
+    /// </summary>
+    public const string Settle = DueFunction + """
+        local meta = redis.call('HMGET', KEYS[2], 'next', 'bytes')
+        if not meta[1] then
+          return -1
+        end
+        local due = tiering_due(KEYS[1], tonumber(meta[2]) or 0, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+          tonumber(ARGV[6]), tonumber(ARGV[7]), true, tonumber(ARGV[2]))
+        local asked = tonumber(ARGV[1])
+        if asked >= 0 and (not due or asked < due) then
+          due = asked
+        end
+        if not due then
+          redis.call('HDEL', KEYS[2], 'tdue')
+          return -1
+        end
+        redis.call('HSET', KEYS[2], 'tdue', string.format('%d', due))
+        return due
+        """;
+
+    /// <summary>
     /// Records a segment that is already in the store and trims the stream below its end, in one step: the
     /// offsets move from one tier to the other with no moment where they are in neither. Refused (nothing
     /// changed) when the hot tier no longer starts at the segment's base (another run or retention moved it)
@@ -66,15 +134,17 @@ internal static class TieringScripts
 
     /// <summary>
     /// The first hot batch whose max timestamp is at or past ARGV[1] (it holds the earliest record at or
-    /// past that time), reading ARGV[2] entries per step. KEYS: stream, meta. Returns {id, batch} or {} when
-    /// no batch reaches the time.
+    /// past that time), reading ARGV[2] entries per step from ARGV[3] ('-', or '(' and the last ID looked at),
+    /// at most ARGV[4] entries per call so one call never holds Redis for long. KEYS: stream, meta. Returns
+    /// {id, batch}, {} when no batch reaches the time, or {'', from} to go on from there with another call.
     /// </summary>
     public const string FindTime = """
-        local from = '-'
+        local from = ARGV[3]
         local ts = tonumber(ARGV[1])
         local step = tonumber(ARGV[2])
-        while true do
-          local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', step)
+        local budget = tonumber(ARGV[4])
+        while budget > 0 do
+          local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', math.min(step, budget))
           if #entries == 0 then
             return {}
           end
@@ -84,7 +154,9 @@ internal static class TieringScripts
               return {e[1], batch}
             end
           end
+          budget = budget - #entries
           from = '(' .. entries[#entries][1]
         end
+        return {'', from}
         """;
 }

@@ -17,21 +17,31 @@ namespace Broker.Storage.Tiering;
 /// in one atomic step. A crash after the PUT is repaired by the next run, which finds the hot tier where it
 /// was and writes the same object name again: no gap, no duplicate. A segment is cut at
 /// Storage:Tiering:SegmentBytes or once batches have waited SegmentMaxAgeMs, never per batch.
+/// <para>
+/// A pass looks only at the partitions the <see cref="TieringSchedule"/> says are due by now (appends put them
+/// there), so its work follows the partitions with data to move, not the partitions there are; every
+/// SweepIntervalMs (and on the first pass) one instance also sweeps every partition for any the due set missed.
+/// </para>
 /// </summary>
 public sealed class TieringService(
-    ITopicStore topics, IHotTier hotTier, ColdTier cold, IConnectionMultiplexer redis, RedisKeys keys,
+    TopicRegistry topics, IHotTier hotTier, ColdTier cold, IConnectionMultiplexer redis, RedisKeys keys,
     TieringMetrics metrics, TimeProvider time, IOptions<TieringOptions> options, ILogger<TieringService> logger) : BackgroundService
 {
     private const int ReadStepBytes = 4 * 1024 * 1024;
     private const int MaxSegmentsPerPass = 64;
+    /// <summary>The most partitions one pass looks at; the rest (still due) go to the next pass, most overdue first.</summary>
+    private const int MaxPartitionsPerPass = 4096;
     private readonly TieringOptions _options = options.Value;
     private readonly string _holder = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
     private readonly ConcurrentDictionary<(string TopicId, int Partition), long> _waitingSince = new();
     private readonly ConcurrentDictionary<(string TopicId, int Partition), (long Start, long MaxTimestamp)> _oldest = new();
     private readonly ConcurrentBag<SegmentWriter> _writers = [];
+    private long _nextSweep = long.MinValue;
 
     /// <summary>Tests: runs after a segment's upload and before its commit (throw to act out a crash there).</summary>
     internal Func<TopicConfig, int, SegmentInfo, Task>? AfterUpload { get; set; }
+
+    private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -49,41 +59,100 @@ public sealed class TieringService(
         }
     }
 
-    /// <summary>One pass over every partition; answers how many segments were written.</summary>
+    /// <summary>One pass over the partitions due by now (and a sweep when one is due); answers how many segments were written.</summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var work = new List<(TopicConfig Topic, PartitionState State)>();
-        foreach (var topic in await topics.ListAsync(cancellationToken))
+        var now = Now;
+        if (now >= Interlocked.Read(ref _nextSweep))
         {
-            foreach (var state in await hotTier.DescribeAsync(topic, cancellationToken))
-            {
-                if (state.Exists)
-                {
-                    work.Add((topic, state));
-                }
-            }
+            Interlocked.Exchange(ref _nextSweep, now + _options.SweepIntervalMs);
+            await SweepAsync(now, cancellationToken);
+        }
+        var due = await cold.Schedule.DueAsync(now, MaxPartitionsPerPass, cancellationToken);
+        if (due.Count == 0)
+        {
+            return 0;
         }
         var written = 0;
-        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
-            async (item, ct) =>
-            {
-                try
-                {
-                    Interlocked.Add(ref written, await TierAsync(item.Topic, item.State, ct));
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    // The segment store may be down: the hot tier keeps the batches, the next pass tries again.
-                    StorageLog.TieringFailed(logger, item.Topic.Name, item.State.Partition, ex.Message);
-                }
-            });
+        await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
+            async (item, ct) => Interlocked.Add(ref written, await VisitAsync(item, now, ct)));
         return written;
     }
 
-    private async Task<int> TierAsync(TopicConfig topic, PartitionState state, CancellationToken cancellationToken)
+    /// <summary>Every partition once, unless another instance swept within the interval; a failed sweep is tried again next pass.</summary>
+    private async Task SweepAsync(long now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!await cold.Schedule.TakeSweepAsync(_holder, cancellationToken))
+            {
+                return;
+            }
+            var all = await topics.ListAsync(cancellationToken);
+            var marked = 0;
+            foreach (var topic in all)
+            {
+                marked += await cold.Schedule.SweepAsync(topic, now, cancellationToken);
+            }
+            StorageLog.TieringSwept(logger, all.Count, all.Sum(t => t.Partitions), marked);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Interlocked.Exchange(ref _nextSweep, now);
+            StorageLog.TieringSweepFailed(logger, ex.Message);
+        }
+    }
+
+    /// <summary>One due partition: tiers what is due, then settles when it is next due (or that it is not).</summary>
+    private async Task<int> VisitAsync(DuePartition item, long now, CancellationToken cancellationToken)
+    {
+        var topic = await topics.FindAsync(item.Topic, cancellationToken);
+        if (topic is null || topic.Id != item.TopicId)
+        {
+            topic = await topics.FindAsync(item.Topic, cancellationToken, refresh: true);
+        }
+        if (topic is null || topic.Id != item.TopicId || item.Partition >= topic.Partitions)
+        {
+            await cold.Schedule.RemoveAsync(item.Member, cancellationToken); // the topic was deleted (and perhaps made again)
+            return 0;
+        }
+        var key = (topic.Id, item.Partition);
+        // Unless the pass says otherwise: look again at the next pass (a failure, another instance's lease).
+        var (written, next, notBefore) = (0, now + _options.IntervalMs, -1L);
+        try
+        {
+            var state = await hotTier.DescribePartitionAsync(topic, item.Partition, cancellationToken);
+            if (!state.Exists)
+            {
+                await cold.Schedule.RemoveAsync(item.Member, cancellationToken);
+                return 0;
+            }
+            (written, next, notBefore) = await TierAsync(topic, state, item.Due, now, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The segment store may be down: the hot tier keeps the batches, the next pass tries again.
+            StorageLog.TieringFailed(logger, topic.Name, item.Partition, ex.Message);
+        }
+        // Not cancelled part way (by shutdown, or another partition's failure ending the pass): a member taken out
+        // and not put back would wait for the next sweep. Redis's command timeout bounds it.
+        if (await cold.Schedule.SettleAsync(topic, item.Partition, next, notBefore, Now, CancellationToken.None) < 0)
+        {
+            _waitingSince.TryRemove(key, out _);
+            _oldest.TryRemove(key, out _);
+            metrics.SetLag(topic.Name, item.Partition, 0, 0);
+        }
+        return written;
+    }
+
+    /// <summary>
+    /// Tiers what is due of one partition. Answers the segments written, when to look again (-1: only when the
+    /// partition's state says so), and a time before which only a full segment should bring it back (-1: none):
+    /// set while batches wait for the segment age.
+    /// </summary>
+    private async Task<(int Written, long Next, long NotBefore)> TierAsync(TopicConfig topic, PartitionState state, long due, long now, CancellationToken cancellationToken)
     {
         var key = (topic.Id, state.Partition);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var excess = state.Bytes - topic.HotBytes;
         var aged = topic.HotMs >= 0 && state.Bytes > 0
             && await OldestTimestampAsync(topic, state, cancellationToken) < now - topic.HotMs;
@@ -91,18 +160,20 @@ public sealed class TieringService(
         {
             _waitingSince.TryRemove(key, out _);
             metrics.SetLag(topic.Name, state.Partition, 0, 0);
-            return 0;
+            return (0, -1, -1);
         }
-        var since = _waitingSince.GetOrAdd(key, now);
+        // Waiting since this instance first saw it, or, new to it, since the due time says: a small excess is due
+        // a segment age after it began, an aged batch once it was old enough, a full segment at once.
+        var since = _waitingSince.GetOrAdd(key, Math.Min(now, due - _options.SegmentMaxAgeMs));
         metrics.SetLag(topic.Name, state.Partition, Math.Max(excess, 0), (now - since) / 1000.0);
         // Too little waits for a full segment, and not for long: one PUT per segment, not one per pass.
         if (!aged && excess < _options.SegmentBytes && now - since < _options.SegmentMaxAgeMs)
         {
-            return 0;
+            return (0, since + _options.SegmentMaxAgeMs, since + _options.SegmentMaxAgeMs);
         }
         if (!await LeaseAsync(topic, state.Partition, cancellationToken))
         {
-            return 0; // another Storage instance tiers this partition
+            return (0, now + _options.IntervalMs, -1); // another Storage instance tiers this partition
         }
         if (!_writers.TryTake(out var writer))
         {
@@ -132,7 +203,7 @@ public sealed class TieringService(
                 {
                     // Another run committed first, or retention moved the hot tier: the next pass looks again.
                     StorageLog.TieringStale(logger, topic.Name, state.Partition, offset, segment.BaseOffset);
-                    break;
+                    return (written, now, -1);
                 }
                 written++;
                 metrics.Uploaded(topic.Name, segment.Size);
@@ -147,7 +218,12 @@ public sealed class TieringService(
                 }
             }
             metrics.SetLag(topic.Name, state.Partition, Math.Max(excess, 0), 0);
-            return written;
+            // After a cut, the partition's state says what is due next (a smaller excess or batches aged since wait a
+            // segment age from now; a full segment left past MaxSegmentsPerPass, at once). Without one, batches
+            // waiting for the segment age are due when it has passed.
+            return written > 0
+                ? (written, -1, since + _options.SegmentMaxAgeMs)
+                : (0, since + _options.SegmentMaxAgeMs, since + _options.SegmentMaxAgeMs);
         }
         finally
         {

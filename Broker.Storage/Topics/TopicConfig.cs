@@ -58,4 +58,10 @@ public static class TopicDefaults
     public const int MaxDeliveryAttempts = 5;
     public const int MaxPartitions = 1024;
     public const int MaxNameLength = Broker.Contracts.Naming.Names.MaxLength;
+
+    /// <summary>
+    /// The longest retentionMs, hotMs and messageTtlMs (100 years): a record's timestamp plus any of them stays far
+    /// inside a long, where a larger value would wrap (a TTL of long.MaxValue would expire every record at once).
+    /// </summary>
+    public const long MaxDurationMs = 100L * 365 * 24 * 60 * 60 * 1000;
 }

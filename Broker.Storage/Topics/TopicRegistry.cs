@@ -95,13 +95,28 @@ public sealed class TopicRegistry(
             };
             if (partitions > existing.Partitions)
             {
+                // A cheap look first, so a request past the limit creates no partition state; the store's
+                // atomic check below is what holds under concurrency.
+                CheckRoom(await store.TotalsAsync(cancellationToken), partitions - existing.Partitions);
                 // Idempotent (HSETNX): a retry after a lost race finds them already there.
                 await hotTier.CreatePartitionsAsync(updated, existing.Partitions, cancellationToken);
             }
-            if (await store.TryUpdateAsync(existing, updated, cancellationToken))
+            var write = await store.TryUpdateAsync(existing, updated, Limits, cancellationToken);
+            if (write.Status == TopicWriteStatus.Written)
             {
                 Forget(name);
+                if (coldTier is not null && (updated.HotBytes < existing.HotBytes || updated.HotMs != existing.HotMs))
+                {
+                    // A smaller budget can make partitions due with no append to say so: the next tiering pass looks at each once.
+                    await coldTier.Schedule.MarkAllAsync(updated, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+                }
                 return (updated, false);
+            }
+            if (write.Status == TopicWriteStatus.TooManyPartitions)
+            {
+                // The partitions made above stay (empty): another caller growing the topic at the same time may
+                // have made and committed the same ones, so they are not ours to delete.
+                throw PartitionLimit(write.Totals, partitions - existing.Partitions);
             }
             // Each round one writer wins; a short random pause spreads the others out.
             await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 5 * (attempt + 2))), time, cancellationToken);
@@ -133,15 +148,18 @@ public sealed class TopicRegistry(
     /// <summary>Creates the topic, or answers null when another caller created one of that name first.</summary>
     private async Task<TopicConfig?> TryCreateAsync(string name, TopicSpec spec, CompressionCodec codec, CancellationToken cancellationToken)
     {
-        if (await store.CountAsync(cancellationToken) >= options.Value.MaxTopics)
+        var partitions = spec.Partitions ?? 1;
+        var totals = await store.TotalsAsync(cancellationToken);
+        if (totals.Topics >= options.Value.MaxTopics)
         {
-            throw new LogException(LogError.InvalidArgument, $"The broker holds its maximum of {options.Value.MaxTopics} topics.");
+            throw TopicLimit(totals);
         }
+        CheckRoom(totals, partitions);
         var topic = new TopicConfig
         {
             Name = name,
             Id = Guid.NewGuid().ToString("N")[..12],
-            Partitions = spec.Partitions ?? 1,
+            Partitions = partitions,
             RetentionMs = spec.RetentionMs ?? TopicDefaults.RetentionMs,
             RetentionBytes = spec.RetentionBytes ?? -1,
             HotBytes = spec.HotBytes ?? TopicDefaults.HotBytes,
@@ -156,22 +174,46 @@ public sealed class TopicRegistry(
         };
         // Partition state first: a topic is only visible once every partition can take appends.
         await hotTier.CreatePartitionsAsync(topic, 0, cancellationToken);
-        if (await store.TryCreateAsync(topic, cancellationToken))
+        var write = await store.TryCreateAsync(topic, Limits, cancellationToken);
+        if (write.Status == TopicWriteStatus.Written)
         {
             Forget(name);
             StorageLog.TopicCreated(logger, name, topic.Partitions);
             return topic;
         }
-        // Another caller created it first; ours was never visible.
+        // Another caller created it first, or took the room left: ours was never visible, and its id is ours alone.
         await hotTier.DeletePartitionsAsync(topic, cancellationToken);
-        return null;
+        return write.Status switch
+        {
+            TopicWriteStatus.TooManyTopics => throw TopicLimit(write.Totals),
+            TopicWriteStatus.TooManyPartitions => throw PartitionLimit(write.Totals, partitions),
+            _ => null,
+        };
     }
+
+    private TopicLimits Limits => new(options.Value.MaxTopics, options.Value.MaxPartitions);
+
+    private void CheckRoom(TopicTotals totals, int more)
+    {
+        if (totals.Partitions + more > options.Value.MaxPartitions)
+        {
+            throw PartitionLimit(totals, more);
+        }
+    }
+
+    private LogException PartitionLimit(TopicTotals totals, int more) => new(LogError.LimitReached,
+        $"The broker holds {totals.Partitions} partitions; {more} more would pass Storage:MaxPartitions ({options.Value.MaxPartitions}). "
+        + "Delete topics or raise the setting.");
+
+    private LogException TopicLimit(TopicTotals totals) => new(LogError.LimitReached,
+        $"The broker holds {totals.Topics} topics; one more would pass Storage:MaxTopics ({options.Value.MaxTopics}). "
+        + "Delete topics or raise the setting.");
 
     /// <summary>Deletes the topic: configuration first (so nothing new finds it), then its segments, then its partitions.</summary>
     public async Task<bool> DeleteAsync(string name, CancellationToken cancellationToken)
     {
         var existing = await store.GetAsync(name, cancellationToken);
-        if (existing is null || !await store.DeleteAsync(name, cancellationToken))
+        if (existing is null || !await store.DeleteAsync(existing, cancellationToken))
         {
             return false;
         }

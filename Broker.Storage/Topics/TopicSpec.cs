@@ -62,9 +62,9 @@ public static class TopicValidation
         {
             Add("partitions", $"partitions must be between 1 and {TopicDefaults.MaxPartitions}; got {p}.");
         }
-        if (spec.RetentionMs is { } ms && ms != -1 && ms < 1000)
+        if (spec.RetentionMs is { } ms && ms != -1 && ms is < 1000 or > TopicDefaults.MaxDurationMs)
         {
-            Add("retentionMs", $"retentionMs must be -1 (forever) or at least 1000; got {ms}.");
+            Add("retentionMs", $"retentionMs must be -1 (forever) or 1000 to {TopicDefaults.MaxDurationMs} (100 years); got {ms}.");
         }
         if (spec.RetentionBytes is { } rb && rb != -1 && rb < 1024)
         {
@@ -74,13 +74,13 @@ public static class TopicValidation
         {
             Add("hotBytes", $"hotBytes must be at least 1024; got {hb}.");
         }
-        if (spec.HotMs is { } hotMs && hotMs != -1 && hotMs < 1000)
+        if (spec.HotMs is { } hotMs && hotMs != -1 && hotMs is < 1000 or > TopicDefaults.MaxDurationMs)
         {
-            Add("hotMs", $"hotMs must be -1 (no age limit) or at least 1000; got {hotMs}.");
+            Add("hotMs", $"hotMs must be -1 (no age limit) or 1000 to {TopicDefaults.MaxDurationMs} (100 years); got {hotMs}.");
         }
-        if (spec.MessageTtlMs is { } ttl && ttl != -1 && ttl < 1)
+        if (spec.MessageTtlMs is { } ttl && ttl != -1 && ttl is < 1 or > TopicDefaults.MaxDurationMs)
         {
-            Add("messageTtlMs", $"messageTtlMs must be -1 (no limit) or at least 1; got {ttl}.");
+            Add("messageTtlMs", $"messageTtlMs must be -1 (no limit) or 1 to {TopicDefaults.MaxDurationMs} (100 years); got {ttl}.");
         }
         if (spec.MaxDeliveryAttempts is { } a && a is < 1 or > 1000)
         {

@@ -82,6 +82,9 @@ public sealed class TopicsApiTests(RedisFixture redis) : IAsyncLifetime
     [InlineData("ok-name", """{"deadLetterTopic":"ok-name"}""", "deadLetterTopic")]
     [InlineData("ok-name", """{"compression":"snappy"}""", "compression")]
     [InlineData("ok-name", """{"messageTtlMs":0}""", "messageTtlMs")]
+    [InlineData("ok-name", """{"messageTtlMs":9223372036854775807}""", "messageTtlMs")]
+    [InlineData("ok-name", """{"retentionMs":9223372036854775807}""", "retentionMs")]
+    [InlineData("ok-name", """{"hotMs":3153600000001}""", "hotMs")]
     public async Task Invalid_topics_are_refused_with_the_field_named_and_nothing_created(string topic, string json, string field)
     {
         using var response = await _host.Http.PutAsync($"/v1/topics/{topic}", new StringContent(json, Encoding.UTF8, "application/json"));
