@@ -38,7 +38,12 @@ public sealed class BrokerConnection
     }
 
     /// <summary>A REST client of <paramref name="service"/> at <paramref name="baseUrl"/>.</summary>
-    public BrokerHttp Http(string service, string baseUrl) => new(service, Url(service, baseUrl), Handler());
+    public BrokerHttp Http(string service, string baseUrl) => new(service, Url(service, baseUrl), Handler(), TlsHint);
+
+    /// <summary>What to add when a TLS handshake failed: why the extra CAs did not vouch, or that there are none.</summary>
+    public string TlsHint() => _trust is null
+        ? "a private CA? trust it with --ca-cert or BROKER_CA_CERT"
+        : _trust.LastRefusal ?? "with --ca-cert given";
 
     /// <summary>A gRPC channel to <paramref name="service"/> at <paramref name="address"/> (h2c for http://, TLS for https://).</summary>
     public GrpcChannel Grpc(string service, string address) =>

@@ -11,7 +11,7 @@ namespace Broker.Ctl.Client;
 /// <see cref="Refusals"/> says them); an unreachable service says which and where. Made by
 /// <see cref="BrokerConnection.Http"/>, over its handler chain.
 /// </summary>
-public sealed class BrokerHttp(string service, Uri baseUrl, HttpMessageHandler handler) : IDisposable
+public sealed class BrokerHttp(string service, Uri baseUrl, HttpMessageHandler handler, Func<string> tlsHint) : IDisposable
 {
     private readonly HttpClient _http = new(handler, disposeHandler: true) { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
 
@@ -43,8 +43,7 @@ public sealed class BrokerHttp(string service, Uri baseUrl, HttpMessageHandler h
         }
         catch (HttpRequestException ex) when (ex.InnerException is System.Security.Authentication.AuthenticationException tls)
         {
-            throw new CtlException($"Cannot reach {service} at {BaseUrl} over TLS: {tls.Message} " +
-                "(a private CA? trust it with --ca-cert or BROKER_CA_CERT)", 3);
+            throw new CtlException($"Cannot reach {service} at {BaseUrl} over TLS: {tls.Message} ({tlsHint()})", 3);
         }
         catch (HttpRequestException ex)
         {

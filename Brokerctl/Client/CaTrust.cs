@@ -41,6 +41,9 @@ public sealed class CaTrust
         return roots.Count > 0 ? new CaTrust(roots) : throw new CtlException($"--ca-cert: {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----).", 2);
     }
 
+    /// <summary>Why the last certificate refused was refused, in words for an error message; null when none was.</summary>
+    public string? LastRefusal { get; private set; }
+
     /// <summary>A <see cref="RemoteCertificateValidationCallback"/>: the system's verdict, or a chain to one of the CAs.</summary>
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
@@ -48,12 +51,23 @@ public sealed class CaTrust
         {
             return true;
         }
-        if (errors != SslPolicyErrors.RemoteCertificateChainErrors || certificate is null)
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
+            LastRefusal = "the server sent no certificate";
+            return false;
+        }
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            LastRefusal = "the server's certificate is not for this host name";
             return false;
         }
         using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        return ChainsToRoots(leaf, chain);
+        if (ChainsToRoots(leaf, chain))
+        {
+            return true;
+        }
+        LastRefusal = "the server's certificate chains neither to a CA the system trusts nor to one in --ca-cert (or it has expired, or is not for TLS servers)";
+        return false;
     }
 
     /// <summary>Whether <paramref name="leaf"/> chains to one of the CAs, with the intermediates the server sent.</summary>
