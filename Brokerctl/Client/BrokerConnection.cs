@@ -20,8 +20,6 @@ public sealed class BrokerConnection
         _trust = trust;
     }
 
-    public bool HasToken => _token is not null;
-
     /// <summary>A connection with this token (none when null or empty) trusting this PEM file's CAs (none when null or empty).</summary>
     public static BrokerConnection From(string? token, string? caCertPath)
     {
