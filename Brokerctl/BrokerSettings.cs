@@ -1,11 +1,17 @@
 using System.ComponentModel;
+using Broker.Ctl.Client;
 using Spectre.Console.Cli;
 
 namespace Broker.Ctl;
 
-/// <summary>Where the services are (AppHost's default ports, or BROKER_*_URL) and how to print: shared by every command.</summary>
+/// <summary>
+/// Where the services are (AppHost's default ports, or BROKER_*_URL), who is calling (--token), whom to trust
+/// (--ca-cert) and how to print: shared by every command.
+/// </summary>
 public class BrokerSettings : CommandSettings
 {
+    private BrokerConnection? _connection;
+
     [CommandOption("--storage <URL>"), Description("Storage's REST endpoint (BROKER_STORAGE_URL; default http://localhost:5100)")]
     public string Storage { get; init; } = Environment.GetEnvironmentVariable("BROKER_STORAGE_URL") ?? "http://localhost:5100";
 
@@ -23,4 +29,14 @@ public class BrokerSettings : CommandSettings
 
     [CommandOption("--json"), Description("Print JSON (one document, or one line per record) instead of tables")]
     public bool Json { get; init; }
+
+    // No [DefaultValue]: help must never show the variable's value.
+    [CommandOption("--token <TOKEN>"), Description("An API key or JWT, sent as Authorization: Bearer on every call (BROKER_TOKEN; this option wins)")]
+    public string? Token { get; init; } = Environment.GetEnvironmentVariable("BROKER_TOKEN");
+
+    [CommandOption("--ca-cert <PATH>"), Description("A PEM file of CA certificates to trust for https:// services, besides the system's (BROKER_CA_CERT)")]
+    public string? CaCert { get; init; } = Environment.GetEnvironmentVariable("BROKER_CA_CERT");
+
+    /// <summary>How every client of this command reaches the services: made once, on first use (a bad --token or --ca-cert is bad input then).</summary>
+    public BrokerConnection Connection => _connection ??= BrokerConnection.From(Token, CaCert);
 }

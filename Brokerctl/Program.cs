@@ -4,7 +4,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 
 // brokerctl: the broker from a shell. Tables for people, --json for scripts; a non-zero exit code on any error
-// (1 refused, 2 bad input, 3 unreachable).
+// (1 refused, 2 bad input, 3 unreachable). --token (BROKER_TOKEN) authenticates every call; it is never printed.
 if (Console.IsOutputRedirected)
 {
     // Read by a script or written to a file: tables as wide as they need.
@@ -45,6 +45,18 @@ app.Configure(config =>
         replay.AddCommand<ReplayStartCommand>("start").WithDescription("Start a replay job").WithExample("replay", "start", "orders", "--to-group", "billing", "--from-offset", "0", "--watch");
         replay.AddCommand<ReplayStatusCommand>("status").WithDescription("A job's progress (--watch: a live progress bar)");
         replay.AddCommand<ReplayCancelCommand>("cancel").WithDescription("Cancel a job");
+    });
+    config.AddBranch("acls", acls =>
+    {
+        acls.SetDescription("Who may do what: ACLs of principal, resource, operations, allow or deny (Storage; needs alter or describe on the cluster)");
+        acls.AddCommand<AclsListCommand>("list").WithDescription("The ACLs, or those the filters pick")
+            .WithExample("acls", "list", "--principal", "alice")
+            .WithExample("acls", "list", "--resource-type", "topic", "--resource", "orders", "--pattern", "match");
+        acls.AddCommand<AclsAddCommand>("add").WithDescription("Allow (or --deny) a principal operations on a topic, group, subject or the cluster")
+            .WithExample("acls", "add", "alice", "--topic", "orders", "--operation", "write", "--operation", "read")
+            .WithExample("acls", "add", "billing", "--group", "billing-", "--prefixed", "--operation", "read");
+        acls.AddCommand<AclsRemoveCommand>("remove").WithDescription("Remove operations of an ACL (the options of add)")
+            .WithExample("acls", "remove", "alice", "--topic", "orders", "--operation", "write");
     });
     config.AddCommand<BenchCommand>("bench").WithDescription("A quick produce benchmark against the running broker (bench/*.sh are the full ones)");
 });

@@ -7,12 +7,13 @@ namespace Broker.Ctl.Client;
 
 /// <summary>
 /// Calls a service's REST API: JSON in, JSON out. A refusal becomes a <see cref="CtlException"/> with the service's
-/// own words (problem details' title and detail, field errors, or Confluent's <c>message</c>); an unreachable
-/// service says which and where.
+/// own words (problem details' title and detail, field errors, or Confluent's <c>message</c>; 401 and 403 said as
+/// <see cref="Refusals"/> says them); an unreachable service says which and where. Made by
+/// <see cref="BrokerConnection.Http"/>, over its handler chain.
 /// </summary>
-public sealed class BrokerHttp(string service, string baseUrl) : IDisposable
+public sealed class BrokerHttp(string service, Uri baseUrl, HttpMessageHandler handler, Func<string> tlsHint) : IDisposable
 {
-    private readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
+    private readonly HttpClient _http = new(handler, disposeHandler: true) { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
 
     public string BaseUrl => _http.BaseAddress!.ToString();
 
@@ -40,6 +41,10 @@ public sealed class BrokerHttp(string service, string baseUrl) : IDisposable
         {
             response = await _http.SendAsync(request, cancellationToken);
         }
+        catch (HttpRequestException ex) when (ex.InnerException is System.Security.Authentication.AuthenticationException tls)
+        {
+            throw new CtlException($"Cannot reach {service} at {BaseUrl} over TLS: {tls.Message} ({tlsHint()})", 3);
+        }
         catch (HttpRequestException ex)
         {
             throw new CtlException($"Cannot reach {service} at {BaseUrl}: {ex.Message}. Is the broker running (dotnet run --project AppHost)?", 3);
@@ -47,6 +52,14 @@ public sealed class BrokerHttp(string service, string baseUrl) : IDisposable
         using (response)
         {
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+            {
+                throw Refusals.NotAuthenticated(Message(text, service));
+            }
+            if (response.StatusCode == HttpStatusCode.Forbidden)
+            {
+                throw Refusals.NotAllowed(Message(text, service));
+            }
             if (!response.IsSuccessStatusCode)
             {
                 throw new CtlException($"{service} answered {(int)response.StatusCode} {response.ReasonPhrase}: {Explain(text)}",
@@ -59,6 +72,29 @@ public sealed class BrokerHttp(string service, string baseUrl) : IDisposable
             using var document = JsonDocument.Parse(text);
             return document.RootElement.Clone();
         }
+    }
+
+    /// <summary>A refusal's one message: problem details' <c>detail</c>, or Confluent's <c>message</c>, else the title or the body.</summary>
+    private static string Message(string body, string service)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var name in new[] { "detail", "message", "title" })
+                {
+                    if (document.RootElement.TryGetProperty(name, out var value) && value.GetString() is { Length: > 0 } text)
+                    {
+                        return text;
+                    }
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return string.IsNullOrWhiteSpace(body) ? $"{service} gave no reason" : body.Length > 500 ? body[..500] : body;
     }
 
     /// <summary>The service's explanation: problem details (title, detail, field errors) or Confluent's error body.</summary>

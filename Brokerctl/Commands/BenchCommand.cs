@@ -4,7 +4,6 @@ using Broker.Contracts.Ingest;
 using Broker.Ctl.Client;
 using Google.Protobuf;
 using Grpc.Core;
-using Grpc.Net.Client;
 using Spectre.Console.Cli;
 
 namespace Broker.Ctl.Commands;
@@ -41,13 +40,13 @@ public sealed class BenchCommand : AsyncCommand<BenchSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, BenchSettings settings, CancellationToken cancellationToken)
     {
-        using var storage = new BrokerHttp("Storage", settings.Storage);
+        using var storage = settings.Connection.Http("Storage", settings.Storage);
         var topic = $"brokerctl-bench-{Guid.NewGuid().ToString("N")[..8]}";
         await storage.PutAsync($"v1/topics/{topic}", new { partitions = settings.Partitions, retentionMs = 3_600_000 }, cancellationToken);
         try
         {
             var value = UnsafeByteOperations.UnsafeWrap(new byte[settings.Size]);
-            using var channel = GrpcChannel.ForAddress(settings.IngestGrpc);
+            using var channel = settings.Connection.Grpc("Ingest", settings.IngestGrpc);
             var client = new ProduceService.ProduceServiceClient(channel);
             var requests = (settings.Records + settings.Batch - 1) / settings.Batch;
             var latencies = new long[requests];
@@ -57,7 +56,21 @@ public sealed class BenchCommand : AsyncCommand<BenchSettings>
             try
             {
                 using var call = client.Produce(cancellationToken: cancellationToken);
+                // A refused request ends the reader; the writer then stops too, instead of waiting for a window that never opens.
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 var reading = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await ReadAnswersAsync();
+                    }
+                    catch
+                    {
+                        await stop.CancelAsync();
+                        throw;
+                    }
+                }, cancellationToken);
+                async Task ReadAnswersAsync()
                 {
                     for (var answered = 0; answered < requests; answered++)
                     {
@@ -68,29 +81,38 @@ public sealed class BenchCommand : AsyncCommand<BenchSettings>
                         var response = call.ResponseStream.Current;
                         if (response.StatusCode != 0)
                         {
-                            throw new CtlException($"Ingest refused a request: {(StatusCode)response.StatusCode} {response.StatusMessage}");
+                            throw Refusals.FromGrpc((StatusCode)response.StatusCode, response.StatusMessage,
+                                () => new CtlException($"Ingest refused a request: {(StatusCode)response.StatusCode} {response.StatusMessage}"));
                         }
                         latencies[response.RequestId] = Stopwatch.GetTimestamp() - sentAt[response.RequestId];
                         window.Release();
                     }
-                }, cancellationToken);
-                for (var r = 0; r < requests; r++)
+                }
+                try
                 {
-                    await window.WaitAsync(cancellationToken);
-                    var request = new ProduceRequest { RequestId = (ulong)r, Topic = topic };
-                    for (var i = r * settings.Batch; i < Math.Min(settings.Records, (r + 1) * settings.Batch); i++)
+                    for (var r = 0; r < requests; r++)
                     {
-                        request.Records.Add(new ProduceRecord { Key = ByteString.CopyFromUtf8($"key-{i % 1000}"), Value = value });
+                        await window.WaitAsync(stop.Token);
+                        var request = new ProduceRequest { RequestId = (ulong)r, Topic = topic };
+                        for (var i = r * settings.Batch; i < Math.Min(settings.Records, (r + 1) * settings.Batch); i++)
+                        {
+                            request.Records.Add(new ProduceRecord { Key = ByteString.CopyFromUtf8($"key-{i % 1000}"), Value = value });
+                        }
+                        sentAt[r] = Stopwatch.GetTimestamp();
+                        await call.RequestStream.WriteAsync(request, stop.Token);
                     }
-                    sentAt[r] = Stopwatch.GetTimestamp();
-                    await call.RequestStream.WriteAsync(request, cancellationToken);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or RpcException && stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    // The reader failed: its exception says why, below.
                 }
                 await reading;
                 await call.RequestStream.CompleteAsync();
             }
             catch (RpcException ex)
             {
-                throw new CtlException($"Cannot produce to Ingest at {settings.IngestGrpc}: {ex.Status.StatusCode} {ex.Status.Detail}", ex.StatusCode == StatusCode.Unavailable ? 3 : 1);
+                throw Refusals.FromGrpc(ex.StatusCode, ex.Status.Detail,
+                    () => new CtlException($"Cannot produce to Ingest at {settings.IngestGrpc}: {ex.Status.StatusCode} {ex.Status.Detail}", ex.StatusCode == StatusCode.Unavailable ? 3 : 1));
             }
             clock.Stop();
             var described = await storage.GetAsync($"v1/topics/{topic}", cancellationToken);

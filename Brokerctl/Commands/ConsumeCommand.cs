@@ -37,7 +37,7 @@ public sealed class ConsumeCommand : AsyncCommand<ConsumeSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, ConsumeSettings settings, CancellationToken cancellationToken)
     {
-        using var delivery = new Client.BrokerHttp("Delivery", settings.Delivery);
+        using var delivery = settings.Connection.Http("Delivery", settings.Delivery);
         var path = $"v1/groups/{Uri.EscapeDataString(settings.Group)}/topics/{Uri.EscapeDataString(settings.Topic)}";
         var consumerId = $"brokerctl-{Environment.ProcessId}";
         var seen = 0;

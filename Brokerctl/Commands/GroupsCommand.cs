@@ -14,7 +14,7 @@ public sealed class GroupsDescribeCommand : AsyncCommand<GroupSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, GroupSettings settings, CancellationToken cancellationToken)
     {
-        using var delivery = new Client.BrokerHttp("Delivery", settings.Delivery);
+        using var delivery = settings.Connection.Http("Delivery", settings.Delivery);
         var group = await delivery.GetAsync($"v1/groups/{Uri.EscapeDataString(settings.Group)}", cancellationToken);
         if (settings.Json)
         {

@@ -47,7 +47,7 @@ public sealed class ProduceCommand : AsyncCommand<ProduceSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, ProduceSettings settings, CancellationToken cancellationToken)
     {
-        using var ingest = new BrokerHttp("Ingest", settings.Ingest);
+        using var ingest = settings.Connection.Http("Ingest", settings.Ingest);
         var headers = settings.Headers.Length == 0 ? null : settings.Headers.Select(h => h.Split('=', 2)).ToDictionary(h => h[0], h => (string?)h[1]);
         var offsets = new List<(int Partition, long Offset)>();
         var batch = new List<object>(settings.Batch);

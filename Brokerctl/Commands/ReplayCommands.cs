@@ -61,7 +61,7 @@ public sealed class ReplayStartCommand : AsyncCommand<ReplayStartSettings>
         {
             throw new CtlException("Name one target: --to-group, --to-topic, --to-url or --verify.", 2);
         }
-        using var delivery = new BrokerHttp("Delivery", settings.Delivery);
+        using var delivery = settings.Connection.Http("Delivery", settings.Delivery);
         var job = await delivery.PostAsync("v1/replays", new
         {
             topic = settings.Topic,
@@ -104,7 +104,7 @@ public sealed class ReplayStatusCommand : AsyncCommand<ReplayIdSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, ReplayIdSettings settings, CancellationToken cancellationToken)
     {
-        using var delivery = new BrokerHttp("Delivery", settings.Delivery);
+        using var delivery = settings.Connection.Http("Delivery", settings.Delivery);
         if (settings.Watch)
         {
             return await ReplayStatus.WatchAsync(delivery, settings.Id, settings.Json, cancellationToken);
@@ -118,7 +118,7 @@ public sealed class ReplayCancelCommand : AsyncCommand<ReplayIdSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, ReplayIdSettings settings, CancellationToken cancellationToken)
     {
-        using var delivery = new BrokerHttp("Delivery", settings.Delivery);
+        using var delivery = settings.Connection.Http("Delivery", settings.Delivery);
         ReplayStatus.Print(await delivery.DeleteAsync($"v1/replays/{Uri.EscapeDataString(settings.Id)}", cancellationToken), settings.Json);
         return 0;
     }

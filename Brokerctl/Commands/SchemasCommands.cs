@@ -30,7 +30,7 @@ public sealed class SchemasRegisterCommand : AsyncCommand<SchemaSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, SchemaSettings settings, CancellationToken cancellationToken)
     {
-        using var registry = new BrokerHttp("SchemaRegistry", settings.Registry);
+        using var registry = settings.Connection.Http("SchemaRegistry", settings.Registry);
         var answer = await Registry.PostAsync(registry, $"subjects/{Uri.EscapeDataString(settings.Subject)}/versions", new { schema = settings.SchemaText() }, cancellationToken);
         if (settings.Json)
         {
@@ -49,7 +49,7 @@ public sealed class SchemasCheckCommand : AsyncCommand<SchemaSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, SchemaSettings settings, CancellationToken cancellationToken)
     {
-        using var registry = new BrokerHttp("SchemaRegistry", settings.Registry);
+        using var registry = settings.Connection.Http("SchemaRegistry", settings.Registry);
         var answer = await Registry.PostAsync(registry, $"compatibility/subjects/{Uri.EscapeDataString(settings.Subject)}/versions?verbose=true",
             new { schema = settings.SchemaText() }, cancellationToken);
         var compatible = answer.GetProperty("is_compatible").GetBoolean();
@@ -77,7 +77,7 @@ public sealed class SchemasListCommand : AsyncCommand<BrokerSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, BrokerSettings settings, CancellationToken cancellationToken)
     {
-        using var registry = new BrokerHttp("SchemaRegistry", settings.Registry);
+        using var registry = settings.Connection.Http("SchemaRegistry", settings.Registry);
         var subjects = await registry.GetAsync("subjects", cancellationToken);
         var rows = new List<IReadOnlyList<string>>();
         var all = new List<object>();

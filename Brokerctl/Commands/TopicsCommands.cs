@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Text.Json;
-using Broker.Ctl.Client;
 using Spectre.Console.Cli;
 
 namespace Broker.Ctl.Commands;
@@ -37,7 +36,7 @@ public sealed class TopicsCreateCommand : AsyncCommand<TopicCreateSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, TopicCreateSettings settings, CancellationToken cancellationToken)
     {
-        using var storage = new BrokerHttp("Storage", settings.Storage);
+        using var storage = settings.Connection.Http("Storage", settings.Storage);
         var topic = await storage.PutAsync($"v1/topics/{Uri.EscapeDataString(settings.Topic)}", new
         {
             partitions = settings.Partitions,
@@ -63,7 +62,7 @@ public sealed class TopicsListCommand : AsyncCommand<BrokerSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, BrokerSettings settings, CancellationToken cancellationToken)
     {
-        using var storage = new BrokerHttp("Storage", settings.Storage);
+        using var storage = settings.Connection.Http("Storage", settings.Storage);
         var list = await storage.GetAsync("v1/topics", cancellationToken);
         if (settings.Json)
         {
@@ -85,7 +84,7 @@ public sealed class TopicsDescribeCommand : AsyncCommand<TopicSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, TopicSettings settings, CancellationToken cancellationToken)
     {
-        using var storage = new BrokerHttp("Storage", settings.Storage);
+        using var storage = settings.Connection.Http("Storage", settings.Storage);
         var topic = await storage.GetAsync($"v1/topics/{Uri.EscapeDataString(settings.Topic)}", cancellationToken);
         if (settings.Json)
         {
@@ -113,7 +112,7 @@ public sealed class TopicsDeleteCommand : AsyncCommand<TopicSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, TopicSettings settings, CancellationToken cancellationToken)
     {
-        using var storage = new BrokerHttp("Storage", settings.Storage);
+        using var storage = settings.Connection.Http("Storage", settings.Storage);
         await storage.DeleteAsync($"v1/topics/{Uri.EscapeDataString(settings.Topic)}", cancellationToken);
         if (settings.Json)
         {
