@@ -78,7 +78,8 @@ public sealed record AclEntry(
     public static bool TryParse<TEnum>(string? text, out TEnum value) where TEnum : struct, Enum
     {
         value = default;
-        return text is { Length: > 0 and < 16 } && char.IsLetter(text[0]) && Enum.TryParse(text, ignoreCase: true, out value) && Enum.IsDefined(value);
+        // Letters only: Enum.TryParse also takes numbers and comma-joined lists ("read,write" would be one flag value).
+        return text is { Length: > 0 and < 16 } && text.All(char.IsAsciiLetter) && Enum.TryParse(text, ignoreCase: true, out value) && Enum.IsDefined(value);
     }
 
     /// <summary>What is wrong with the entry, or null.</summary>
