@@ -14,7 +14,8 @@ internal static class RegistryApi
     public static WebApplication MapRegistryApi(this WebApplication app)
     {
         // Rights as Confluent's RBAC gives them: read a subject to read or check against it, write to register, delete to
-        // delete; a schema by id needs read on a subject that holds it; config and mode are the cluster's (alter to change).
+        // delete, alter to change its own config or mode; a schema by id needs read on a subject that holds it; the global
+        // config and mode are the cluster's (alter to change, describe to read).
         app.MapGet("/", () => RegistryHttp.Json(new Dictionary<string, string>(), J.DictionaryStringString)).ChecksAclsInHandler("none: any principal");
 
         app.MapGet("/subjects", ListSubjects).ChecksAclsInHandler("lists the subjects the caller may describe");
@@ -39,15 +40,15 @@ internal static class RegistryApi
         app.MapPut("/config", PutConfig).RequireClusterAcl(AclOperation.Alter);
         app.MapDelete("/config", DeleteConfig).RequireClusterAcl(AclOperation.Alter);
         app.MapGet("/config/{subject}", GetConfig).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Describe);
-        app.MapPut("/config/{subject}", PutConfig).RequireClusterAcl(AclOperation.Alter);
-        app.MapDelete("/config/{subject}", DeleteConfig).RequireClusterAcl(AclOperation.Alter);
+        app.MapPut("/config/{subject}", PutConfig).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Alter);
+        app.MapDelete("/config/{subject}", DeleteConfig).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Alter);
 
         app.MapGet("/mode", GetMode).RequireClusterAcl(AclOperation.Describe);
         app.MapPut("/mode", PutMode).RequireClusterAcl(AclOperation.Alter);
         app.MapDelete("/mode", DeleteMode).RequireClusterAcl(AclOperation.Alter);
         app.MapGet("/mode/{subject}", GetMode).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Describe);
-        app.MapPut("/mode/{subject}", PutMode).RequireClusterAcl(AclOperation.Alter);
-        app.MapDelete("/mode/{subject}", DeleteMode).RequireClusterAcl(AclOperation.Alter);
+        app.MapPut("/mode/{subject}", PutMode).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Alter);
+        app.MapDelete("/mode/{subject}", DeleteMode).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Alter);
 
         app.MapPost("/compatibility/subjects/{subject}/versions/{version}", CheckAgainstVersion).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);
         app.MapPost("/compatibility/subjects/{subject}/versions", CheckAgainstAll).RequireAcl(AclResourceType.Subject, "subject", AclOperation.Read);

@@ -358,9 +358,9 @@ public sealed class AuthMatrixTests(RedisFixture redis) : IAsyncLifetime
         yield return new("registry DELETE /config", n => [new("cluster", "cluster", "alter")], null, (n, key) => Registry(key, HttpMethod.Delete, "/config"));
         yield return new("registry GET /config/{s}", n => [new("subject", n.Subject, "describe")], RegisteredAsync,
             (n, key) => Registry(key, HttpMethod.Get, $"/config/{n.Subject}?defaultToGlobal=true"));
-        yield return new("registry PUT /config/{s}", n => [new("cluster", "cluster", "alter")], RegisteredAsync,
+        yield return new("registry PUT /config/{s}", n => [new("subject", n.Subject, "alter")], RegisteredAsync,
             (n, key) => Registry(key, HttpMethod.Put, $"/config/{n.Subject}", new { compatibility = "FULL" }));
-        yield return new("registry DELETE /config/{s}", n => [new("cluster", "cluster", "alter")],
+        yield return new("registry DELETE /config/{s}", n => [new("subject", n.Subject, "alter")],
             async n => { await RegisteredAsync(n); await AdminRegistry(HttpMethod.Put, $"/config/{n.Subject}", new { compatibility = "FULL" }); },
             (n, key) => Registry(key, HttpMethod.Delete, $"/config/{n.Subject}"));
         yield return new("registry GET /mode", n => [new("cluster", "cluster", "describe")], null, (n, key) => Registry(key, HttpMethod.Get, "/mode"));
@@ -371,9 +371,9 @@ public sealed class AuthMatrixTests(RedisFixture redis) : IAsyncLifetime
             (n, key) => Registry(key, HttpMethod.Delete, "/mode"));
         yield return new("registry GET /mode/{s}", n => [new("subject", n.Subject, "describe")], RegisteredAsync,
             (n, key) => Registry(key, HttpMethod.Get, $"/mode/{n.Subject}?defaultToGlobal=true"));
-        yield return new("registry PUT /mode/{s}", n => [new("cluster", "cluster", "alter")], RegisteredAsync,
+        yield return new("registry PUT /mode/{s}", n => [new("subject", n.Subject, "alter")], RegisteredAsync,
             (n, key) => Registry(key, HttpMethod.Put, $"/mode/{n.Subject}", new { mode = "READWRITE" }));
-        yield return new("registry DELETE /mode/{s}", n => [new("cluster", "cluster", "alter")],
+        yield return new("registry DELETE /mode/{s}", n => [new("subject", n.Subject, "alter")],
             async n => { await RegisteredAsync(n); await AdminRegistry(HttpMethod.Put, $"/mode/{n.Subject}", new { mode = "READWRITE" }); },
             (n, key) => Registry(key, HttpMethod.Delete, $"/mode/{n.Subject}"));
         yield return new("registry POST /compatibility/subjects/{s}/versions/latest", n => [new("subject", n.Subject, "read")], RegisteredAsync,

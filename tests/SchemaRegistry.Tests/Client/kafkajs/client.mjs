@@ -1,8 +1,10 @@
 // Registers a schema, encodes and decodes a record against the registry at REGISTRY_URL, with the
-// @kafkajs/confluent-schema-registry client, and prints what happened as one JSON line.
+// @kafkajs/confluent-schema-registry client, and prints what happened as one JSON line. With REGISTRY_USER and
+// REGISTRY_PASSWORD it authenticates with Basic auth, as the client's `auth` option does.
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 
-const registry = new SchemaRegistry({ host: process.env.REGISTRY_URL });
+const auth = process.env.REGISTRY_USER ? { username: process.env.REGISTRY_USER, password: process.env.REGISTRY_PASSWORD } : undefined;
+const registry = new SchemaRegistry({ host: process.env.REGISTRY_URL, auth });
 const subject = process.env.SUBJECT ?? 'payments-value';
 const schema = {
   type: 'record',
@@ -22,6 +24,6 @@ const latestId = await registry.getLatestSchemaId(subject);
 const payment = { id: 'p-1', amount: 12.5, currency: 'EUR', note: 'first' };
 const encoded = await registry.encode(id, payment);
 // A fresh client knows nothing yet: decoding fetches the schema by id from the registry.
-const decoded = await new SchemaRegistry({ host: process.env.REGISTRY_URL }).decode(encoded);
+const decoded = await new SchemaRegistry({ host: process.env.REGISTRY_URL, auth }).decode(encoded);
 const fetched = await registry.getSchema(id);
 console.log(JSON.stringify({ id, again: again.id, latestId, encoded: encoded.toString('hex'), decoded, fetchedName: fetched.name }));
