@@ -156,7 +156,7 @@ internal sealed class DeliveryGrpcService(
             // Over its fetch quota, the consumer is held back (as Kafka throttles a fetch) rather than refused: the stream goes on.
             await quota.ThrottleAsync(cancellationToken);
             taken.Clear();
-            if (member.Take(MaxRecordsPerMessage, MaxBytesPerMessage, taken) > 0)
+            if (member.Take(MaxRecordsPerMessage, quota.MaxBytes(MaxBytesPerMessage), taken) > 0)
             {
                 await responses.WriteAsync(ToResponse(taken), cancellationToken);
                 quota.Charge(taken);

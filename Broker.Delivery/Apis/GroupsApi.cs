@@ -88,7 +88,7 @@ internal static class GroupsApi
         var taken = new List<Delivered>();
         while (true)
         {
-            member.Take(maxRecords - taken.Count, long.MaxValue, taken);
+            member.Take(maxRecords - taken.Count, quota.MaxBytes(long.MaxValue), taken);
             var remaining = deadline - Environment.TickCount64;
             if (taken.Count > 0 || remaining <= 0 || member.Failure is not null)
             {

@@ -57,6 +57,13 @@ public sealed class ClientQuotas
         _metrics.QuotaBytes(Name(kind), bytes);
     }
 
+    /// <summary>
+    /// The most bytes one answer to the principal should carry: its bucket's size when it has a quota of this kind
+    /// (so a consumer handed large batches is still held to its rate), else <paramref name="otherwise"/>.
+    /// </summary>
+    public long MaxBytes(ClaimsPrincipal user, QuotaKind kind, long otherwise) =>
+        !user.IsService() && Rate(user.Name(), kind) is { } rate ? Math.Max(1, Math.Min(otherwise, (long)(rate * _options.BurstSeconds))) : otherwise;
+
     /// <summary>The principal's rate of this kind in bytes per second, or null when unlimited.</summary>
     public long? Rate(string principal, QuotaKind kind)
     {
