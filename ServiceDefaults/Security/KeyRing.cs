@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
@@ -5,29 +6,32 @@ using Microsoft.Extensions.Options;
 namespace Broker.ServiceDefaults.Security;
 
 /// <summary>
-/// The configured secrets, kept as SHA-256 digests and compared in constant time: a lookup compares the presented
-/// secret's digest with every entry's and takes no shortcut, so neither which key matched nor how much of it did
-/// shows in the time taken. Equal-length digests also hide the secrets' lengths.
+/// The configured secrets, kept only as SHA-256 digests. A presented secret is hashed and looked up by its digest, then
+/// the stored digest is compared with it in constant time: how long a lookup takes says nothing about how much of any
+/// secret a guess shares (a one-character change changes the whole digest), and equal-length digests hide the
+/// secrets' lengths. One hash and one lookup per call, however many keys are configured.
 /// </summary>
 public sealed class KeyRing
 {
-    private readonly (string Principal, byte[] Digest)[] _entries;
+    /// <summary>The longest secret looked up; anything longer is no secret of ours.</summary>
+    public const int MaxSecretLength = 1024;
+
+    private readonly Dictionary<Digest, (string Principal, byte[] Digest)> _entries = [];
 
     public KeyRing(IOptions<AuthOptions> options)
     {
         var o = options.Value;
-        var entries = o.Keys.Select(k => (k.Key, Digest(k.Value))).ToList();
+        foreach (var (principal, secret) in o.Keys)
+        {
+            Add(principal, secret);
+        }
         if (!string.IsNullOrEmpty(o.ServiceKey))
         {
-            entries.Add((Principals.Service, Digest(o.ServiceKey)));
+            Add(Principals.Service, o.ServiceKey);
         }
-        _entries = [.. entries];
     }
 
-    public bool IsEmpty => _entries.Length == 0;
-
-    /// <summary>The longest secret looked up; anything longer is no secret of ours.</summary>
-    public const int MaxSecretLength = 1024;
+    public bool IsEmpty => _entries.Count == 0;
 
     /// <summary>The principal whose secret this is, or null.</summary>
     public string? Find(ReadOnlySpan<char> secret)
@@ -37,19 +41,24 @@ public sealed class KeyRing
             return null;
         }
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        Span<byte> bytes = stackalloc byte[MaxSecretLength * 3];
-        var length = Encoding.UTF8.GetBytes(secret, bytes);
-        SHA256.HashData(bytes[..length], digest);
-        string? found = null;
-        foreach (var (principal, expected) in _entries)
-        {
-            if (CryptographicOperations.FixedTimeEquals(digest, expected))
-            {
-                found = principal;
-            }
-        }
-        return found;
+        var most = Encoding.UTF8.GetMaxByteCount(secret.Length);
+        Span<byte> bytes = most <= 256 ? stackalloc byte[256] : new byte[most];
+        SHA256.HashData(bytes[..Encoding.UTF8.GetBytes(secret, bytes)], digest);
+        return _entries.TryGetValue(Digest.Of(digest), out var entry) && CryptographicOperations.FixedTimeEquals(digest, entry.Digest)
+            ? entry.Principal
+            : null;
     }
 
-    private static byte[] Digest(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+    private void Add(string principal, string secret)
+    {
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+        _entries[Digest.Of(digest)] = (principal, digest);
+    }
+
+    /// <summary>A SHA-256 digest as a dictionary key without an allocation.</summary>
+    private readonly record struct Digest(UInt128 High, UInt128 Low)
+    {
+        public static Digest Of(ReadOnlySpan<byte> digest) =>
+            new(BinaryPrimitives.ReadUInt128LittleEndian(digest), BinaryPrimitives.ReadUInt128LittleEndian(digest[16..]));
+    }
 }

@@ -42,20 +42,34 @@ public static class Principals
     }
 
     /// <summary>The principal's name (<see cref="Anonymous"/> when nobody authenticated).</summary>
-    public static string Name(this ClaimsPrincipal user) =>
-        user.Identity is { IsAuthenticated: true } ? user.FindFirstValue(NameClaim) ?? Anonymous : Anonymous;
+    public static string Name(this ClaimsPrincipal user) => user.Identity switch
+    {
+        // Read on every check of every request: the name is kept beside the claims, which are only enumerable.
+        BrokerIdentity broker => broker.Principal,
+        { IsAuthenticated: true } => user.FindFirstValue(NameClaim) ?? Anonymous,
+        _ => Anonymous,
+    };
 
     /// <summary>True for the broker's services acting as themselves (not on behalf of a user).</summary>
     public static bool IsService(this ClaimsPrincipal user) => user.Name() == Service;
 
-    public static ClaimsPrincipal Create(string name, string authenticationType, bool viaService = false)
+    public static ClaimsPrincipal Create(string name, string authenticationType, bool viaService = false) =>
+        new(new BrokerIdentity(name, authenticationType, viaService));
+
+    /// <summary>An authenticated caller as the broker knows it: the principal's name (also as a claim) and how it got in.</summary>
+    private sealed class BrokerIdentity : ClaimsIdentity
     {
-        var identity = new ClaimsIdentity(authenticationType, NameClaim, ClaimTypes.Role);
-        identity.AddClaim(new Claim(NameClaim, name));
-        if (viaService)
+        public BrokerIdentity(string principal, string authenticationType, bool viaService)
+            : base(authenticationType, NameClaim, ClaimTypes.Role)
         {
-            identity.AddClaim(new Claim(ViaServiceClaim, "true"));
+            Principal = principal;
+            AddClaim(new Claim(NameClaim, principal));
+            if (viaService)
+            {
+                AddClaim(new Claim(ViaServiceClaim, "true"));
+            }
         }
-        return new ClaimsPrincipal(identity);
+
+        public string Principal { get; }
     }
 }

@@ -28,7 +28,12 @@ public sealed class SecurityMetrics
     public void Decided(AclResourceType type, AclOperation operation, AccessOutcome outcome) => _decisions.Add(1,
         new KeyValuePair<string, object?>("resource_type", AclEntry.Name(type)),
         new KeyValuePair<string, object?>("operation", AclEntry.Name(operation)),
-        new KeyValuePair<string, object?>("outcome", outcome.ToString().ToLowerInvariant()));
+        new KeyValuePair<string, object?>("outcome", outcome switch
+        {
+            AccessOutcome.Allowed => "allowed",
+            AccessOutcome.Denied => "denied",
+            _ => "unavailable",
+        }));
 
     public void AuthenticationFailed(string reason) => _authenticationFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

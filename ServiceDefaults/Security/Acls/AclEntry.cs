@@ -66,13 +66,29 @@ public sealed record AclEntry(
     public override string ToString() =>
         $"{Name(Permission)} {Name(Operation)} on {Name(ResourceType)} {(Pattern == AclPatternType.Prefixed ? "prefix " : "")}'{ResourceName}' for {Principal}";
 
-    public static string Name(AclResourceType type) => type.ToString().ToLowerInvariant();
+    // Names as the API spells them, without an allocation: they are tags of a metric counted on every request.
+    public static string Name(AclResourceType type) => type switch
+    {
+        AclResourceType.Topic => "topic",
+        AclResourceType.Group => "group",
+        AclResourceType.Subject => "subject",
+        _ => "cluster",
+    };
 
-    public static string Name(AclPatternType pattern) => pattern.ToString().ToLowerInvariant();
+    public static string Name(AclPatternType pattern) => pattern == AclPatternType.Literal ? "literal" : "prefixed";
 
-    public static string Name(AclOperation operation) => operation.ToString().ToLowerInvariant();
+    public static string Name(AclOperation operation) => operation switch
+    {
+        AclOperation.Read => "read",
+        AclOperation.Write => "write",
+        AclOperation.Create => "create",
+        AclOperation.Delete => "delete",
+        AclOperation.Alter => "alter",
+        AclOperation.Describe => "describe",
+        _ => "all",
+    };
 
-    public static string Name(AclPermission permission) => permission.ToString().ToLowerInvariant();
+    public static string Name(AclPermission permission) => permission == AclPermission.Allow ? "allow" : "deny";
 
     /// <summary>Parses a lower-case (or any case) enum name as the API and the wire spell it; false for anything else, numbers included.</summary>
     public static bool TryParse<TEnum>(string? text, out TEnum value) where TEnum : struct, Enum

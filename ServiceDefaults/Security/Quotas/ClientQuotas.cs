@@ -82,11 +82,15 @@ public sealed class ClientQuotas
         {
             return null;
         }
-        if (_buckets.Count >= MaxBuckets && !_buckets.ContainsKey((principal, kind)))
+        if (_buckets.TryGetValue((principal, kind), out var bucket))
+        {
+            return bucket;
+        }
+        if (_buckets.Count >= MaxBuckets)
         {
             _buckets.Clear();
         }
-        return _buckets.GetOrAdd((principal, kind), _ => new TokenBucket(rate, rate * _options.BurstSeconds, _time.GetTimestamp()));
+        return _buckets.GetOrAdd((principal, kind), new TokenBucket(rate, rate * _options.BurstSeconds, _time.GetTimestamp()));
     }
 
     private static string Name(QuotaKind kind) => kind == QuotaKind.Produce ? "produce" : "fetch";
