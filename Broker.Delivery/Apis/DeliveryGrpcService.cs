@@ -46,8 +46,7 @@ internal sealed class DeliveryGrpcService(
         }
         // Kafka's consumer rights: read on the group and read on the topic (create too, for a topic made on demand, checked by Storage).
         var user = context.GetHttpContext().User;
-        access.Demand(user, AclResourceType.Group, subscribe.Group, AclOperation.Read);
-        access.Demand(user, AclResourceType.Topic, subscribe.Topic, AclOperation.Read);
+        Rights(user, subscribe.Group, subscribe.Topic);
         var spec = SubscriptionRules.Spec(subscribe.Group, subscribe.Topic, subscribe.Window, subscribe.Mode, subscribe.Start,
             subscribe.AckTimeoutMs == 0 ? null : subscribe.AckTimeoutMs, subscribe.ConsumerName, o);
         if (subscribe.CreateTopic)
@@ -69,7 +68,9 @@ internal sealed class DeliveryGrpcService(
             control.Writer.TryWrite(new SubscribeResponse { Assignment = assignment });
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, member.Gone);
-        var writing = WriteAsync(member, control.Reader, responseStream, new FetchQuota(quotas, user), stop.Token);
+        // Rights are asked again before every message, so a revoked ACL ends the stream within one message (as Kafka checks each fetch).
+        var stillAllowed = () => Rights(user, subscribe.Group, subscribe.Topic);
+        var writing = WriteAsync(member, control.Reader, responseStream, new FetchQuota(quotas, user), stillAllowed, stop.Token);
         var reading = ReadAsync(member, requestStream, control.Writer, stop.Token);
         try
         {
@@ -88,6 +89,10 @@ internal sealed class DeliveryGrpcService(
         if (reading.IsFaulted && reading.Exception!.InnerException is RpcException refused)
         {
             throw refused;
+        }
+        if (writing.IsFaulted && writing.Exception!.InnerException is RpcException revoked)
+        {
+            throw revoked;
         }
     }
 
@@ -143,11 +148,20 @@ internal sealed class DeliveryGrpcService(
         member.Wake();
     }
 
+    /// <summary>Throws PERMISSION_DENIED unless the principal may read the group and the topic.</summary>
+    private bool Rights(System.Security.Claims.ClaimsPrincipal user, string group, string topic)
+    {
+        access.Demand(user, AclResourceType.Group, group, AclOperation.Read);
+        access.Demand(user, AclResourceType.Topic, topic, AclOperation.Read);
+        return true;
+    }
+
     private static async Task WriteAsync(
-        ConsumerMember member, ChannelReader<SubscribeResponse> control, IServerStreamWriter<SubscribeResponse> responses, FetchQuota quota, CancellationToken cancellationToken)
+        ConsumerMember member, ChannelReader<SubscribeResponse> control, IServerStreamWriter<SubscribeResponse> responses, FetchQuota quota,
+        Func<bool> stillAllowed, CancellationToken cancellationToken)
     {
         var taken = new List<Delivered>(MaxRecordsPerMessage);
-        while (!cancellationToken.IsCancellationRequested && member.Failure is null)
+        while (!cancellationToken.IsCancellationRequested && member.Failure is null && stillAllowed())
         {
             while (control.TryRead(out var message))
             {

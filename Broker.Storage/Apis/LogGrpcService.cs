@@ -162,6 +162,8 @@ public sealed class LogGrpcService(
             {
                 continue;
             }
+            // Asked again before every answer: a revoked right ends the stream (as Kafka checks each fetch).
+            access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Read);
             await responseStream.WriteAsync(ToResponse(result), cancellationToken);
             offset = result.NextOffset;
         }

@@ -16,18 +16,32 @@ public sealed class TopicRegistry(
 {
     private readonly ConcurrentDictionary<string, (TopicConfig? Config, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
     private const int MaxUpdateAttempts = 20;
+    private readonly int _maxCachedEntries = (2 * options.Value.MaxTopics) + 1000;
     private readonly long _cacheTicks = TimeSpan.FromSeconds(options.Value.TopicCacheSeconds).Ticks;
 
     /// <summary>The topic, from the cache when fresh. Null when it does not exist.</summary>
     public async ValueTask<TopicConfig?> FindAsync(string name, CancellationToken cancellationToken, bool refresh = false)
     {
+        // A name no topic can have (any length a request carries) is neither looked up nor remembered.
+        if (TopicValidation.CheckName(name) is not null)
+        {
+            return null;
+        }
         var now = time.GetUtcNow().UtcTicks;
         if (!refresh && _cache.TryGetValue(name, out var cached) && cached.ExpiresAt > now)
         {
             return cached.Config;
         }
         var config = await store.GetAsync(name, cancellationToken);
-        _cache[name] = (config, now + _cacheTicks);
+        // Topics are bounded (Storage:MaxTopics); names asked for that do not exist are not, so few of them are kept.
+        if (config is not null || _cache.Count < _maxCachedEntries)
+        {
+            _cache[name] = (config, now + _cacheTicks);
+        }
+        else
+        {
+            _cache.TryRemove(name, out _);
+        }
         return config;
     }
 

@@ -36,6 +36,9 @@ public sealed class AclAuthorizer
 {
     private const int MaxCachedDecisions = 10_000;
 
+    /// <summary>Names longer than any resource's are decided each time, never kept: a request may carry a name of any length.</summary>
+    private const int MaxCachedNameLength = AclEntry.MaxNameLength;
+
     private readonly bool _open;
     private readonly HashSet<string> _superusers;
     private readonly IAclSource? _source;
@@ -94,14 +97,19 @@ public sealed class AclAuthorizer
         {
             return cached;
         }
+        var cacheable = name.Length <= MaxCachedNameLength;
         var (deny, allow) = snapshot.Find(principal, type, name, operation);
-        var what = $"Principal '{principal}' may not {AclEntry.Name(operation)} {AclEntry.Name(type)} '{name}'";
+        var shown = AclEntry.Show(name);
+        var what = $"Principal '{principal}' may not {AclEntry.Name(operation)} {AclEntry.Name(type)} '{shown}'";
         var decision = deny is not null
             ? new AccessDecision(AccessOutcome.Denied, $"{what}: an ACL denies it ({deny}).")
             : allow is not null
                 ? new AccessDecision(AccessOutcome.Allowed, allow.ToString())
-                : new AccessDecision(AccessOutcome.Denied, $"{what}: no ACL allows it (it needs {AclEntry.Name(operation)} on {AclEntry.Name(type)} '{name}').");
-        cache.Decisions[key] = decision;
+                : new AccessDecision(AccessOutcome.Denied, $"{what}: no ACL allows it (it needs {AclEntry.Name(operation)} on {AclEntry.Name(type)} '{shown}').");
+        if (cacheable)
+        {
+            cache.Decisions[key] = decision;
+        }
         return decision;
     }
 
@@ -110,11 +118,11 @@ public sealed class AclAuthorizer
         _metrics.Decided(type, operation, decision.Outcome);
         if (decision.Outcome != AccessOutcome.Allowed)
         {
-            SecurityLog.AccessDenied(_audit, principal, AclEntry.Name(operation), AclEntry.Name(type), name, decision.Message);
+            SecurityLog.AccessDenied(_audit, principal, AclEntry.Name(operation), AclEntry.Name(type), AclEntry.Show(name), decision.Message);
         }
         else
         {
-            SecurityLog.AccessAllowed(_audit, principal, AclEntry.Name(operation), AclEntry.Name(type), name, decision.Message);
+            SecurityLog.AccessAllowed(_audit, principal, AclEntry.Name(operation), AclEntry.Name(type), AclEntry.Show(name), decision.Message);
         }
     }
 

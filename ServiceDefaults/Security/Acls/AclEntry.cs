@@ -90,6 +90,9 @@ public sealed record AclEntry(
 
     public static string Name(AclPermission permission) => permission == AclPermission.Allow ? "allow" : "deny";
 
+    /// <summary>A name as messages and logs show it: as it is, or its start and length when it is longer than any resource's.</summary>
+    public static string Show(string name) => name.Length <= MaxNameLength ? name : $"{name[..64]}… ({name.Length} characters)";
+
     /// <summary>Parses a lower-case (or any case) enum name as the API and the wire spell it; false for anything else, numbers included.</summary>
     public static bool TryParse<TEnum>(string? text, out TEnum value) where TEnum : struct, Enum
     {

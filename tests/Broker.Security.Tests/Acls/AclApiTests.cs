@@ -148,6 +148,44 @@ public sealed class AclApiTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task A_revoked_right_ends_a_consumers_stream_at_its_next_message()
+    {
+        await using var broker = SecureBroker.Start(redis.ConnectionString, redis.NewPrefix("acl-revoke"));
+        using var admin = SecureBroker.Http(broker.StorageHttp, SecureBroker.AdminKey);
+        (await admin.PutAsJsonAsync("/v1/topics/revoked", new { partitions = 1 })).EnsureSuccessStatusCode();
+        using var ingest = SecureBroker.Http(broker.IngestHttp, SecureBroker.AdminKey);
+        (await ingest.PostAsJsonAsync("/v1/topics/revoked/records", new { records = new[] { new { value = 1 } } })).EnsureSuccessStatusCode();
+        await broker.GrantAsync("alice", "topic", "revoked", "read");
+        await broker.GrantAsync("alice", "group", "g", "read");
+
+        using var channel = SecureBroker.Channel(broker.DeliveryGrpc, SecureBroker.AliceKey);
+        using var stream = new Broker.Contracts.Delivery.DeliveryService.DeliveryServiceClient(channel).Subscribe();
+        await stream.RequestStream.WriteAsync(new Broker.Contracts.Delivery.SubscribeRequest
+        {
+            Subscribe = new Broker.Contracts.Delivery.Subscribe { Group = "g", Topic = "revoked", Window = 10 },
+        });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var records = 0;
+        while (records == 0 && await stream.ResponseStream.MoveNext(timeout.Token))
+        {
+            records += stream.ResponseStream.Current.Records?.Records_.Count ?? 0;
+        }
+        Assert.Equal(1, records);
+
+        await broker.ChangeAclAsync(HttpMethod.Delete, Binding("alice", "topic", "revoked", ["read"]));
+        (await ingest.PostAsJsonAsync("/v1/topics/revoked/records", new { records = new[] { new { value = 2 } } })).EnsureSuccessStatusCode();
+        var ended = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await stream.ResponseStream.MoveNext(timeout.Token))
+            {
+                Assert.Null(stream.ResponseStream.Current.Records);
+            }
+        });
+        Assert.Equal(StatusCode.PermissionDenied, ended.StatusCode);
+        Assert.Contains("may not read topic 'revoked'", ended.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_service_key_acting_for_a_user_has_that_users_rights_and_nobody_else_can_act_for_anyone()
     {
         await using var broker = SecureBroker.Start(redis.ConnectionString, redis.NewPrefix("acl-behalf"));
