@@ -1,3 +1,4 @@
+extern alias ingest;
 extern alias storage;
 
 using System.Globalization;
@@ -95,6 +96,18 @@ public sealed class OpenBrokerTests
             ["Auth:Keys:bob"] = "the-same-secret-0123456789",
         });
         Assert.Contains("two principals share a secret", Flatten(Assert.ThrowsAny<Exception>(storage.StartServer)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_service_that_calls_Storage_needs_the_service_key_once_keys_are_on()
+    {
+        using var ingest = new WebApplicationFactory<ingest::Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
+            web.UseSetting("Auth:Keys:admin", "admin-key-0123456789abcdef");
+        });
+        ingest.UseKestrel();
+        Assert.Contains("Auth:ServiceKey must be set when authentication is on", Flatten(Assert.ThrowsAny<Exception>(ingest.StartServer)), StringComparison.Ordinal);
     }
 
     private static WebApplicationFactory<storage::Program> Storage(string url, Dictionary<string, string> settings)
