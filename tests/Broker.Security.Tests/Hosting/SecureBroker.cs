@@ -6,6 +6,7 @@ extern alias storage;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using Broker.Security.Tests.Tls;
 using Broker.ServiceDefaults.Security.Acls;
 using Broker.Testing;
 using Grpc.Net.Client;
@@ -18,7 +19,9 @@ namespace Broker.Security.Tests.Hosting;
 /// The broker with authentication on, as a deployment runs it: Storage, Ingest, Delivery and the schema registry,
 /// each on its own loopback ports (Kestrel: HTTP/1.1 for REST, h2c for gRPC), finding each other by address, on one
 /// Redis key prefix; API keys for a superuser (admin), two principals with no rights of their own (alice, bob) and
-/// the services' shared key.
+/// the services' shared key. With <see cref="TestCertificates"/>, every endpoint is https only (REST on HTTP/1.1, gRPC
+/// on HTTP/2, both over TLS with the test CA's server certificate) and the services call each other trusting that CA
+/// (Tls:CaCertificate).
 /// </summary>
 public sealed class SecureBroker : IAsyncDisposable
 {
@@ -30,9 +33,11 @@ public sealed class SecureBroker : IAsyncDisposable
 
     private readonly List<IAsyncDisposable> _services = [];
     private readonly WebApplicationFactory<storage::Program> _storage;
+    private readonly TestCertificates? _tls;
 
-    private SecureBroker(string redis, string prefix, IReadOnlyDictionary<string, string>? extra)
+    private SecureBroker(string redis, string prefix, IReadOnlyDictionary<string, string>? extra, TestCertificates? tls)
     {
+        _tls = tls;
         prefix = prefix.TrimEnd(':');
         var common = new Dictionary<string, string>
         {
@@ -42,6 +47,14 @@ public sealed class SecureBroker : IAsyncDisposable
             ["Auth:Superusers:0"] = "admin",
             ["Auth:ServiceKey"] = ServiceKey,
         };
+        if (tls is not null)
+        {
+            foreach (var (key, value) in tls.KestrelCertificate())
+            {
+                common[key] = value;
+            }
+            common["Tls:CaCertificate"] = tls.CaFile;
+        }
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             common[key] = value;
@@ -96,12 +109,18 @@ public sealed class SecureBroker : IAsyncDisposable
 
     public IServiceProvider DeliveryServices { get; }
 
-    public static SecureBroker Start(string redis, string prefix, IReadOnlyDictionary<string, string>? settings = null) => new(redis, prefix, settings);
+    public static SecureBroker Start(string redis, string prefix, IReadOnlyDictionary<string, string>? settings = null, TestCertificates? tls = null) =>
+        new(redis, prefix, settings, tls);
 
-    /// <summary>A REST client of one service, sending <paramref name="key"/> as a bearer credential (none when null).</summary>
-    public static HttpClient Http(Uri service, string? key)
+    /// <summary>
+    /// A REST client of one service, sending <paramref name="key"/> as a bearer credential (none when null), over
+    /// <paramref name="handler"/> when given (a TLS client's trust).
+    /// </summary>
+    public static HttpClient Http(Uri service, string? key, HttpMessageHandler? handler = null)
     {
-        var http = new HttpClient { BaseAddress = service, Timeout = TimeSpan.FromSeconds(30) };
+        var http = handler is null ? new HttpClient() : new HttpClient(handler);
+        http.BaseAddress = service;
+        http.Timeout = TimeSpan.FromSeconds(30);
         if (key is not null)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -109,10 +128,10 @@ public sealed class SecureBroker : IAsyncDisposable
         return http;
     }
 
-    /// <summary>A gRPC channel to one service whose calls carry <paramref name="key"/> (none when null).</summary>
-    public static GrpcChannel Channel(Uri service, string? key)
+    /// <summary>A gRPC channel to one service whose calls carry <paramref name="key"/> (none when null), over <paramref name="handler"/> when given.</summary>
+    public static GrpcChannel Channel(Uri service, string? key, HttpMessageHandler? handler = null)
     {
-        var handler = new SocketsHttpHandler();
+        handler ??= new SocketsHttpHandler();
         return GrpcChannel.ForAddress(service, new GrpcChannelOptions
         {
             HttpHandler = key is null ? handler : new Bearer(key) { InnerHandler = handler },
@@ -127,7 +146,7 @@ public sealed class SecureBroker : IAsyncDisposable
 
     public async Task ChangeAclAsync(HttpMethod method, object binding)
     {
-        using var admin = Http(StorageHttp, AdminKey);
+        using var admin = Http(StorageHttp, AdminKey, _tls?.TrustingHandler());
         using var request = new HttpRequestMessage(method, "/v1/acls") { Content = JsonContent.Create(binding) };
         using var response = await admin.SendAsync(request);
         Assert.True(response.IsSuccessStatusCode, $"{method} /v1/acls answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
@@ -151,14 +170,16 @@ public sealed class SecureBroker : IAsyncDisposable
 
     private readonly List<IServiceProvider> _watchers = [];
 
-    private static Uri Loopback() => new($"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
+    private Uri Loopback() => new($"{(_tls is null ? "http" : "https")}://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
 
     private WebApplicationFactory<T> Start<T>(Uri http, Uri? grpc, Dictionary<string, string> common, Dictionary<string, string> own) where T : class
     {
         var factory = new WebApplicationFactory<T>().WithWebHostBuilder(web =>
         {
-            web.UseSetting("Kestrel:Endpoints:Http:Url", http.ToString());
-            web.UseSetting("Kestrel:Endpoints:Http:Protocols", "Http1");
+            // Named as a deployment would name them; Kestrel serves TLS on an endpoint because its URL is https.
+            var rest = _tls is null ? "Http" : "Https";
+            web.UseSetting($"Kestrel:Endpoints:{rest}:Url", http.ToString());
+            web.UseSetting($"Kestrel:Endpoints:{rest}:Protocols", "Http1");
             if (grpc is not null)
             {
                 web.UseSetting("Kestrel:Endpoints:Grpc:Url", grpc.ToString());
