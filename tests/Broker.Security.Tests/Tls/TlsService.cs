@@ -55,7 +55,15 @@ public sealed class TlsService : IAsyncDisposable
             }
         });
         factory.UseKestrel();
-        factory.StartServer();
+        try
+        {
+            factory.StartServer();
+        }
+        catch
+        {
+            factory.Dispose();
+            throw;
+        }
         return new TlsService(factory, rest, grpc, factory.Services);
     }
 
