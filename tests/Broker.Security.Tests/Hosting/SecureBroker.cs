@@ -10,6 +10,9 @@ using Broker.Security.Tests.Tls;
 using Broker.ServiceDefaults.Security.Acls;
 using Broker.Testing;
 using Grpc.Net.Client;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -169,6 +172,11 @@ public sealed class SecureBroker : IAsyncDisposable
     }
 
     private readonly List<IServiceProvider> _watchers = [];
+    private readonly List<IServiceProvider> _providers = [];
+
+    /// <summary>Every address any of the services listens on, as Kestrel reports them.</summary>
+    public IEnumerable<string> ListeningAddresses() =>
+        _providers.SelectMany(p => p.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses);
 
     private Uri Loopback() => new($"{(_tls is null ? "http" : "https")}://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
 
@@ -176,10 +184,9 @@ public sealed class SecureBroker : IAsyncDisposable
     {
         var factory = new WebApplicationFactory<T>().WithWebHostBuilder(web =>
         {
-            // Named as a deployment would name them; Kestrel serves TLS on an endpoint because its URL is https.
-            var rest = _tls is null ? "Http" : "Https";
-            web.UseSetting($"Kestrel:Endpoints:{rest}:Url", http.ToString());
-            web.UseSetting($"Kestrel:Endpoints:{rest}:Protocols", "Http1");
+            // The endpoints the services' appsettings.json name, replaced: Kestrel serves TLS on one because its URL is https.
+            web.UseSetting("Kestrel:Endpoints:Http:Url", http.ToString());
+            web.UseSetting("Kestrel:Endpoints:Http:Protocols", "Http1");
             if (grpc is not null)
             {
                 web.UseSetting("Kestrel:Endpoints:Grpc:Url", grpc.ToString());
@@ -193,6 +200,7 @@ public sealed class SecureBroker : IAsyncDisposable
         factory.UseKestrel();
         factory.StartServer();
         _services.Add(factory);
+        _providers.Add(factory.Services);
         if (typeof(T) != typeof(storage::Program))
         {
             _watchers.Add(factory.Services);

@@ -43,6 +43,9 @@ public sealed class TlsBrokerTests(RedisFixture redis) : IAsyncLifetime
     public async Task A_client_trusting_the_ca_produces_and_consumes_with_a_key_over_rest_and_grpc_while_the_services_call_each_other_over_tls()
     {
         Assert.All(Endpoints, endpoint => Assert.Equal("https", endpoint.Scheme));
+        // Only those: nothing else listens, with or without TLS (the appsettings.json endpoints were replaced, not added to).
+        Assert.All(_broker.ListeningAddresses(), address => Assert.StartsWith("https://127.0.0.1:", address, StringComparison.Ordinal));
+        Assert.Equal(Endpoints.Count(), _broker.ListeningAddresses().Count());
         using (var admin = SecureBroker.Http(_broker.StorageHttp, SecureBroker.AdminKey, _certificates.TrustingHandler()))
         using (var created = await admin.PutAsJsonAsync("/v1/topics/orders", new { partitions = 1 }))
         {

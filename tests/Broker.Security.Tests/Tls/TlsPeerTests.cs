@@ -104,7 +104,7 @@ public sealed class TlsPeerTests(RedisFixture redis) : IAsyncLifetime
     public async Task With_client_certificates_required_a_service_presenting_tls_client_certificate_gets_through_and_others_do_not()
     {
         var storageSettings = Keys();
-        storageSettings["Kestrel:Endpoints:Https:ClientCertificateMode"] = "RequireCertificate";
+        storageSettings["Kestrel:Endpoints:Http:ClientCertificateMode"] = "RequireCertificate";
         storageSettings["Kestrel:Endpoints:Grpc:ClientCertificateMode"] = "RequireCertificate";
         storageSettings["Tls:CaCertificate"] = _certificates.CaFile; // client certificates are checked against it
         var storage = Storage(storageSettings, redis.NewPrefix("tls-mtls"));

@@ -34,8 +34,9 @@ public sealed class TlsService : IAsyncDisposable
         var grpc = new Uri($"{scheme}://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
         var all = new Dictionary<string, string>
         {
-            [$"Kestrel:Endpoints:{(tls is null ? "Http" : "Https")}:Url"] = rest.ToString(),
-            [$"Kestrel:Endpoints:{(tls is null ? "Http" : "Https")}:Protocols"] = "Http1",
+            // The endpoints the services' appsettings.json name, replaced (an https URL is what makes one TLS).
+            ["Kestrel:Endpoints:Http:Url"] = rest.ToString(),
+            ["Kestrel:Endpoints:Http:Protocols"] = "Http1",
             ["Kestrel:Endpoints:Grpc:Url"] = grpc.ToString(),
             ["Kestrel:Endpoints:Grpc:Protocols"] = "Http2",
         };
