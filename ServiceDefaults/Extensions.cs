@@ -18,7 +18,8 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>
 /// What every broker service shares: OpenTelemetry (traces, metrics, logs; OTLP when
 /// OTEL_EXPORTER_OTLP_ENDPOINT is set, Prometheus at /metrics), health at /health and /alive,
-/// service discovery from services__* configuration, and the standard HTTP resilience handler.
+/// service discovery from services__* configuration, the standard HTTP resilience handler, authentication and ACLs,
+/// and TLS trust for every client (the "Tls" settings).
 /// Follows the Aspire ServiceDefaults conventions so an Aspire AppHost can drive the services unchanged.
 /// </summary>
 public static class ServiceDefaultsExtensions
@@ -35,6 +36,7 @@ public static class ServiceDefaultsExtensions
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         builder.AddBrokerSecurity();
+        builder.AddBrokerTls();
 
         // Bad requests (malformed JSON, wrong types) answer problem details that say what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

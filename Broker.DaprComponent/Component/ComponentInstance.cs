@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using Broker.Contracts.Delivery;
+using Broker.ServiceDefaults.Security.Tls;
 using Grpc.Net.Client;
 
 namespace Broker.DaprComponent.Component;
@@ -16,7 +17,7 @@ internal sealed class ComponentInstance : IDisposable
     private readonly Lock _gate = new();
     private TaskCompletionSource? _resumed;
 
-    public ComponentInstance(string name, IReadOnlyDictionary<string, string> metadata, ComponentOptions options, IConfiguration configuration)
+    public ComponentInstance(string name, IReadOnlyDictionary<string, string> metadata, ComponentOptions options, IConfiguration configuration, TlsTrust tls)
     {
         Name = name;
         ConsumerId = metadata.TryGetValue("consumerID", out var consumer) && consumer.Length > 0
@@ -32,8 +33,13 @@ internal sealed class ComponentInstance : IDisposable
         DeliveryAddress = Address(metadata, "deliveryAddress", options.DeliveryAddress, configuration["services:delivery:grpc:0"], "http://localhost:5301");
         // The broker's principal for this component: its metadata's token (a secretKeyRef in the YAML), else DaprComponent:Token.
         var token = metadata.TryGetValue("token", out var given) && given.Length > 0 ? given : options.Token;
-        _ingest = GrpcChannel.ForAddress(IngestAddress, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20, HttpHandler = Handler(token), DisposeHttpClient = true });
-        _delivery = GrpcChannel.ForAddress(DeliveryAddress, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, HttpHandler = Handler(token), DisposeHttpClient = true });
+        // https addresses: the host's Tls settings, or the CAs of its metadata's caCertificate (a PEM file's path, or PEM text from a secretKeyRef).
+        if (metadata.TryGetValue("caCertificate", out var ca) && ca.Length > 0)
+        {
+            tls = tls.WithCaCertificates(TlsTrust.ReadCaCertificates(ca, "caCertificate"), "the component's caCertificate");
+        }
+        _ingest = GrpcChannel.ForAddress(IngestAddress, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20, HttpHandler = Handler(token, tls), DisposeHttpClient = true });
+        _delivery = GrpcChannel.ForAddress(DeliveryAddress, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, HttpHandler = Handler(token, tls), DisposeHttpClient = true });
         Ingest = new Broker.Contracts.Dapr.Runtime.Dapr.DaprClient(_ingest);
         Delivery = new DeliveryService.DeliveryServiceClient(_delivery);
     }
@@ -58,10 +64,11 @@ internal sealed class ComponentInstance : IDisposable
 
     public DeliveryService.DeliveryServiceClient Delivery { get; }
 
-    /// <summary>The channel's HTTP handler: the token on every call when there is one.</summary>
-    private static HttpMessageHandler Handler(string? token)
+    /// <summary>The channel's HTTP handler: the TLS trust, and the token on every call when there is one.</summary>
+    private static HttpMessageHandler Handler(string? token, TlsTrust tls)
     {
-        var sockets = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        var sockets = tls.CreateHandler();
+        sockets.EnableMultipleHttp2Connections = true;
         return token is null ? sockets : new BearerToken(token) { InnerHandler = sockets };
     }
 

@@ -1,4 +1,5 @@
 using Broker.Contracts.Dapr.Components;
+using Broker.ServiceDefaults.Security.Tls;
 using Grpc.Core;
 using RuntimeBulkEntry = Broker.Contracts.Dapr.Runtime.BulkPublishRequestEntry;
 using RuntimeBulkRequest = Broker.Contracts.Dapr.Runtime.BulkPublishRequest;
@@ -13,7 +14,7 @@ namespace Broker.DaprComponent.Component;
 /// acks and ack errors forwarded as acks and nacks (a nack is redelivered under the topic's retry policy, then
 /// dead-lettered). Errors are gRPC statuses with a message, so daprd's resiliency policy sees them.
 /// </summary>
-internal sealed class PubSubComponent(ComponentInstances instances, ComponentOptions options, IConfiguration configuration, ILoggerFactory loggers)
+internal sealed class PubSubComponent(ComponentInstances instances, ComponentOptions options, IConfiguration configuration, TlsTrust tls, ILoggerFactory loggers)
     : PubSub.PubSubBase
 {
     /// <summary>What daprd learns from Features: batched publishes, and that the broker enforces time-to-live (ttlInSeconds) itself.</summary>
@@ -26,7 +27,7 @@ internal sealed class PubSubComponent(ComponentInstances instances, ComponentOpt
         var name = ComponentInstances.NameOf(context);
         try
         {
-            var instance = new ComponentInstance(name, request.Metadata?.Properties ?? new Google.Protobuf.Collections.MapField<string, string>(), options, configuration);
+            var instance = new ComponentInstance(name, request.Metadata?.Properties ?? new Google.Protobuf.Collections.MapField<string, string>(), options, configuration, tls);
             instances.Set(instance);
             ComponentLog.Initialised(_logger, name, instance.ConsumerId, instance.IngestAddress, instance.DeliveryAddress);
         }

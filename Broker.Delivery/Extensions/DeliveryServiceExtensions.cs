@@ -147,8 +147,12 @@ public static class DeliveryServiceExtensions
         builder.Services.AddHostedService<OutboundAnnouncement>();
     }
 
-    /// <summary>The outbound stack under a named HttpClient: the policy's check of each URL, over the guarded primary handler.</summary>
+    /// <summary>
+    /// The outbound stack under a named HttpClient: the policy's check of each URL, over the guarded primary handler,
+    /// which sets its own TLS (trusting Tls:CaCertificate, presenting no client certificate to apps).
+    /// </summary>
     private static IHttpClientBuilder AddOutboundHandlers(this IHttpClientBuilder client) => client
+        .KeepOwnTls()
         .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundHandlers>().CreatePrimary())
         .AddHttpMessageHandler(sp => sp.GetRequiredService<OutboundHandlers>().CreateGuard());
 

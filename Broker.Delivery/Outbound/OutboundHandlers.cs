@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.ExceptionServices;
+using Broker.ServiceDefaults.Security.Tls;
 
 namespace Broker.Delivery.Outbound;
 
@@ -9,25 +10,31 @@ namespace Broker.Delivery.Outbound;
 /// app's channel): <see cref="OutboundGuardHandler"/> checking each request's URL against <see cref="OutboundPolicy"/>,
 /// over a SocketsHttpHandler that never follows a redirect, uses no proxy and no cookies, drains little of an answer
 /// it will not read, and connects only to addresses the policy allows (a name that resolves somewhere else, or a
-/// setting changed since the target was declared, is caught here, at the socket).
+/// setting changed since the target was declared, is caught here, at the socket). An https app is trusted as the
+/// broker's own services are (the system's CAs, or Tls:CaCertificate too); no client certificate is shown to apps.
 /// </summary>
-public sealed class OutboundHandlers(OutboundPolicy policy, ILoggerFactory loggers)
+public sealed class OutboundHandlers(OutboundPolicy policy, TlsTrust tls, ILoggerFactory loggers)
 {
     private readonly ILogger _logger = loggers.CreateLogger("Broker.Delivery.Outbound");
 
     /// <summary>The innermost handler (HttpClientFactory's primary handler).</summary>
-    public SocketsHttpHandler CreatePrimary() => new()
+    public SocketsHttpHandler CreatePrimary()
     {
-        AllowAutoRedirect = false,
-        UseProxy = false, // a proxy would connect on our behalf to whatever its DNS says: the address check would see only the proxy
-        UseCookies = false,
-        MaxResponseDrainSize = 64 * 1024,
-        ResponseDrainTimeout = TimeSpan.FromSeconds(1),
-        EnableMultipleHttp2Connections = true,
-        // Names are resolved again (and checked again) for each new connection; pooled ones do not outlive this.
-        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-        ConnectCallback = ConnectAsync,
-    };
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseProxy = false, // a proxy would connect on our behalf to whatever its DNS says: the address check would see only the proxy
+            UseCookies = false,
+            MaxResponseDrainSize = 64 * 1024,
+            ResponseDrainTimeout = TimeSpan.FromSeconds(1),
+            EnableMultipleHttp2Connections = true,
+            // Names are resolved again (and checked again) for each new connection; pooled ones do not outlive this.
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            ConnectCallback = ConnectAsync,
+        };
+        tls.Configure(handler, presentClientCertificate: false);
+        return handler;
+    }
 
     /// <summary>The check of every request's URL (HttpClientFactory adds one per handler chain).</summary>
     public DelegatingHandler CreateGuard() => new OutboundGuardHandler(policy, _logger);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Broker.Contracts.Batches;
 using Broker.Contracts.Storage;
+using Broker.Ingest.Producing;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 
@@ -15,7 +16,7 @@ public sealed class TopicMetadata(LogService.LogServiceClient storage, TimeProvi
     private readonly ConcurrentDictionary<string, (TopicInfo Info, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
     private readonly long _ttlTicks = TimeSpan.FromSeconds(options.Value.TopicCacheSeconds).Ticks;
 
-    /// <summary>The topic, or null when Storage does not know it.</summary>
+    /// <summary>The topic, or null when Storage does not know it; a <see cref="ProduceException"/> (Unavailable) when Storage cannot be asked.</summary>
     public async ValueTask<TopicInfo?> FindAsync(string topic, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcTicks;
@@ -32,6 +33,11 @@ public sealed class TopicMetadata(LogService.LogServiceClient storage, TimeProvi
         {
             _cache.TryRemove(topic, out _);
             return null;
+        }
+        catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Storage down, or not reached at all (a TLS handshake refused is INTERNAL to grpc-dotnet): 503 / UNAVAILABLE, as a failed append is.
+            throw new ProduceException(ProduceError.Unavailable, $"Storage could not be asked about topic '{topic}': {ex.Status.Detail}", ex);
         }
         var info = new TopicInfo(topic, described.Partitions.Count, ParseCodec(described.Compression),
             string.IsNullOrEmpty(described.SchemaSubject) ? null : described.SchemaSubject);

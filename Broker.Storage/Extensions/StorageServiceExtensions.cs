@@ -1,4 +1,5 @@
 using Broker.ServiceDefaults.Security.Acls;
+using Broker.ServiceDefaults.Security.Tls;
 using Broker.Storage;
 using Broker.Storage.Acls;
 using Broker.Storage.Apis;
@@ -106,7 +107,7 @@ public static class StorageServiceExtensions
         builder.Services.AddSingleton<ISegmentStore>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<SegmentStoreOptions>>().Value;
-            ISegmentStore inner = useS3 ? new S3SegmentStore(o.S3) : new LocalSegmentStore(o.Directory);
+            ISegmentStore inner = useS3 ? new S3SegmentStore(o.S3, sp.GetService<TlsTrust>()) : new LocalSegmentStore(o.Directory);
             return new ResilientSegmentStore(inner, o, sp.GetRequiredService<TieringMetrics>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<ResilientSegmentStore>());
         });

@@ -4,6 +4,7 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Broker.ServiceDefaults.Security.Tls;
 
 namespace Broker.Storage.Segments;
 
@@ -11,6 +12,8 @@ namespace Broker.Storage.Segments;
 /// Segments in an S3 bucket through AWSSDK.S3: one PUT per segment (multipart above the threshold),
 /// ranged GETs for reads. Works against AWS and S3-compatible servers (ServiceUrl, path-style). Checksums
 /// are sent and checked only where S3 requires them, since not every S3-compatible server knows the newer ones.
+/// Over https the server's certificate is checked as every other client's TLS is (<see cref="TlsTrust"/>: the system's
+/// CAs, or Tls:CaCertificate too).
 /// </summary>
 public sealed class S3SegmentStore : ISegmentStore, IDisposable
 {
@@ -18,7 +21,7 @@ public sealed class S3SegmentStore : ISegmentStore, IDisposable
     private readonly string _bucket;
     private readonly SegmentStoreOptions.S3Settings _settings;
 
-    public S3SegmentStore(SegmentStoreOptions.S3Settings settings)
+    public S3SegmentStore(SegmentStoreOptions.S3Settings settings, TlsTrust? tls = null)
     {
         _settings = settings;
         _bucket = settings.Bucket ?? throw new InvalidOperationException("Storage:Segments:S3:Bucket must be set for the S3 segment store.");
@@ -30,6 +33,10 @@ public sealed class S3SegmentStore : ISegmentStore, IDisposable
             // The store's own Polly pipeline retries, with the broker's backoff; one retry layer is enough.
             MaxErrorRetry = 0,
         };
+        if (tls is { IsConfigured: true })
+        {
+            config.HttpClientFactory = new S3HttpClients(tls);
+        }
         if (string.IsNullOrWhiteSpace(settings.ServiceUrl))
         {
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(settings.Region);

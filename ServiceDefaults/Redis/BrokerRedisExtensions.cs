@@ -1,4 +1,5 @@
 using Broker.ServiceDefaults.Redis;
+using Broker.ServiceDefaults.Security.Tls;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -9,7 +10,8 @@ namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
 /// The shared Redis connection in the shape of an Aspire component: a connection string plus a settings
-/// section, validated at start-up, one multiplexer for the process, and a readiness health check.
+/// section, validated at start-up, one multiplexer for the process, and a readiness health check. TLS with ssl=true
+/// in the connection string, trusting what <see cref="TlsTrust"/> trusts.
 /// </summary>
 public static class BrokerRedisExtensions
 {
@@ -36,6 +38,19 @@ public static class BrokerRedisExtensions
             options.SyncTimeout = settings.CommandTimeoutMs;
             options.AsyncTimeout = settings.CommandTimeoutMs;
             options.ClientName ??= builder.Environment.ApplicationName;
+            // ssl=true in the connection string: the server's certificate is checked as every other client's TLS is
+            // (the system's CAs or Tls:CaCertificate, host name from sslHost or the address), with Tls:ClientCertificate when set.
+            if (options.Ssl && sp.GetService<TlsTrust>() is { IsConfigured: true } tls)
+            {
+                if (tls.HasCaCertificates)
+                {
+                    options.CertificateValidation += tls.ValidateServerCertificate;
+                }
+                if (tls.ClientCertificate is { } certificate)
+                {
+                    options.CertificateSelection += (_, _, _, _, _) => certificate;
+                }
+            }
             return ConnectionMultiplexer.Connect(options);
         });
 

@@ -35,4 +35,13 @@ internal static partial class SecurityLog
 
     [LoggerMessage(9020, LogLevel.Information, "Quota: {Principal} is over its {Kind} quota ({Rate} bytes/s); throttled for {DelayMs} ms", EventName = "QuotaThrottled")]
     public static partial void QuotaThrottled(ILogger logger, string principal, string kind, long rate, long delayMs);
+
+    [LoggerMessage(9030, LogLevel.Information, "TLS as a client: the system's CAs and {Count} from Tls:CaCertificate ({Source}); client certificate {ClientCertificate}", EventName = "TlsClientTrust")]
+    public static partial void TlsClientTrust(ILogger logger, int count, string source, string clientCertificate);
+
+    [LoggerMessage(9031, LogLevel.Warning, "Refused the TLS certificate of {Host}: {Reason}", EventName = "TlsServerCertificateRefused")]
+    public static partial void TlsServerCertificateRefused(ILogger logger, string host, string reason);
+
+    [LoggerMessage(9032, LogLevel.Warning, "Refused a TLS client certificate ({Subject}): {Reason}", EventName = "TlsClientCertificateRefused")]
+    public static partial void TlsClientCertificateRefused(ILogger logger, string subject, string reason);
 }

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Broker.Testing;
@@ -15,7 +17,8 @@ namespace Broker.Testing;
 /// <remarks>
 /// The binary is <c>$REDIS_SERVER_PATH</c> when set, else <c>redis-server</c> on <c>PATH</c>, else the
 /// Debian package's <c>/usr/bin/redis-server</c>. Every live server is killed in <see cref="DisposeAsync"/>
-/// and, as a safety net, when the test host exits.
+/// and, as a safety net, when the test host exits. With <see cref="RedisTls"/> it serves TLS only (<c>--port 0
+/// --tls-port</c>, Debian's redis-server is built with TLS), without asking clients for certificates.
 /// </remarks>
 public sealed class RedisServerProcess : IAsyncDisposable
 {
@@ -26,6 +29,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
     private static readonly ConcurrentDictionary<RedisServerProcess, byte> s_live = new();
 
     private readonly string _executable;
+    private readonly RedisTls? _tls;
     private readonly Queue<string> _output = new();
     private readonly Lock _gate = new();
     private Process? _process;
@@ -42,9 +46,10 @@ public sealed class RedisServerProcess : IAsyncDisposable
         };
     }
 
-    private RedisServerProcess(string executable, string dataDirectory, int port)
+    private RedisServerProcess(string executable, string dataDirectory, int port, RedisTls? tls)
     {
         _executable = executable;
+        _tls = tls;
         DataDirectory = dataDirectory;
         Port = port;
     }
@@ -55,8 +60,8 @@ public sealed class RedisServerProcess : IAsyncDisposable
     /// <summary>The server's working directory (holds <c>appendonlydir/</c>); the same across restarts.</summary>
     public string DataDirectory { get; }
 
-    /// <summary>A StackExchange.Redis configuration string for this server.</summary>
-    public string ConnectionString => $"127.0.0.1:{Port},allowAdmin=true,abortConnect=false";
+    /// <summary>A StackExchange.Redis configuration string for this server (over TLS, checking the name localhost, when it serves TLS).</summary>
+    public string ConnectionString => $"127.0.0.1:{Port},allowAdmin=true,abortConnect=false" + (_tls is null ? "" : ",ssl=true,sslHost=localhost");
 
     /// <summary>True while the child process runs.</summary>
     public bool IsRunning
@@ -70,13 +75,13 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a server on a free loopback port and waits until it answers PING.</summary>
-    public static async Task<RedisServerProcess> StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts a server on a free loopback port (TLS only, with <paramref name="tls"/>) and waits until it answers PING.</summary>
+    public static async Task<RedisServerProcess> StartAsync(CancellationToken cancellationToken, RedisTls? tls = null)
     {
         var executable = FindExecutable();
         var directory = Path.Combine(Path.GetTempPath(), "broker-redis-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new RedisServerProcess(executable, directory, LoopbackPort.Free());
+        var server = new RedisServerProcess(executable, directory, LoopbackPort.Free(), tls);
         s_live.TryAdd(server, 0);
         try
         {
@@ -117,7 +122,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
         using var timeout = new CancellationTokenSource(s_shutdownTimeout);
         try
         {
-            await SendShutdownAsync(Port, timeout.Token);
+            await SendShutdownAsync(timeout.Token);
         }
         catch (Exception ex) when (ex is SocketException or IOException)
         {
@@ -206,7 +211,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 attempt.CancelAfter(TimeSpan.FromSeconds(2));
-                var reply = await PingAsync(Port, attempt.Token);
+                var reply = await PingAsync(attempt.Token);
                 if (reply == "+PONG")
                 {
                     return;
@@ -245,9 +250,13 @@ public sealed class RedisServerProcess : IAsyncDisposable
             RedirectStandardInput = false,
             CreateNoWindow = true,
         };
-        foreach (var argument in new[]
+        var port = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] listen = _tls is null
+            ? ["--port", port]
+            : ["--port", "0", "--tls-port", port, "--tls-cert-file", _tls.CertificateFile, "--tls-key-file", _tls.KeyFile,
+                "--tls-ca-cert-file", _tls.CaFile, "--tls-auth-clients", "no"];
+        foreach (var argument in listen.Concat(new[]
                  {
-                     "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                      "--bind", "127.0.0.1",
                      "--dir", DataDirectory,
                      "--appendonly", "yes",
@@ -256,7 +265,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
                      "--protected-mode", "no",
                      "--daemonize", "no",
                      "--logfile", "",
-                 })
+                 }))
         {
             info.ArgumentList.Add(argument);
         }
@@ -346,11 +355,37 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<string> PingAsync(int port, CancellationToken cancellationToken)
+    /// <summary>A connection to the server: plain TCP, or TLS checking its certificate against the CA it was given.</summary>
+    private async Task<(TcpClient Client, Stream Stream)> ConnectAsync(CancellationToken cancellationToken)
     {
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
-        var stream = client.GetStream();
+        var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync(IPAddress.Loopback, Port, cancellationToken);
+            if (_tls is null)
+            {
+                return (client, client.GetStream());
+            }
+            var tls = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                CertificateChainPolicy = _tls.TrustPolicy(),
+            }, cancellationToken);
+            return (client, tls);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<string> PingAsync(CancellationToken cancellationToken)
+    {
+        var (client, stream) = await ConnectAsync(cancellationToken);
+        using var _ = client;
+        await using var __ = stream;
         await stream.WriteAsync("*1\r\n$4\r\nPING\r\n"u8.ToArray(), cancellationToken);
         var buffer = new byte[256];
         var reply = new StringBuilder();
@@ -369,11 +404,11 @@ public sealed class RedisServerProcess : IAsyncDisposable
         return text[..text.IndexOf("\r\n", StringComparison.Ordinal)];
     }
 
-    private static async Task SendShutdownAsync(int port, CancellationToken cancellationToken)
+    private async Task SendShutdownAsync(CancellationToken cancellationToken)
     {
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
-        var stream = client.GetStream();
+        var (client, stream) = await ConnectAsync(cancellationToken);
+        using var _ = client;
+        await using var __ = stream;
         await stream.WriteAsync("*1\r\n$8\r\nSHUTDOWN\r\n"u8.ToArray(), cancellationToken);
 
         // On success Redis closes the connection without a reply; an error reply means it refused.
@@ -440,4 +475,16 @@ public sealed class RedisServerProcess : IAsyncDisposable
     }
 
     private sealed class RedisServerExitedException(string message) : InvalidOperationException(message);
+}
+
+/// <summary>The PEM files a TLS-only redis-server serves with: its certificate (for localhost and 127.0.0.1), its key, and the CA that issued it.</summary>
+public sealed record RedisTls(string CertificateFile, string KeyFile, string CaFile)
+{
+    /// <summary>Trust in <see cref="CaFile"/> only, as the test's own probes check the server.</summary>
+    public X509ChainPolicy TrustPolicy()
+    {
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        policy.CustomTrustStore.ImportFromPemFile(CaFile);
+        return policy;
+    }
 }

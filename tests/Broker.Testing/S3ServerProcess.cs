@@ -11,7 +11,10 @@ namespace Broker.Testing;
 /// s3rver's fixed <c>S3RVER</c>/<c>S3RVER</c>. <see cref="StopAsync"/> and <see cref="StartAsync()"/> take the
 /// server away and bring it back on the same port and directory (an S3 outage, with the objects kept).
 /// </summary>
-/// <remarks>The binary is <c>$S3RVER_PATH</c> when set, else <c>s3rver</c> on <c>PATH</c> (test.sh installs it with npm).</remarks>
+/// <remarks>
+/// The binary is <c>$S3RVER_PATH</c> when set, else <c>s3rver</c> on <c>PATH</c> (test.sh installs it with npm). With
+/// <see cref="S3Tls"/> it serves https (<c>--cert</c>, <c>--key</c>) with a certificate for 127.0.0.1.
+/// </remarks>
 public sealed class S3ServerProcess : IAsyncDisposable
 {
     public const string AccessKey = "S3RVER";
@@ -21,6 +24,7 @@ public sealed class S3ServerProcess : IAsyncDisposable
     private static readonly ConcurrentDictionary<S3ServerProcess, byte> s_live = new();
     private readonly Queue<string> _output = new();
     private readonly Lock _gate = new();
+    private readonly S3Tls? _tls;
     private Process? _process;
 
     static S3ServerProcess()
@@ -34,10 +38,11 @@ public sealed class S3ServerProcess : IAsyncDisposable
         };
     }
 
-    private S3ServerProcess(string directory, int port)
+    private S3ServerProcess(string directory, int port, S3Tls? tls)
     {
         DataDirectory = directory;
         Port = port;
+        _tls = tls;
     }
 
     public int Port { get; }
@@ -45,7 +50,7 @@ public sealed class S3ServerProcess : IAsyncDisposable
     public string DataDirectory { get; }
 
     /// <summary>The endpoint to give the AWS SDK (path-style).</summary>
-    public string ServiceUrl => $"http://127.0.0.1:{Port}";
+    public string ServiceUrl => $"{(_tls is null ? "http" : "https")}://127.0.0.1:{Port}";
 
     public bool IsRunning
     {
@@ -58,11 +63,11 @@ public sealed class S3ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<S3ServerProcess> StartNewAsync()
+    public static async Task<S3ServerProcess> StartNewAsync(S3Tls? tls = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "broker-s3-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new S3ServerProcess(directory, LoopbackPort.Free());
+        var server = new S3ServerProcess(directory, LoopbackPort.Free(), tls);
         s_live.TryAdd(server, 0);
         try
         {
@@ -86,8 +91,9 @@ public sealed class S3ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        string[] tls = _tls is null ? [] : ["--cert", _tls.CertificateFile, "--key", _tls.KeyFile];
         foreach (var argument in new[] { "-d", DataDirectory, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                     "--no-vhost-buckets", "--configure-bucket", Bucket })
+                     "--no-vhost-buckets", "--configure-bucket", Bucket }.Concat(tls))
         {
             info.ArgumentList.Add(argument);
         }
@@ -109,7 +115,8 @@ public sealed class S3ServerProcess : IAsyncDisposable
             _process = process;
         }
 
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var http = _tls is null ? new HttpClient() : new HttpClient(_tls.TrustingHandler());
+        http.Timeout = TimeSpan.FromSeconds(2);
         var deadline = Stopwatch.StartNew();
         while (true)
         {
@@ -214,5 +221,22 @@ public sealed class S3ServerProcess : IAsyncDisposable
             return new StringBuilder().AppendJoin(Environment.NewLine, _output).ToString();
         }
     }
+}
 
+/// <summary>The PEM files s3rver serves https with: its certificate (for 127.0.0.1), its key, and the CA that issued it.</summary>
+public sealed record S3Tls(string CertificateFile, string KeyFile, string CaFile)
+{
+    /// <summary>A handler trusting <see cref="CaFile"/> only, for the test's own probes.</summary>
+    public SocketsHttpHandler TrustingHandler()
+    {
+        var policy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+        {
+            TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+        };
+        policy.CustomTrustStore.ImportFromPemFile(CaFile);
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.CertificateChainPolicy = policy;
+        return handler;
+    }
 }

@@ -6,9 +6,13 @@ extern alias storage;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using Broker.Security.Tests.Tls;
 using Broker.ServiceDefaults.Security.Acls;
 using Broker.Testing;
 using Grpc.Net.Client;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -18,7 +22,9 @@ namespace Broker.Security.Tests.Hosting;
 /// The broker with authentication on, as a deployment runs it: Storage, Ingest, Delivery and the schema registry,
 /// each on its own loopback ports (Kestrel: HTTP/1.1 for REST, h2c for gRPC), finding each other by address, on one
 /// Redis key prefix; API keys for a superuser (admin), two principals with no rights of their own (alice, bob) and
-/// the services' shared key.
+/// the services' shared key. With <see cref="TestCertificates"/>, every endpoint is https only (REST on HTTP/1.1, gRPC
+/// on HTTP/2, both over TLS with the test CA's server certificate) and the services call each other trusting that CA
+/// (Tls:CaCertificate).
 /// </summary>
 public sealed class SecureBroker : IAsyncDisposable
 {
@@ -30,9 +36,11 @@ public sealed class SecureBroker : IAsyncDisposable
 
     private readonly List<IAsyncDisposable> _services = [];
     private readonly WebApplicationFactory<storage::Program> _storage;
+    private readonly TestCertificates? _tls;
 
-    private SecureBroker(string redis, string prefix, IReadOnlyDictionary<string, string>? extra)
+    private SecureBroker(string redis, string prefix, IReadOnlyDictionary<string, string>? extra, TestCertificates? tls)
     {
+        _tls = tls;
         prefix = prefix.TrimEnd(':');
         var common = new Dictionary<string, string>
         {
@@ -42,6 +50,14 @@ public sealed class SecureBroker : IAsyncDisposable
             ["Auth:Superusers:0"] = "admin",
             ["Auth:ServiceKey"] = ServiceKey,
         };
+        if (tls is not null)
+        {
+            foreach (var (key, value) in tls.KestrelCertificate())
+            {
+                common[key] = value;
+            }
+            common["Tls:CaCertificate"] = tls.CaFile;
+        }
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             common[key] = value;
@@ -96,12 +112,18 @@ public sealed class SecureBroker : IAsyncDisposable
 
     public IServiceProvider DeliveryServices { get; }
 
-    public static SecureBroker Start(string redis, string prefix, IReadOnlyDictionary<string, string>? settings = null) => new(redis, prefix, settings);
+    public static SecureBroker Start(string redis, string prefix, IReadOnlyDictionary<string, string>? settings = null, TestCertificates? tls = null) =>
+        new(redis, prefix, settings, tls);
 
-    /// <summary>A REST client of one service, sending <paramref name="key"/> as a bearer credential (none when null).</summary>
-    public static HttpClient Http(Uri service, string? key)
+    /// <summary>
+    /// A REST client of one service, sending <paramref name="key"/> as a bearer credential (none when null), over
+    /// <paramref name="handler"/> when given (a TLS client's trust).
+    /// </summary>
+    public static HttpClient Http(Uri service, string? key, HttpMessageHandler? handler = null)
     {
-        var http = new HttpClient { BaseAddress = service, Timeout = TimeSpan.FromSeconds(30) };
+        var http = handler is null ? new HttpClient() : new HttpClient(handler);
+        http.BaseAddress = service;
+        http.Timeout = TimeSpan.FromSeconds(30);
         if (key is not null)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -109,10 +131,10 @@ public sealed class SecureBroker : IAsyncDisposable
         return http;
     }
 
-    /// <summary>A gRPC channel to one service whose calls carry <paramref name="key"/> (none when null).</summary>
-    public static GrpcChannel Channel(Uri service, string? key)
+    /// <summary>A gRPC channel to one service whose calls carry <paramref name="key"/> (none when null), over <paramref name="handler"/> when given.</summary>
+    public static GrpcChannel Channel(Uri service, string? key, HttpMessageHandler? handler = null)
     {
-        var handler = new SocketsHttpHandler();
+        handler ??= new SocketsHttpHandler();
         return GrpcChannel.ForAddress(service, new GrpcChannelOptions
         {
             HttpHandler = key is null ? handler : new Bearer(key) { InnerHandler = handler },
@@ -127,7 +149,7 @@ public sealed class SecureBroker : IAsyncDisposable
 
     public async Task ChangeAclAsync(HttpMethod method, object binding)
     {
-        using var admin = Http(StorageHttp, AdminKey);
+        using var admin = Http(StorageHttp, AdminKey, _tls?.TrustingHandler());
         using var request = new HttpRequestMessage(method, "/v1/acls") { Content = JsonContent.Create(binding) };
         using var response = await admin.SendAsync(request);
         Assert.True(response.IsSuccessStatusCode, $"{method} /v1/acls answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
@@ -150,13 +172,19 @@ public sealed class SecureBroker : IAsyncDisposable
     }
 
     private readonly List<IServiceProvider> _watchers = [];
+    private readonly List<IServiceProvider> _providers = [];
 
-    private static Uri Loopback() => new($"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
+    /// <summary>Every address any of the services listens on, as Kestrel reports them.</summary>
+    public IEnumerable<string> ListeningAddresses() =>
+        _providers.SelectMany(p => p.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses);
+
+    private Uri Loopback() => new($"{(_tls is null ? "http" : "https")}://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
 
     private WebApplicationFactory<T> Start<T>(Uri http, Uri? grpc, Dictionary<string, string> common, Dictionary<string, string> own) where T : class
     {
         var factory = new WebApplicationFactory<T>().WithWebHostBuilder(web =>
         {
+            // The endpoints the services' appsettings.json name, replaced: Kestrel serves TLS on one because its URL is https.
             web.UseSetting("Kestrel:Endpoints:Http:Url", http.ToString());
             web.UseSetting("Kestrel:Endpoints:Http:Protocols", "Http1");
             if (grpc is not null)
@@ -172,6 +200,7 @@ public sealed class SecureBroker : IAsyncDisposable
         factory.UseKestrel();
         factory.StartServer();
         _services.Add(factory);
+        _providers.Add(factory.Services);
         if (typeof(T) != typeof(storage::Program))
         {
             _watchers.Add(factory.Services);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
+using Broker.Security.Tests.Tls;
 using Broker.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -13,7 +14,8 @@ namespace Broker.Security.Tests.Hosting;
 
 /// <summary>
 /// An OIDC issuer as small as it can be and still be one: its discovery document and its signing keys (JWKS) over
-/// HTTP on a loopback port, and tokens signed with an RSA key the test made, as an identity provider would sign them.
+/// HTTP on a loopback port (HTTPS with a certificate of the test CA when <see cref="TestCertificates"/> are given), and
+/// tokens signed with an RSA key the test made, as an identity provider would sign them.
 /// </summary>
 public sealed class TestIssuer : IAsyncDisposable
 {
@@ -31,13 +33,13 @@ public sealed class TestIssuer : IAsyncDisposable
     /// <summary>The issuer as a token names it (iss) and as Auth:Jwt:Authority names it.</summary>
     public string Authority => Url.ToString().TrimEnd('/');
 
-    public static async Task<TestIssuer> StartAsync()
+    public static async Task<TestIssuer> StartAsync(TestCertificates? tls = null)
     {
-        var url = new Uri($"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
+        var url = new Uri($"{(tls is null ? "http" : "https")}://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
         var builder = WebApplication.CreateBuilder();
         // Not the test folder's appsettings.json: it is a service's, copied there by the build, and its endpoints would override ours.
         builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection();
+        builder.Configuration.AddInMemoryCollection(tls?.KestrelCertificate().Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)));
         builder.WebHost.UseUrls(url.ToString());
         var app = builder.Build();
         var issuer = new TestIssuer(app, url);
