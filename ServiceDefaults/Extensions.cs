@@ -50,6 +50,11 @@ public static class ServiceDefaultsExtensions
                 context.ProblemDetails.Title = "The request is not valid.";
                 context.ProblemDetails.Detail = bad.InnerException is { } inner ? $"{bad.Message} {inner.Message}" : bad.Message;
             }
+            else if (context.ProblemDetails.Detail is null)
+            {
+                // The framework's own refusals (no route, wrong method, a body too large or not JSON) say what was wrong too.
+                context.ProblemDetails.Detail = FrameworkRefusals.Explain(context.HttpContext, context.ProblemDetails.Status);
+            }
         });
 
         // Socket transport knobs (receive-buffer behaviour, inline scheduling, IO queues) from "Kestrel:Transport".
