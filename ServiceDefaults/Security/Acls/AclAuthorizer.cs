@@ -77,7 +77,7 @@ public sealed class AclAuthorizer
         }
         if (audit)
         {
-            Audit(principal, type, name, operation, decision);
+            Audit(principal, type, Quote(name), operation, decision);
         }
         return decision;
     }
@@ -89,21 +89,32 @@ public sealed class AclAuthorizer
         {
             cache = _cache = new DecisionCache(snapshot);
         }
+        // The name is the caller's to choose (a gRPC field holds megabytes): one longer than any ACL names is decided
+        // every time, never kept, and quoted only in part, so neither the cache nor a refusal grows with it.
+        var cacheable = name.Length <= AclEntry.MaxNameLength;
         var key = new DecisionKey(principal, type, name, operation);
-        if (cache.Decisions.TryGetValue(key, out var cached))
+        if (cacheable && cache.Decisions.TryGetValue(key, out var cached))
         {
             return cached;
         }
         var (deny, allow) = snapshot.Find(principal, type, name, operation);
-        var what = $"Principal '{principal}' may not {AclEntry.Name(operation)} {AclEntry.Name(type)} '{name}'";
+        var quoted = Quote(name);
+        var what = $"Principal '{principal}' may not {AclEntry.Name(operation)} {AclEntry.Name(type)} '{quoted}'";
         var decision = deny is not null
             ? new AccessDecision(AccessOutcome.Denied, $"{what}: an ACL denies it ({deny}).")
             : allow is not null
                 ? new AccessDecision(AccessOutcome.Allowed, allow.ToString())
-                : new AccessDecision(AccessOutcome.Denied, $"{what}: no ACL allows it (it needs {AclEntry.Name(operation)} on {AclEntry.Name(type)} '{name}').");
-        cache.Decisions[key] = decision;
+                : new AccessDecision(AccessOutcome.Denied, $"{what}: no ACL allows it (it needs {AclEntry.Name(operation)} on {AclEntry.Name(type)} '{quoted}').");
+        if (cacheable)
+        {
+            cache.Decisions[key] = decision;
+        }
         return decision;
     }
+
+    /// <summary>A resource name as a message quotes it: whole up to the longest an ACL names, else its start and its length.</summary>
+    private static string Quote(string name) =>
+        name.Length <= AclEntry.MaxNameLength ? name : $"{name.AsSpan(0, 64)}… ({name.Length} characters)";
 
     private void Audit(string principal, AclResourceType type, string name, AclOperation operation, AccessDecision decision)
     {
