@@ -1,12 +1,14 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
 /// What the framework's own refusals say, which it answers with a status and a title only: no endpoint for the path
 /// (or none taking a body of that type), a method the path does not take, a body past the endpoint's limit, a body that
-/// is not JSON.
+/// is not JSON. And the limit itself: <see cref="WithRequestBodyLimit{TBuilder}"/> caps what a group of endpoints reads.
 /// </summary>
 public static class FrameworkRefusals
 {
@@ -33,6 +35,13 @@ public static class FrameworkRefusals
         };
     }
 
+    /// <summary>
+    /// Caps the request bodies the endpoints read at <paramref name="maxBytes"/> (Kestrel's default is 30 MB): a larger one
+    /// is refused with 413 before it is read, so no endpoint buffers more of a body than it can use.
+    /// </summary>
+    public static TBuilder WithRequestBodyLimit<TBuilder>(this TBuilder builder, long maxBytes) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new RequestBodyLimit(maxBytes));
+
     private static bool IsJson(string contentType)
     {
         var media = contentType.Split(';')[0].Trim();
@@ -40,4 +49,6 @@ public static class FrameworkRefusals
     }
 
     private static string Quote(string text) => text.Length <= QuotedLength ? text : string.Concat(text.AsSpan(0, QuotedLength), "…");
+
+    private sealed record RequestBodyLimit(long? MaxRequestBodySize) : IRequestSizeLimitMetadata;
 }
