@@ -81,6 +81,13 @@ public sealed class DeliveryOptions
     [Range(100, 3_600_000)]
     public int HttpSessionTimeoutMs { get; set; } = 60_000;
 
+    /// <summary>
+    /// The largest body a REST request may carry (a poll, the acks of a poll's records, an app's declaration, a replay); a
+    /// larger one is refused with 413 before it is read. Acks of Delivery:MaxPollRecords records take about 60 bytes each.
+    /// </summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxRequestBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Most records one HTTP poll returns.</summary>
     [Range(1, 100_000)]
     public int MaxPollRecords { get; set; } = 1_000;

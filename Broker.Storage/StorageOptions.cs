@@ -15,6 +15,13 @@ public sealed class StorageOptions
     [RegularExpression("^[A-Za-z0-9._-]{1,64}$")]
     public string KeyPrefix { get; set; } = "broker";
 
+    /// <summary>
+    /// The largest body a REST request may carry (a topic's settings, an ACL binding: a few hundred bytes each); a larger
+    /// one is refused with 413 before it is read.
+    /// </summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxRequestBytes { get; set; } = 64 * 1024;
+
     /// <summary>The largest record batch one append may carry (encoded bytes).</summary>
     [Range(1024, 256 * 1024 * 1024)]
     public int MaxBatchBytes { get; set; } = 8 * 1024 * 1024;

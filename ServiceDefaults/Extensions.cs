@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Broker.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -40,6 +41,9 @@ public static class ServiceDefaultsExtensions
 
         // Bad requests (malformed JSON, wrong types) answer problem details that say what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        // A number is a JSON number: "12" for a count is refused as the wrong type, as true or [] are (the web
+        // defaults would read it as 12).
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
         {
             if (context.Exception is BadHttpRequestException bad)
@@ -47,6 +51,11 @@ public static class ServiceDefaultsExtensions
                 context.ProblemDetails.Status = bad.StatusCode;
                 context.ProblemDetails.Title = "The request is not valid.";
                 context.ProblemDetails.Detail = bad.InnerException is { } inner ? $"{bad.Message} {inner.Message}" : bad.Message;
+            }
+            else if (context.ProblemDetails.Detail is null)
+            {
+                // The framework's own refusals (no route, wrong method, a body too large or not JSON) say what was wrong too.
+                context.ProblemDetails.Detail = FrameworkRefusals.Explain(context.HttpContext, context.ProblemDetails.Status);
             }
         });
 

@@ -10,6 +10,9 @@ public static partial class Names
 {
     public const int MaxLength = 249;
 
+    /// <summary>How much of a caller's text (a name, an id, a URL) a message quotes.</summary>
+    public const int QuotedLength = 100;
+
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial Regex Legal();
 
@@ -32,4 +35,12 @@ public static partial class Names
             ? null
             : $"'{name}' is not a legal {what} name: use ASCII letters, digits, '.', '_' and '-'.";
     }
+
+    /// <summary>
+    /// A caller's text as a message quotes it: whole up to <see cref="QuotedLength"/> characters, else its start and its
+    /// length, so that a refusal never grows with what it refuses.
+    /// </summary>
+    public static string Quote(string? text) => text is null ? ""
+        : text.Length <= QuotedLength ? text
+        : $"{text.AsSpan(0, QuotedLength)}… ({text.Length} characters)";
 }

@@ -62,10 +62,10 @@ internal static class AppsApi
             try
             {
                 subscriptions = AppSubscription.ParseHttp(given);
-                var problems = subscriptions.SelectMany(Check).ToArray();
-                if (problems.Length > 0)
+                var problems = subscriptions.SelectMany(Check).ToList();
+                if (problems.Count > 0)
                 {
-                    errors["subscriptions"] = problems;
+                    errors["subscriptions"] = GroupsApi.FirstOf(problems);
                 }
             }
             catch (Exception ex) when (ex is FormatException or InvalidOperationException)

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Broker.Contracts.Delivery;
+using Broker.Contracts.Naming;
 using Broker.Delivery.Consuming;
 using Broker.ServiceDefaults.Security;
 using Broker.ServiceDefaults.Security.Acls;
@@ -139,7 +140,8 @@ internal sealed class DeliveryGrpcService(
         {
             AckError = new AckError
             {
-                DeliveryId = deliveryId,
+                // Ids this service issues are short: a longer one is echoed only in part, so queued errors stay small.
+                DeliveryId = Names.Quote(deliveryId),
                 StatusCode = (int)(result.Malformed ? StatusCode.InvalidArgument : StatusCode.NotFound),
                 Message = result.Error,
             },

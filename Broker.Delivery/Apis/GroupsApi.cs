@@ -124,7 +124,7 @@ internal static class GroupsApi
         {
             if (!DeliveryId.TryParse(id, out var parsed))
             {
-                malformed.Add($"'{id}' is not a delivery id.");
+                malformed.Add($"'{Names.Quote(id)}' is not a delivery id.");
                 continue;
             }
             var member = sessions.Find(parsed.MemberId);
@@ -143,7 +143,7 @@ internal static class GroupsApi
         }
         if (malformed.Count > 0)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["ack"] = [.. malformed] }, title: "The acknowledgement is not valid.");
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["ack"] = FirstOf(malformed) }, title: "The acknowledgement is not valid.");
         }
         if (unknown.Count > 0)
         {
@@ -160,6 +160,10 @@ internal static class GroupsApi
         }
         return TypedResults.Ok(new AckResponse(acked, nacked));
     }
+
+    /// <summary>The first ten of a refusal's reasons and how many there are: a refusal does not grow with the request it refuses.</summary>
+    internal static string[] FirstOf(IReadOnlyList<string> reasons) =>
+        reasons.Count <= 10 ? [.. reasons] : [.. reasons.Take(10), $"({reasons.Count} in all.)"];
 
     public static async Task<Results<Ok<GroupDescription>, ValidationProblem, ProblemHttpResult>> DescribeGroup(
         string group, IGroupCoordinator coordinator, StorageAccess.LogClient log, CancellationToken cancellationToken)

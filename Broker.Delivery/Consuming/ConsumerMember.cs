@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Broker.Contracts.Batches;
 using Broker.Contracts.Delivery;
+using Broker.Contracts.Naming;
 using Broker.Delivery.Groups;
 using Broker.Delivery.Telemetry;
 
@@ -274,7 +275,7 @@ internal sealed class ConsumerMember : IDisposable
             }
             if (record!.State != RecordState.InFlight || !DeliveryId.TryParse(deliveryId, out var id) || id.Attempt != record.Attempts)
             {
-                return AckResult.Unknown($"Delivery '{deliveryId}' is not awaiting an answer: a later attempt of the record is due or under way.");
+                return AckResult.Unknown($"Delivery '{Names.Quote(deliveryId)}' is not awaiting an answer: a later attempt of the record is due or under way.");
             }
             Fail(partition!, record, string.IsNullOrEmpty(error) ? "nacked" : error);
         }
@@ -290,7 +291,7 @@ internal sealed class ConsumerMember : IDisposable
             var (result, _, record) = Find(deliveryId);
             if (result.Ok && nack && (record!.State != RecordState.InFlight || !DeliveryId.TryParse(deliveryId, out var id) || id.Attempt != record.Attempts))
             {
-                return AckResult.Unknown($"Delivery '{deliveryId}' is not awaiting an answer: a later attempt of the record is due or under way.");
+                return AckResult.Unknown($"Delivery '{Names.Quote(deliveryId)}' is not awaiting an answer: a later attempt of the record is due or under way.");
             }
             return result;
         }
@@ -300,20 +301,20 @@ internal sealed class ConsumerMember : IDisposable
     {
         if (!DeliveryId.TryParse(deliveryId, out var id))
         {
-            return (AckResult.Invalid($"'{deliveryId}' is not a delivery id (member.partition.offset.attempt)."), null, null);
+            return (AckResult.Invalid($"'{Names.Quote(deliveryId)}' is not a delivery id (member.partition.offset.attempt)."), null, null);
         }
         if (id.MemberId != Id)
         {
-            return (AckResult.Unknown($"Delivery '{deliveryId}' was not made to this consumer."), null, null);
+            return (AckResult.Unknown($"Delivery '{Names.Quote(deliveryId)}' was not made to this consumer."), null, null);
         }
         if (!_partitions.TryGetValue(id.Partition, out var partition))
         {
-            return (AckResult.Unknown($"Delivery '{deliveryId}' is unknown: partition {id.Partition} is not this consumer's (any more); the record will be delivered again."), null, null);
+            return (AckResult.Unknown($"Delivery '{Names.Quote(deliveryId)}' is unknown: partition {id.Partition} is not this consumer's (any more); the record will be delivered again."), null, null);
         }
         var record = partition.Find(id.Offset);
         if (record is null || record.State is RecordState.Settled or RecordState.Fresh || id.Attempt > record.Attempts)
         {
-            return (AckResult.Unknown($"Delivery '{deliveryId}' is unknown: never made, or already acked."), null, null);
+            return (AckResult.Unknown($"Delivery '{Names.Quote(deliveryId)}' is unknown: never made, or already acked."), null, null);
         }
         return (AckResult.Done, partition, record);
     }

@@ -158,9 +158,10 @@ public static class DeliveryServiceExtensions
 
     public static WebApplication MapDeliveryApi(this WebApplication app)
     {
-        app.MapGroupsApi();
-        app.MapReplaysApi();
-        app.MapAppsApi();
+        var maxRequestBytes = app.Services.GetRequiredService<IOptions<DeliveryOptions>>().Value.MaxRequestBytes;
+        app.MapGroupsApi().WithRequestBodyLimit(maxRequestBytes);
+        app.MapReplaysApi().WithRequestBodyLimit(maxRequestBytes);
+        app.MapAppsApi().WithRequestBodyLimit(maxRequestBytes);
         app.MapGrpcService<DeliveryGrpcService>();
         return app;
     }

@@ -15,12 +15,19 @@ public sealed class OutboundPolicy(IOptionsMonitor<OutboundOptions> options, IHo
 
     public int MaxResponseBytes => Current().Source?.MaxResponseBytes ?? new OutboundOptions().MaxResponseBytes;
 
+    /// <summary>The longest target URL Delivery takes (what browsers and proxies reliably pass on); a longer one is refused.</summary>
+    public const int MaxUrlLength = 2048;
+
     /// <summary>Why Delivery must not call <paramref name="url"/>, or null when it may.</summary>
     public string? Check(Uri url)
     {
         if (!url.IsAbsoluteUri || url.Scheme is not ("http" or "https"))
         {
             return "the target is an absolute http:// or https:// address.";
+        }
+        if (url.OriginalString.Length > MaxUrlLength)
+        {
+            return $"the URL is {url.OriginalString.Length} characters long; the most Delivery takes (OutboundPolicy.MaxUrlLength) is {MaxUrlLength}.";
         }
         if (url.UserInfo.Length > 0)
         {

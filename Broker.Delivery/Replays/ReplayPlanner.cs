@@ -38,9 +38,13 @@ public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, 
         var topic = await log.DescribeAsync(request.Topic!, cancellationToken)
             ?? throw new ReplayRefusedException(404, "Topic not found.", $"Topic '{request.Topic}' does not exist.");
         var partitions = request.Partitions ?? [.. Enumerable.Range(0, topic.Partitions)];
-        if (partitions.Count == 0 || partitions.Any(p => p < 0 || p >= topic.Partitions))
+        var outside = partitions.Where(p => p < 0 || p >= topic.Partitions).ToList();
+        if (partitions.Count == 0 || outside.Count > 0)
         {
-            throw Invalid("partitions", $"Topic '{topic.Name}' has partitions 0 to {topic.Partitions - 1}; got [{string.Join(",", partitions)}].");
+            // The ones it does not have, ten at most: the refusal does not grow with the list.
+            throw Invalid("partitions", $"Topic '{topic.Name}' has partitions 0 to {topic.Partitions - 1}; "
+                + (outside.Count == 0 ? "name at least one, or leave partitions out for all."
+                    : $"it has no partition {string.Join(", ", outside.Take(10))}{(outside.Count > 10 ? $" ({outside.Count} in all)" : "")}."));
         }
 
         var ranges = new List<ReplayPartition>(partitions.Count);
@@ -167,7 +171,7 @@ public sealed class ReplayPlanner(LogClient log, IGroupCoordinator coordinator, 
         {
             if (!(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
             {
-                Add("target.url", $"target.url must be an absolute http or https address; got '{OutboundPolicy.Redact(url)}'.");
+                Add("target.url", $"target.url must be an absolute http or https address; got '{Names.Quote(OutboundPolicy.Redact(url))}'.");
             }
             else if (outbound.Check(uri) is { } refusal)
             {

@@ -196,7 +196,8 @@ public sealed record ProduceHttpResponse(IReadOnlyList<HttpOffset> Offsets);
 
 public sealed record HttpOffset(int Partition, long Offset);
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+// Numbers strict, as on every other REST path: a partition of "1" is the wrong type, not partition 1.
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(ProduceHttpRequest))]
 [JsonSerializable(typeof(ProduceHttpResponse))]
 internal sealed partial class IngestJsonContext : JsonSerializerContext;

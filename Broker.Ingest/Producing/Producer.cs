@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Broker.Contracts.Batches;
+using Broker.Contracts.Naming;
 using Broker.Contracts.Partitioning;
 using Broker.Ingest.Schemas;
 using Broker.Ingest.Telemetry;
@@ -47,6 +48,11 @@ public sealed class Producer(
         long bytes;
         try
         {
+            // No topic has a name the rules refuse: said as such, without asking Storage.
+            if (Names.Check(topicName) is { } nameError)
+            {
+                throw new ProduceException(ProduceError.InvalidArgument, nameError);
+            }
             bytes = Check(records);
             var topic = await topics.FindAsync(topicName, cancellationToken)
                 ?? throw new ProduceException(ProduceError.TopicNotFound, $"Topic '{topicName}' does not exist.");

@@ -61,7 +61,9 @@ public static class AvroCanonicalForm
             parsed = global::Avro.Schema.Parse(schemaText);
         }
         catch (Exception ex) when (ex is global::Avro.AvroException or global::Avro.SchemaParseException or Newtonsoft.Json.JsonException
-            or ArgumentException or InvalidOperationException or FormatException or NullReferenceException)
+            or ArgumentException or InvalidOperationException or FormatException or NullReferenceException
+            // A number no int holds where Apache.Avro reads one (a decimal's precision or scale of 2^31): OverflowException.
+            or ArithmeticException)
         {
             throw new InvalidSchemaException($"Invalid schema: {ex.Message}", ex);
         }
@@ -115,7 +117,7 @@ public static class AvroCanonicalForm
             }
         }
         catch (Exception ex) when (ex is global::Avro.AvroException or Newtonsoft.Json.JsonException or ArgumentException
-            or InvalidOperationException or NullReferenceException)
+            or InvalidOperationException or NullReferenceException or FormatException or ArithmeticException)
         {
             // Falls through to the refusal below.
         }

@@ -126,8 +126,9 @@ public static class StorageServiceExtensions
 
     public static WebApplication MapStorageApi(this WebApplication app)
     {
-        app.MapTopicsApi();
-        app.MapAclsApi();
+        var maxRequestBytes = app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.MaxRequestBytes;
+        app.MapTopicsApi().WithRequestBodyLimit(maxRequestBytes);
+        app.MapAclsApi().WithRequestBodyLimit(maxRequestBytes);
         app.MapGrpcService<LogGrpcService>();
         app.MapGrpcService<AclGrpcService>();
         return app;

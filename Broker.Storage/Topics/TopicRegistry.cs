@@ -14,15 +14,17 @@ public sealed class TopicRegistry(
     ITopicStore store, IHotTier hotTier, TimeProvider time, IOptions<StorageOptions> options, ILogger<TopicRegistry> logger,
     Tiering.ColdTier? coldTier = null)
 {
-    private readonly ConcurrentDictionary<string, (TopicConfig? Config, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (TopicConfig Config, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
     private const int MaxUpdateAttempts = 20;
-    private readonly int _maxCachedEntries = (2 * options.Value.MaxTopics) + 1000;
     private readonly long _cacheTicks = TimeSpan.FromSeconds(options.Value.TopicCacheSeconds).Ticks;
 
-    /// <summary>The topic, from the cache when fresh. Null when it does not exist.</summary>
+    /// <summary>
+    /// The topic, from the cache when fresh. Null when it does not exist. Only topics are kept, never a miss: the names
+    /// asked for are the callers' to choose, so a cache of each would grow without bound. A name the rules refuse is not
+    /// looked up at all: no topic has one.
+    /// </summary>
     public async ValueTask<TopicConfig?> FindAsync(string name, CancellationToken cancellationToken, bool refresh = false)
     {
-        // A name no topic can have (any length a request carries) is neither looked up nor remembered.
         if (TopicValidation.CheckName(name) is not null)
         {
             return null;
@@ -33,22 +35,20 @@ public sealed class TopicRegistry(
             return cached.Config;
         }
         var config = await store.GetAsync(name, cancellationToken);
-        // Topics are bounded (Storage:MaxTopics); names asked for that do not exist are not, so few of them are kept.
-        if (config is not null || _cache.Count < _maxCachedEntries)
-        {
-            _cache[name] = (config, now + _cacheTicks);
-        }
-        else
+        if (config is null)
         {
             _cache.TryRemove(name, out _);
+            return null;
         }
+        _cache[name] = (config, now + _cacheTicks);
         return config;
     }
 
-    /// <summary>The topic, or a TopicNotFound error.</summary>
+    /// <summary>The topic, or a TopicNotFound error (whose message quotes a name the rules refuse only as far as they do).</summary>
     public async ValueTask<TopicConfig> GetAsync(string name, CancellationToken cancellationToken, bool refresh = false) =>
         await FindAsync(name, cancellationToken, refresh)
-        ?? throw new LogException(LogError.TopicNotFound, $"Topic '{name}' does not exist.");
+        ?? throw new LogException(LogError.TopicNotFound,
+            TopicValidation.CheckName(name) is { } illegal ? $"No such topic: {illegal}" : $"Topic '{name}' does not exist.");
 
     /// <summary>The topic and a partition number known to be in it (re-reading once, in case partitions were added).</summary>
     public async ValueTask<TopicConfig> GetPartitionAsync(string name, int partition, CancellationToken cancellationToken)

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 using SchemaRegistry.Registry;
 using SchemaRegistry.Storage;
 
@@ -124,14 +126,24 @@ internal static class RegistryHttp
 /// in time, 500 "Internal Server Error" for anything else. What failed (exception, endpoint, client internals)
 /// goes to the log only, never into the answer.
 /// </summary>
-internal sealed class RegistryErrors(RequestDelegate next, ILogger<RegistryErrors> logger)
+internal sealed class RegistryErrors(RequestDelegate next, ILogger<RegistryErrors> logger, IOptions<SchemaRegistryOptions> options)
 {
+    /// <summary>
+    /// The largest body a request may carry: a schema of SchemaRegistry:MaxSchemaBytes however its client escapes it
+    /// in JSON (" for a quote is 6 bytes), and the rest of the request. A larger one is refused before it is read.
+    /// </summary>
+    private readonly long _maxBodyBytes = (6L * options.Value.MaxSchemaBytes) + (64 * 1024);
+
     public async Task InvokeAsync(HttpContext context)
     {
         if (ServiceDefaultsExtensions.IsInfrastructurePath(context.Request.Path))
         {
             await next(context);
             return;
+        }
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = _maxBodyBytes;
         }
         if (RegistryHttp.Negotiate(context.Request) is not { } responseType)
         {
@@ -151,6 +163,11 @@ internal sealed class RegistryErrors(RequestDelegate next, ILogger<RegistryError
         catch (RegistryException ex) when (!context.Response.HasStarted)
         {
             await RegistryHttp.WriteErrorAsync(context, ex.Status, ex.ErrorCode, ex.Message);
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted && ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await RegistryHttp.WriteErrorAsync(context, ex.StatusCode, ex.StatusCode,
+                $"The request body is larger than {_maxBodyBytes} bytes, the most a schema of SchemaRegistry:MaxSchemaBytes ({options.Value.MaxSchemaBytes}) takes as JSON.");
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {

@@ -36,9 +36,6 @@ public sealed class AclAuthorizer
 {
     private const int MaxCachedDecisions = 10_000;
 
-    /// <summary>Names longer than any resource's are decided each time, never kept: a request may carry a name of any length.</summary>
-    private const int MaxCachedNameLength = AclEntry.MaxNameLength;
-
     private readonly bool _open;
     private readonly HashSet<string> _superusers;
     private readonly IAclSource? _source;
@@ -92,12 +89,14 @@ public sealed class AclAuthorizer
         {
             cache = _cache = new DecisionCache(snapshot);
         }
+        // The name is the caller's to choose (a gRPC field holds megabytes): one longer than any ACL names is decided
+        // every time, never kept, and quoted only in part, so neither the cache nor a refusal grows with it.
+        var cacheable = name.Length <= AclEntry.MaxNameLength;
         var key = new DecisionKey(principal, type, name, operation);
-        if (cache.Decisions.TryGetValue(key, out var cached))
+        if (cacheable && cache.Decisions.TryGetValue(key, out var cached))
         {
             return cached;
         }
-        var cacheable = name.Length <= MaxCachedNameLength;
         var (deny, allow) = snapshot.Find(principal, type, name, operation);
         var shown = AclEntry.Show(name);
         var what = $"Principal '{principal}' may not {AclEntry.Name(operation)} {AclEntry.Name(type)} '{shown}'";
