@@ -1,50 +1,45 @@
-using Broker.AppHost;
-using Broker.AppHost.Resources;
-using Broker.AppHost.Running;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Configuration;
 
-// The whole broker with one command: `dotnet run --project AppHost`. Configuration: AppHost/appsettings.json,
-// AppHost__* variables, or --AppHost:Key=value arguments (see AppHostOptions).
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-builder.Logging.ClearProviders(); // AppHost speaks through its Terminal
-builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-builder.Services.AddOptions<AppHostOptions>().BindConfiguration(AppHostOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-// Time enough for every layer of resources to stop in turn.
-builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
-builder.Services.AddSingleton<Terminal>();
-builder.Services.AddSingleton(_ => new HttpClient { Timeout = TimeSpan.FromSeconds(5) });
-builder.Services.AddSingleton(sp =>
-{
-    var options = sp.GetRequiredService<IOptions<AppHostOptions>>().Value;
-    var servicesDirectory = options.ServicesDirectory ?? Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", ".."));
-    var configuration = new DirectoryInfo(AppContext.BaseDirectory).Name;
-    return ResourceModel.Build(options, RepositoryRoot(), servicesDirectory, configuration, sp.GetRequiredService<HttpClient>());
-});
-builder.Services.AddHostedService<Orchestrator>();
+// The whole broker with one command: `dotnet run --project AppHost`. Settings: AppHost/appsettings.json, AppHost__*
+// variables or --AppHost:Key=value arguments; each is described in the README ("Running it").
+var builder = DistributedApplication.CreateBuilder(args);
+var settings = builder.Configuration.GetSection("AppHost");
 
-try
+builder.AddBroker("broker", broker =>
 {
-    await builder.Build().RunAsync();
-    return 0;
-}
-catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException)
-{
-    Console.Error.WriteLine($"AppHost: {ex.Message}");
-    return 1;
-}
-
-// The repository's root (where Broker.slnx is), for the data folder; the current directory when run from elsewhere.
-static string RepositoryRoot()
-{
-    for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+    broker.DataDirectory = settings["DataDirectory"] is { Length: > 0 } data ? data : broker.DataDirectory;
+    broker.Replicas = settings.GetValue("Replicas", 1);
+    broker.DaprComponent = settings.GetValue("DaprComponent", false);
+    switch (settings["Redis:Mode"] ?? "executable")
     {
-        if (File.Exists(Path.Combine(folder.FullName, "Broker.slnx")))
-        {
-            return folder.FullName;
-        }
+        case "executable":
+            break; // redis-server from PATH; without one, the services' stand-ins (the broker resource's log says so)
+        case "container":
+            broker.Redis = builder.AddRedis("redis").WithPersistence(TimeSpan.FromSeconds(1));
+            break;
+        case "external":
+            broker.Redis = builder.AddConnectionString("redis"); // the secret parameter ConnectionStrings:redis
+            break;
+        case "none":
+            broker.WithoutRedis = true;
+            break;
+        case var mode:
+            throw new DistributedApplicationException($"AppHost:Redis:Mode is '{mode}': it takes executable, container, external or none.");
     }
-    return Directory.GetCurrentDirectory();
-}
+    if (settings["S3:Bucket"] is { Length: > 0 } bucket)
+    {
+        broker.S3 = settings.GetValue("S3:Local", false)
+            ? new BrokerS3Options { Bucket = bucket, RunS3rver = true }
+            : new BrokerS3Options
+            {
+                Bucket = bucket,
+                ServiceUrl = settings["S3:ServiceUrl"] is { Length: > 0 } url ? url : null,
+                Region = settings["S3:Region"] is { Length: > 0 } region ? region : null,
+                ForcePathStyle = settings.GetValue("S3:ForcePathStyle", false),
+                AccessKey = builder.AddParameter("s3-access-key", secret: true),
+                SecretKey = builder.AddParameter("s3-secret-key", secret: true),
+            };
+    }
+});
+
+builder.Build().Run();
