@@ -7,9 +7,9 @@ public static class Brokerctl
 {
     public sealed record Result(int ExitCode, string Output, string Error);
 
-    public static async Task<Result> RunAsync(AppHostProcess host, string? input, params string[] arguments)
+    public static async Task<Result> RunAsync(BrokerApp host, string? input, params string[] arguments)
     {
-        var start = new ProcessStartInfo(AppHostProcess.DotnetPath(), [Build.Path("Brokerctl", "brokerctl.dll"), .. arguments])
+        var start = new ProcessStartInfo(Build.Dotnet(), [Build.Path("Brokerctl", "brokerctl.dll"), .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -34,7 +34,7 @@ public static class Brokerctl
     }
 
     /// <summary>Runs it and fails the test with its output unless it exits 0.</summary>
-    public static async Task<string> SucceedAsync(AppHostProcess host, string? input, params string[] arguments)
+    public static async Task<string> SucceedAsync(BrokerApp host, string? input, params string[] arguments)
     {
         var result = await RunAsync(host, input, arguments);
         Assert.True(result.ExitCode == 0, $"brokerctl {string.Join(' ', arguments)} exited {result.ExitCode}: {result.Output}{result.Error}");
