@@ -1,9 +1,11 @@
+using Broker.AppHost;
 using Microsoft.Extensions.Configuration;
 
 // The whole broker with one command: `dotnet run --project AppHost`. Settings: AppHost/appsettings.json, AppHost__*
 // variables or --AppHost:Key=value arguments; each is described in the README ("Running it").
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("AppHost");
+ConsoleProgress.Report(builder);
 
 builder.AddBroker("broker", broker =>
 {
