@@ -73,6 +73,10 @@ public static class BrokerBuilderExtensions
         }
 
         BrokerCommands.Add(storage, delivery);
+        // What a person opens: the registry's subjects, Storage's topics, Delivery's replay jobs.
+        registry.WithUrl(ReferenceExpression.Create($"{registry.GetEndpoint("http")}/subjects"), "Subjects");
+        storage.WithUrl(ReferenceExpression.Create($"{storage.GetEndpoint("http")}/v1/topics"), "Topics");
+        delivery.WithUrl(ReferenceExpression.Create($"{delivery.GetEndpoint("http")}/v1/replays"), "Replays");
         return builder.AddResource(broker)
             .WithInitialState(new CustomResourceSnapshot
             {
