@@ -4,7 +4,7 @@
 #   ./test.sh                                   # everything
 #   ./test.sh --filter "Category=Unit"          # extra arguments go to `dotnet test`
 #
-# Installs what the integration tests start themselves (redis-server, prometheus, the s3rver npm package) and the npm
+# Installs what the integration tests start themselves (redis-server, prometheus, chromium, the s3rver npm package) and the npm
 # client the registry tests drive (tests/SchemaRegistry.Tests/Client/kafkajs) when missing,
 # runs `dotnet test Broker.slnx -c Release` with TRX results, and ends with one line
 # "N passed, N failed, N skipped" summed over all test projects. Exits non-zero when `dotnet test` fails,
@@ -46,6 +46,11 @@ installing_prometheus=0
 if ! command -v prometheus >/dev/null 2>&1; then
   apt_packages+=(prometheus)
   installing_prometheus=1
+fi
+
+# A real browser for the dashboard test in tests/AppHost.Tests (Playwright drives Debian's chromium; its own download cannot work here).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_packages+=(chromium)
 fi
 
 if [[ ${#apt_packages[@]} -gt 0 ]]; then
