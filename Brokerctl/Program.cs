@@ -1,3 +1,4 @@
+using Broker.Ctl;
 using Broker.Ctl.Client;
 using Broker.Ctl.Commands;
 using Spectre.Console;
@@ -10,6 +11,8 @@ if (Console.IsOutputRedirected)
     // Read by a script or written to a file: tables as wide as they need.
     AnsiConsole.Profile.Width = 240;
 }
+// Whole-number options refuse what is not one naming the option (WholeNumbers).
+WholeNumbers.Register();
 var app = new CommandApp();
 app.Configure(config =>
 {
@@ -78,7 +81,7 @@ catch (CtlException ex)
 }
 catch (CommandAppException ex)
 {
-    Console.Error.WriteLine($"brokerctl: {ex.Message}");
+    Console.Error.WriteLine($"brokerctl: {WholeNumbers.Refusal(ex, args) ?? ex.Message}");
     return 2;
 }
 catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
