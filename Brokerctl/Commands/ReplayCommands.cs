@@ -172,7 +172,7 @@ internal static class ReplayStatus
                         await Poll();
                         bar.MaxValue = Math.Max(1, job.GetProperty("recordsTotal").GetInt64());
                         bar.Value = job.GetProperty("recordsDone").GetInt64();
-                        bar.Description = $"replay {id} {Output.Text(job, "state")} {Output.Number(job.GetProperty("recordsDone").GetInt64())} records";
+                        bar.Description = $"replay {id} {Output.Text(job, "state")} {Output.Count(job.GetProperty("recordsDone").GetInt64(), "record")}";
                         if (s_finished.Contains(Output.Text(job, "state")))
                         {
                             bar.Value = bar.MaxValue;

@@ -1,0 +1,64 @@
+using System.Globalization;
+using Broker.Security.Tests.Hosting;
+using Broker.Testing;
+using Xunit.Abstractions;
+
+namespace Broker.Security.Tests.Cli;
+
+/// <summary>
+/// What brokerctl prints for people, run as a process against a real broker: counts in the singular for one.
+/// </summary>
+[Collection(RedisCollection.Name)]
+public sealed class BrokerctlOutputTests(RedisFixture redis, ITestOutputHelper output) : IAsyncLifetime
+{
+    private SecureBroker _broker = null!;
+
+    public Task InitializeAsync()
+    {
+        _broker = SecureBroker.Start(redis.ConnectionString, redis.NewPrefix("brokerctl-output"));
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _broker.DisposeAsync();
+
+    [Fact]
+    public async Task Counts_of_one_are_singular_and_others_plural()
+    {
+        Assert.Equal("Topic solo: 1 partition, compression none.", await LastLineAsync("topics", "create", "solo"));
+        Assert.Equal("Topic trio: 3 partitions, compression none.", await LastLineAsync("topics", "create", "trio", "--partitions", "3"));
+        Assert.StartsWith("Topic solo: 1 partition, retention ", await SucceedAsync("topics", "describe", "solo"), StringComparison.Ordinal);
+
+        await SucceedAsync("produce", "solo", """{"id":1}""");
+        Assert.Equal("1 record from solo as group g.", await LastLineAsync("consume", "solo", "--group", "g", "--wait-ms", "500"));
+        Assert.Equal("0 records from solo as group g.", await LastLineAsync("consume", "solo", "--group", "g", "--wait-ms", "200"));
+        Assert.Equal("Group g: lag 0 over 1 topic.", await LastLineAsync("groups", "describe", "g"));
+
+        // More than 20 records are counted rather than listed.
+        Assert.Equal("21 records produced to solo (1 partition).",
+            await LastLineAsync(["produce", "solo", .. Enumerable.Range(1, 21).Select(i => i.ToString(CultureInfo.InvariantCulture))]));
+
+        Assert.Equal("0 ACLs.", await LastLineAsync("acls", "list", "--principal", "carol"));
+        await SucceedAsync("acls", "add", "carol", "--topic", "solo", "--operation", "read");
+        Assert.Equal("1 ACL.", await LastLineAsync("acls", "list", "--principal", "carol"));
+        await SucceedAsync("acls", "add", "carol", "--topic", "trio", "--operation", "read");
+        Assert.Equal("2 ACLs.", await LastLineAsync("acls", "list", "--principal", "carol"));
+    }
+
+    private Dictionary<string, string> Environment() => new() { ["BROKER_TOKEN"] = SecureBroker.AdminKey };
+
+    private async Task<string> LastLineAsync(params string[] arguments) =>
+        (await SucceedAsync(arguments)).TrimEnd().Split('\n')[^1].TrimEnd('\r');
+
+    /// <summary>Runs brokerctl pointed at this test's broker as the superuser and fails the test unless it exits 0.</summary>
+    private async Task<string> SucceedAsync(params string[] arguments)
+    {
+        var result = await BrokerctlProcess.RunAsync(Environment(),
+        [
+            .. arguments, "--storage", _broker.StorageHttp.ToString(), "--ingest", _broker.IngestHttp.ToString(),
+            "--ingest-grpc", _broker.IngestGrpc.ToString(), "--delivery", _broker.DeliveryHttp.ToString(), "--registry", _broker.Registry.ToString(),
+        ]);
+        output.WriteLine($"brokerctl {string.Join(' ', arguments)}: exit {result.ExitCode}\n{result.Output}{result.Error}");
+        Assert.True(result.ExitCode == 0, $"brokerctl {string.Join(' ', arguments)}: {result}");
+        return result.Output;
+    }
+}
