@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Broker.Security.Tests.Hosting;
 using Broker.Testing;
 using Xunit.Abstractions;
@@ -6,7 +7,8 @@ using Xunit.Abstractions;
 namespace Broker.Security.Tests.Cli;
 
 /// <summary>
-/// What brokerctl prints for people, run as a process against a real broker: counts in the singular for one.
+/// What brokerctl prints for people, run as a process against a real broker: counts in the singular for one, and a
+/// finished replay's rate over its whole run.
 /// </summary>
 [Collection(RedisCollection.Name)]
 public sealed class BrokerctlOutputTests(RedisFixture redis, ITestOutputHelper output) : IAsyncLifetime
@@ -42,6 +44,46 @@ public sealed class BrokerctlOutputTests(RedisFixture redis, ITestOutputHelper o
         Assert.Equal("1 ACL.", await LastLineAsync("acls", "list", "--principal", "carol"));
         await SucceedAsync("acls", "add", "carol", "--topic", "trio", "--operation", "read");
         Assert.Equal("2 ACLs.", await LastLineAsync("acls", "list", "--principal", "carol"));
+    }
+
+    [Fact]
+    public async Task A_finished_replay_shows_its_rate_over_the_whole_run()
+    {
+        await SucceedAsync("topics", "create", "history", "--partitions", "2");
+        await SucceedAsync(["produce", "history", .. Enumerable.Range(1, 500).Select(i => $"{{\"id\":{i}}}")]);
+
+        var id = JsonDocument.Parse(await SucceedAsync("replay", "start", "history", "--verify", "--from-offset", "0", "--json"))
+            .RootElement.GetProperty("id").GetString()!;
+        JsonElement job;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((job = JsonDocument.Parse(await SucceedAsync("replay", "status", id, "--json")).RootElement).GetProperty("state").GetString() != "completed")
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"The replay did not complete: {job}");
+            await Task.Delay(200);
+        }
+        // Delivery's own rate is the last progress interval's, 0 once the job is done: the table shows the whole run's.
+        Assert.Equal(0, job.GetProperty("recordsPerSecond").GetDouble());
+        var seconds = (job.GetProperty("finishedAt").GetDateTimeOffset() - job.GetProperty("startedAt").GetDateTimeOffset()).TotalSeconds;
+        var rate = Math.Round(500 / seconds, 1);
+        Assert.True(rate > 0, job.ToString());
+
+        var row = TableRow(await SucceedAsync("replay", "status", id), "records/s");
+
+        Assert.Equal("completed", row["state"]);
+        Assert.Equal("500", row["done"]);
+        Assert.Equal(rate.ToString(CultureInfo.InvariantCulture), row["records/s"]);
+        Assert.Equal("", row["eta s"]);
+    }
+
+    /// <summary>The cells of a Spectre table's first row, by column: the table is the one whose header names <paramref name="column"/>.</summary>
+    private static Dictionary<string, string> TableRow(string table, string column)
+    {
+        static string[] Cells(string line) => [.. line.Trim().Trim('│').Split('│').Select(c => c.Trim())];
+        var lines = table.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        var header = lines.FindIndex(l => l.Contains($" {column} ", StringComparison.Ordinal));
+        Assert.True(header >= 0, table);
+        // The header, a rule, then the row.
+        return Cells(lines[header]).Zip(Cells(lines[header + 2])).ToDictionary(c => c.First, c => c.Second);
     }
 
     private Dictionary<string, string> Environment() => new() { ["BROKER_TOKEN"] = SecureBroker.AdminKey };
