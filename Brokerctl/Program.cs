@@ -27,7 +27,8 @@ app.Configure(config =>
         topics.AddCommand<TopicsDeleteCommand>("delete").WithDescription("Delete a topic and its records");
     });
     config.AddCommand<ProduceCommand>("produce").WithDescription("Produce records: arguments, --file lines or stdin lines (Ingest)")
-        .WithExample("produce", "orders", "{\"id\":1}", "--key", "customer-7");
+        // Quoted as bash needs it: the example is meant to be pasted.
+        .WithExample("produce", "orders", "'{\"id\":1}'", "--key", "customer-7");
     config.AddCommand<ConsumeCommand>("consume").WithDescription("Consume as a group member, acking what is printed (Delivery)")
         .WithExample("consume", "orders", "--group", "billing", "--follow");
     config.AddBranch("groups", groups =>

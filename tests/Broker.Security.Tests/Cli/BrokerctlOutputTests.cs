@@ -7,8 +7,8 @@ using Xunit.Abstractions;
 namespace Broker.Security.Tests.Cli;
 
 /// <summary>
-/// What brokerctl prints for people, run as a process against a real broker: counts in the singular for one, and a
-/// finished replay's rate over its whole run.
+/// What brokerctl prints for people, run as a process against a real broker: counts in the singular for one, a
+/// finished replay's rate over its whole run, and help examples that paste into bash as they read.
 /// </summary>
 [Collection(RedisCollection.Name)]
 public sealed class BrokerctlOutputTests(RedisFixture redis, ITestOutputHelper output) : IAsyncLifetime
@@ -73,6 +73,24 @@ public sealed class BrokerctlOutputTests(RedisFixture redis, ITestOutputHelper o
         Assert.Equal("500", row["done"]);
         Assert.Equal(rate.ToString(CultureInfo.InvariantCulture), row["records/s"]);
         Assert.Equal("", row["eta s"]);
+    }
+
+    [Fact]
+    public async Task The_produce_example_in_the_help_pastes_into_bash_as_it_reads()
+    {
+        var help = await SucceedAsync("produce", "--help");
+        var lines = help.Split('\n').Select(l => l.Trim()).ToList();
+        var example = lines[lines.IndexOf("EXAMPLES:") + 1];
+        Assert.Equal("""brokerctl produce orders '{"id":1}' --key customer-7""", example);
+        await SucceedAsync("topics", "create", "orders");
+
+        var pasted = await BrokerctlProcess.RunInBashAsync(Environment(), $"{example} --ingest {_broker.IngestHttp}");
+        Assert.True(pasted.ExitCode == 0, pasted.ToString());
+
+        var consumed = await SucceedAsync("consume", "orders", "--group", "pasted", "--json", "--wait-ms", "500");
+        var record = JsonDocument.Parse(Assert.Single(consumed.Split('\n', StringSplitOptions.RemoveEmptyEntries))).RootElement;
+        Assert.Equal("customer-7", record.GetProperty("key").GetString());
+        Assert.Equal(1, record.GetProperty("value").GetProperty("id").GetInt32());
     }
 
     /// <summary>The cells of a Spectre table's first row, by column: the table is the one whose header names <paramref name="column"/>.</summary>
