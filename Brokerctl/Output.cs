@@ -36,4 +36,7 @@ public static class Output
         } : "";
 
     public static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>A count and what it counts, singular for one only: "1 topic", "0 topics", "1,000 records".</summary>
+    public static string Count(long count, string one, string? many = null) => $"{Number(count)} {(count == 1 ? one : many ?? one + "s")}";
 }

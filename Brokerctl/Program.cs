@@ -1,3 +1,4 @@
+using Broker.Ctl;
 using Broker.Ctl.Client;
 using Broker.Ctl.Commands;
 using Spectre.Console;
@@ -10,6 +11,8 @@ if (Console.IsOutputRedirected)
     // Read by a script or written to a file: tables as wide as they need.
     AnsiConsole.Profile.Width = 240;
 }
+// Whole-number options refuse what is not one naming the option (WholeNumbers).
+WholeNumbers.Register();
 var app = new CommandApp();
 app.Configure(config =>
 {
@@ -24,7 +27,8 @@ app.Configure(config =>
         topics.AddCommand<TopicsDeleteCommand>("delete").WithDescription("Delete a topic and its records");
     });
     config.AddCommand<ProduceCommand>("produce").WithDescription("Produce records: arguments, --file lines or stdin lines (Ingest)")
-        .WithExample("produce", "orders", "{\"id\":1}", "--key", "customer-7");
+        // Quoted as bash needs it: the example is meant to be pasted.
+        .WithExample("produce", "orders", "'{\"id\":1}'", "--key", "customer-7");
     config.AddCommand<ConsumeCommand>("consume").WithDescription("Consume as a group member, acking what is printed (Delivery)")
         .WithExample("consume", "orders", "--group", "billing", "--follow");
     config.AddBranch("groups", groups =>
@@ -78,7 +82,7 @@ catch (CtlException ex)
 }
 catch (CommandAppException ex)
 {
-    Console.Error.WriteLine($"brokerctl: {ex.Message}");
+    Console.Error.WriteLine($"brokerctl: {WholeNumbers.Refusal(ex, args) ?? ex.Message}");
     return 2;
 }
 catch (OperationCanceledException) when (cancellation.IsCancellationRequested)

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Broker.ServiceDefaults.Hosting;
 using Broker.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -38,6 +39,8 @@ public static class ServiceDefaultsExtensions
         builder.AddDefaultHealthChecks();
         builder.AddBrokerSecurity();
         builder.AddBrokerTls();
+        // A taken port is one line naming it and the setting that moves it, then exit code 1.
+        PortTakenServer.Decorate(builder.Services);
 
         // Bad requests (malformed JSON, wrong types) answer problem details that say what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

@@ -176,7 +176,7 @@ public sealed class AclsListCommand : AsyncCommand<AclListSettings>
                 Output.Text(acl, "principal"), Output.Text(acl.GetProperty("resource"), "type"), Output.Text(acl.GetProperty("resource"), "pattern"),
                 Output.Text(acl.GetProperty("resource"), "name"), Acls.Operations(acl), Output.Text(acl, "permission"),
             ]));
-        Output.Say($"{acls.GetArrayLength()} ACLs.");
+        Output.Say($"{Output.Count(acls.GetArrayLength(), "ACL")}.");
         return 0;
     }
 }

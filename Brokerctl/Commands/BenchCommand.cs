@@ -119,7 +119,7 @@ public sealed class BenchCommand : AsyncCommand<BenchSettings>
             var stored = described.GetProperty("partitionOffsets").EnumerateArray().Sum(p => p.GetProperty("endOffset").GetInt64() - p.GetProperty("startOffset").GetInt64());
             if (stored != settings.Records)
             {
-                throw new CtlException($"The topic holds {stored} records; {settings.Records} were sent.");
+                throw new CtlException($"The topic holds {Output.Count(stored, "record")}; {Output.Number(settings.Records)} {(settings.Records == 1 ? "was" : "were")} sent.");
             }
             Array.Sort(latencies);
             double Ms(double q) => Math.Round(latencies[Math.Clamp((int)Math.Ceiling(q * latencies.Length) - 1, 0, latencies.Length - 1)] * 1000.0 / Stopwatch.Frequency, 2);

@@ -98,7 +98,7 @@ public sealed class ConsumeCommand : AsyncCommand<ConsumeSettings>
             {
                 Output.Table(["partition", "offset", "key", "value", "attempt"], rows);
             }
-            Output.Say($"{Output.Number(seen)} records from {settings.Topic} as group {settings.Group}{(settings.NoAck ? " (not acked)" : "")}.");
+            Output.Say($"{Output.Count(seen, "record")} from {settings.Topic} as group {settings.Group}{(settings.NoAck ? " (not acked)" : "")}.");
         }
         return 0;
     }

@@ -32,7 +32,7 @@ public sealed class GroupsDescribeCommand : AsyncCommand<GroupSettings>
         }
         Output.Table(["topic", "partition", "committed", "end", "lag", "owner"], rows);
         var lag = group.GetProperty("topics").EnumerateArray().Sum(t => t.GetProperty("lag").GetInt64());
-        Output.Say($"Group {settings.Group}: lag {Output.Number(lag)} over {group.GetProperty("topics").GetArrayLength()} topics.");
+        Output.Say($"Group {settings.Group}: lag {Output.Number(lag)} over {Output.Count(group.GetProperty("topics").GetArrayLength(), "topic")}.");
         return 0;
     }
 }

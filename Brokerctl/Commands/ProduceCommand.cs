@@ -84,7 +84,7 @@ public sealed class ProduceCommand : AsyncCommand<ProduceSettings>
         }
         else
         {
-            Output.Say($"{Output.Number(offsets.Count)} records produced to {settings.Topic} ({offsets.Select(o => o.Partition).Distinct().Count()} partitions).");
+            Output.Say($"{Output.Count(offsets.Count, "record")} produced to {settings.Topic} ({Output.Count(offsets.Select(o => o.Partition).Distinct().Count(), "partition")}).");
         }
         return 0;
     }

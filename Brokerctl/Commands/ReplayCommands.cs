@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Globalization;
 using System.Text.Json;
 using Broker.Ctl.Client;
 using Spectre.Console;
@@ -138,12 +139,32 @@ internal static class ReplayStatus
         Output.Table(["id", "topic", "state", "done", "total", "percent", "records/s", "eta s"],
         [[
             Output.Text(job, "id"), Output.Text(job, "topic"), Output.Text(job, "state"), Output.Text(job, "recordsDone"), Output.Text(job, "recordsTotal"),
-            Output.Text(job, "percent"), Output.Text(job, "recordsPerSecond"), Output.Text(job, "etaSeconds"),
+            Output.Text(job, "percent"), Rate(job), Output.Text(job, "etaSeconds"),
         ]]);
         if (Output.Text(job, "error") is { Length: > 0 } error)
         {
             Output.Say($"error: {error}");
         }
+    }
+
+    /// <summary>
+    /// Records per second: while the job runs, Delivery's rate over its last progress interval; once it has finished
+    /// (Delivery says 0 then), the whole run's: the records done over the time from its start to its end. Blank for a
+    /// job that finished without starting.
+    /// </summary>
+    public static string Rate(JsonElement job)
+    {
+        if (!s_finished.Contains(Output.Text(job, "state")))
+        {
+            return Output.Text(job, "recordsPerSecond");
+        }
+        if (job.TryGetProperty("startedAt", out var started) && started.ValueKind == JsonValueKind.String
+            && job.TryGetProperty("finishedAt", out var finished) && finished.ValueKind == JsonValueKind.String
+            && (finished.GetDateTimeOffset() - started.GetDateTimeOffset()).TotalSeconds is var seconds and > 0)
+        {
+            return Math.Round(job.GetProperty("recordsDone").GetInt64() / seconds, 1).ToString(CultureInfo.InvariantCulture);
+        }
+        return "";
     }
 
     /// <summary>Polls the job twice a second with a progress bar (a line per poll with --json) until it ends; 1 when it failed.</summary>
@@ -172,7 +193,7 @@ internal static class ReplayStatus
                         await Poll();
                         bar.MaxValue = Math.Max(1, job.GetProperty("recordsTotal").GetInt64());
                         bar.Value = job.GetProperty("recordsDone").GetInt64();
-                        bar.Description = $"replay {id} {Output.Text(job, "state")} {Output.Number(job.GetProperty("recordsDone").GetInt64())} records";
+                        bar.Description = $"replay {id} {Output.Text(job, "state")} {Output.Count(job.GetProperty("recordsDone").GetInt64(), "record")}";
                         if (s_finished.Contains(Output.Text(job, "state")))
                         {
                             bar.Value = bar.MaxValue;

@@ -51,7 +51,7 @@ public sealed class TopicsCreateCommand : AsyncCommand<TopicCreateSettings>
         }
         else
         {
-            Output.Say($"Topic {settings.Topic}: {Output.Text(topic, "partitions")} partitions, compression {Output.Text(topic, "compression")}.");
+            Output.Say($"Topic {settings.Topic}: {Output.Count(topic.GetProperty("partitions").GetInt32(), "partition")}, compression {Output.Text(topic, "compression")}.");
         }
         return 0;
     }
@@ -91,7 +91,7 @@ public sealed class TopicsDescribeCommand : AsyncCommand<TopicSettings>
             Output.Json(topic);
             return 0;
         }
-        Output.Say($"Topic {Output.Text(topic, "name")}: {Output.Text(topic, "partitions")} partitions, retention {Output.Text(topic, "retentionMs")} ms, " +
+        Output.Say($"Topic {Output.Text(topic, "name")}: {Output.Count(topic.GetProperty("partitions").GetInt32(), "partition")}, retention {Output.Text(topic, "retentionMs")} ms, " +
                    $"compression {Output.Text(topic, "compression")}, max delivery attempts {Output.Text(topic, "maxDeliveryAttempts")}, " +
                    $"dead letters to {Output.Text(topic, "deadLetterTopic")}");
         if (topic.TryGetProperty("partitionOffsets", out var partitions) && partitions.ValueKind == JsonValueKind.Array)

@@ -15,15 +15,28 @@ public static class BrokerctlProcess
         public override string ToString() => $"exit {ExitCode}; stdout: {Output}; stderr: {Error}";
     }
 
-    public static async Task<Result> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static Task<Result> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        RunAsync(new ProcessStartInfo(DotnetPath(), [DllPath(), .. arguments]), environment, string.Join(' ', Redacted(arguments)));
+
+    /// <summary>
+    /// A command line as a user pastes it into bash: <paramref name="line"/> starts with "brokerctl ", which runs this
+    /// build of it; bash splits and unquotes the rest.
+    /// </summary>
+    public static Task<Result> RunInBashAsync(IReadOnlyDictionary<string, string> environment, string line)
     {
-        var start = new ProcessStartInfo(DotnetPath(), [DllPath(), .. arguments])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        Assert.StartsWith("brokerctl ", line, StringComparison.Ordinal);
+        var start = new ProcessStartInfo("bash", ["-c", $"\"$BROKERCTL_DOTNET\" \"$BROKERCTL_DLL\" {line["brokerctl ".Length..]}"]);
+        start.Environment["BROKERCTL_DOTNET"] = DotnetPath();
+        start.Environment["BROKERCTL_DLL"] = DllPath();
+        return RunAsync(start, environment, line["brokerctl ".Length..]);
+    }
+
+    private static async Task<Result> RunAsync(ProcessStartInfo start, IReadOnlyDictionary<string, string> environment, string shown)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.RedirectStandardInput = true;
+        start.UseShellExecute = false;
         foreach (var inherited in start.Environment.Keys.Where(k => k.StartsWith("BROKER_", StringComparison.Ordinal)).ToList())
         {
             start.Environment.Remove(inherited);
@@ -44,7 +57,7 @@ public static class BrokerctlProcess
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"brokerctl {string.Join(' ', Redacted(arguments))} ran over 90 s.");
+            throw new TimeoutException($"brokerctl {shown} ran over 90 s.");
         }
         return new Result(process.ExitCode, await output, await error);
     }
