@@ -34,7 +34,7 @@ public readonly record struct AccessDecision(AccessOutcome Outcome, string Messa
 /// </summary>
 public sealed class AclAuthorizer
 {
-    private const int MaxCachedDecisions = 10_000;
+    internal const int MaxCachedDecisions = 10_000;
 
     private readonly bool _open;
     private readonly HashSet<string> _superusers;
@@ -85,7 +85,8 @@ public sealed class AclAuthorizer
     private AccessDecision Decide(AclSnapshot snapshot, string principal, AclResourceType type, string name, AclOperation operation)
     {
         var cache = _cache;
-        if (!ReferenceEquals(cache.Snapshot, snapshot) || cache.Decisions.Count > MaxCachedDecisions)
+        // Its own count, not the dictionary's: ConcurrentDictionary.Count takes every one of its locks, on every check.
+        if (!ReferenceEquals(cache.Snapshot, snapshot) || cache.Count > MaxCachedDecisions)
         {
             cache = _cache = new DecisionCache(snapshot);
         }
@@ -107,7 +108,7 @@ public sealed class AclAuthorizer
                 : new AccessDecision(AccessOutcome.Denied, $"{what}: no ACL allows it (it needs {AclEntry.Name(operation)} on {AclEntry.Name(type)} '{shown}').");
         if (cacheable)
         {
-            cache.Decisions[key] = decision;
+            cache.Add(key, decision);
         }
         return decision;
     }
@@ -127,10 +128,26 @@ public sealed class AclAuthorizer
 
     private readonly record struct DecisionKey(string Principal, AclResourceType Type, string Name, AclOperation Operation);
 
+    /// <summary>How many decisions the cache holds now (for tests: it is bounded, and what fills it).</summary>
+    internal int CachedDecisions => _cache.Count;
+
+    /// <summary>The decisions made on one snapshot, and how many: counted as they are added, so a check reads one field.</summary>
     private sealed class DecisionCache(AclSnapshot? snapshot)
     {
+        private int _count;
+
         public AclSnapshot? Snapshot { get; } = snapshot;
 
         public ConcurrentDictionary<DecisionKey, AccessDecision> Decisions { get; } = new();
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Add(DecisionKey key, AccessDecision decision)
+        {
+            if (Decisions.TryAdd(key, decision))
+            {
+                Interlocked.Increment(ref _count);
+            }
+        }
     }
 }

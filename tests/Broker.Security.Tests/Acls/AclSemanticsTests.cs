@@ -139,6 +139,35 @@ public sealed class AclSemanticsTests
         Assert.False(May(authorizer, "alice", AclResourceType.Topic, "t", AclOperation.Read));
     }
 
+    [Fact]
+    public void The_decision_cache_is_bounded_and_starts_afresh_past_its_bound_deciding_the_same_from_every_thread()
+    {
+        var authorizer = Authorizer(new Source(new AclSnapshot(1, [Allow("alice", AclResourceType.Topic, "even-", AclOperation.Read, AclPatternType.Prefixed)])));
+        var names = Enumerable.Range(0, (AclAuthorizer.MaxCachedDecisions * 2) + 500).Select(i => i % 2 == 0 ? $"even-{i}" : $"odd-{i}").ToList();
+        var wrong = 0;
+        var largest = 0;
+        Parallel.ForEach(names, new ParallelOptions { MaxDegreeOfParallelism = 4 }, name =>
+        {
+            if (May(authorizer, "alice", AclResourceType.Topic, name, AclOperation.Read) != name.StartsWith("even-", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref wrong);
+            }
+            var held = authorizer.CachedDecisions;
+            int seen;
+            while (held > (seen = Volatile.Read(ref largest)) && Interlocked.CompareExchange(ref largest, held, seen) != seen)
+            {
+            }
+        });
+        Assert.Equal(0, wrong);
+        // Swapped once past the bound: threads racing the swap may each add one more before it, no more.
+        Assert.InRange(largest, AclAuthorizer.MaxCachedDecisions, AclAuthorizer.MaxCachedDecisions + 8);
+        Assert.InRange(authorizer.CachedDecisions, 1, AclAuthorizer.MaxCachedDecisions + 8);
+        var before = authorizer.CachedDecisions;
+        Assert.True(May(authorizer, "alice", AclResourceType.Topic, names[0], AclOperation.Read));
+        Assert.True(May(authorizer, "alice", AclResourceType.Topic, names[0], AclOperation.Read)); // kept once, counted once
+        Assert.InRange(authorizer.CachedDecisions, before, before + 1);
+    }
+
     [Theory]
     [InlineData("alice", "topic", "orders", "literal", null)]
     [InlineData("*", "group", "*", "literal", null)]
