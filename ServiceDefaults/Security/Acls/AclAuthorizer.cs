@@ -55,7 +55,8 @@ public sealed class AclAuthorizer
     /// <summary>True when no credential is configured: everyone may do everything.</summary>
     public bool IsOpen => _open;
 
-    public AccessDecision Check(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation, bool audit = true)
+    /// <summary>The decision, counted and audited, from the cache when it was made on these ACLs before.</summary>
+    public AccessDecision Check(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation)
     {
         if (_open)
         {
@@ -75,11 +76,32 @@ public sealed class AclAuthorizer
         {
             decision = Decide(snapshot, principal, type, name, operation);
         }
-        if (audit)
-        {
-            Audit(principal, type, name, operation, decision);
-        }
+        Audit(principal, type, name, operation, decision);
         return decision;
+    }
+
+    /// <summary>
+    /// Whether the caller may, for filtering what a list shows: neither counted nor audited (a list is not a request for
+    /// each thing in it), and decided from the ACLs without the cache, which one list of 10,000 topics would fill with
+    /// one caller's decisions and so throw away everyone else's. No while the ACLs are not loaded.
+    /// </summary>
+    public bool Allows(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation)
+    {
+        if (_open || user.IsService())
+        {
+            return true;
+        }
+        var principal = user.Name();
+        if (_superusers.Contains(principal))
+        {
+            return true;
+        }
+        if (_source?.Current is not { } snapshot)
+        {
+            return false;
+        }
+        var (deny, allow) = snapshot.Find(principal, type, name, operation);
+        return deny is null && allow is not null;
     }
 
     private AccessDecision Decide(AclSnapshot snapshot, string principal, AclResourceType type, string name, AclOperation operation)

@@ -168,6 +168,29 @@ public sealed class AclSemanticsTests
         Assert.InRange(authorizer.CachedDecisions, before, before + 1);
     }
 
+    [Fact]
+    public void Filtering_a_list_neither_fills_nor_flushes_the_decision_cache()
+    {
+        var authorizer = Authorizer(new Source(new AclSnapshot(1, [
+            Allow("alice", AclResourceType.Topic, "even-", AclOperation.Describe, AclPatternType.Prefixed),
+            Deny("alice", AclResourceType.Topic, "even-1", AclOperation.Describe, AclPatternType.Prefixed),
+            Allow("bob", AclResourceType.Topic, "t", AclOperation.Read),
+        ])));
+        var access = new AccessControl(authorizer, new ProblemDetailsRefusals());
+        Assert.True(May(authorizer, "bob", AclResourceType.Topic, "t", AclOperation.Read));
+        var held = authorizer.CachedDecisions;
+
+        // One GET /v1/topics on a broker with more topics than the cache holds, by a principal who is no superuser.
+        var names = Enumerable.Range(0, AclAuthorizer.MaxCachedDecisions + 5_000).Select(i => i % 2 == 0 ? $"even-{i}" : $"odd-{i}").ToList();
+        var alice = Principals.Create("alice", "test");
+        var shown = names.Where(n => access.Allows(alice, AclResourceType.Topic, n, AclOperation.Describe)).ToList();
+
+        Assert.Equal(names.Where(n => n.StartsWith("even-", StringComparison.Ordinal) && !n.StartsWith("even-1", StringComparison.Ordinal)), shown);
+        Assert.Equal(held, authorizer.CachedDecisions);
+        Assert.True(access.Allows(Principals.Create("root", "test"), AclResourceType.Topic, "odd-1", AclOperation.Describe));
+        Assert.False(new AccessControl(Authorizer(new Source(null)), new ProblemDetailsRefusals()).Allows(alice, AclResourceType.Topic, "even-0", AclOperation.Describe));
+    }
+
     [Theory]
     [InlineData("alice", "topic", "orders", "literal", null)]
     [InlineData("*", "group", "*", "literal", null)]
