@@ -27,6 +27,8 @@ public class SecurityBenchmarks
     private sealed class Source(AclSnapshot snapshot) : IAclSource
     {
         public AclSnapshot? Current { get; } = snapshot;
+
+        public Task Loaded => Task.CompletedTask;
     }
 
     private sealed class Meters : IMeterFactory

@@ -8,8 +8,11 @@ namespace Broker.ServiceDefaults.Security.Acls;
 /// <summary>Where the ACLs come from: Storage keeps them, every other service watches Storage's.</summary>
 public interface IAclSource
 {
-    /// <summary>The ACLs now; null until they have been loaded once.</summary>
+    /// <summary>The ACLs now; null until they have been loaded once. A change is a new snapshot (a new reference).</summary>
     AclSnapshot? Current { get; }
+
+    /// <summary>Completes once the ACLs have been loaded (<see cref="Current"/> is never null again).</summary>
+    Task Loaded { get; }
 }
 
 public enum AccessOutcome
@@ -54,6 +57,17 @@ public sealed class AclAuthorizer
 
     /// <summary>True when no credential is configured: everyone may do everything.</summary>
     public bool IsOpen => _open;
+
+    /// <summary>The ACLs checks read now (null before they are loaded, and on an open broker): a new one when they change.</summary>
+    public AclSnapshot? Acls => _open ? null : _source?.Current;
+
+    /// <summary>
+    /// Completes once checks can be decided: at once on an open broker (or one with no ACL source), else when the ACLs
+    /// are first loaded. Work that runs by itself (a Dapr app's subscriptions, a replay) waits for it, since until then
+    /// every check of a principal answers <see cref="AccessOutcome.Unavailable"/>, which is no refusal.
+    /// </summary>
+    public Task WhenLoadedAsync(CancellationToken cancellationToken) =>
+        _open || _source is null ? Task.CompletedTask : _source.Loaded.WaitAsync(cancellationToken);
 
     /// <summary>The decision, counted and audited, from the cache when it was made on these ACLs before.</summary>
     public AccessDecision Check(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation)

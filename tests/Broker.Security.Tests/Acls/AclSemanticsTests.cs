@@ -18,6 +18,8 @@ public sealed class AclSemanticsTests
     private sealed class Source(AclSnapshot? snapshot) : IAclSource
     {
         public AclSnapshot? Current { get; set; } = snapshot;
+
+        public Task Loaded => Current is null ? Task.Delay(Timeout.Infinite) : Task.CompletedTask;
     }
 
     private sealed class Meters : IMeterFactory
