@@ -69,6 +69,9 @@ internal sealed class DaprAppDelivery(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Apps declared through the API are delivered with their declarer's rights: none can be decided (neither yes nor
+        // no) before the ACLs arrive from Storage, and a first pass before then would skip every subscription.
+        await services.Access.Authorizer.WhenLoadedAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             await ReconcileAsync(stoppingToken);
@@ -124,12 +127,17 @@ internal sealed class DaprAppDelivery(
                 }
             }
             var now = services.Time.GetUtcNow();
+            var acls = services.Access.Authorizer.Acls;
             await Task.WhenAll(wanted.Values.Select(app =>
             {
                 var running = _apps.GetOrAdd(app.AppId, _ => refusals[app.AppId] is { } refusal
                     ? RunningApp.NotCalled(app, refusal, services)
                     : new RunningApp(app, OpenChannel(app), services));
-                return now >= running.NextDiscovery ? running.RefreshAsync(options.Value, cancellationToken) : Task.CompletedTask;
+                // Changed ACLs are applied to the subscriptions already known (declared ones are never asked for again):
+                // a topic its declarer may no longer read stops, one it may now read starts.
+                return now >= running.NextDiscovery ? running.RefreshAsync(options.Value, cancellationToken)
+                    : running.AppliedWithOther(acls) ? running.ReapplyAsync(options.Value)
+                    : Task.CompletedTask;
             }));
         }
         finally
@@ -154,6 +162,8 @@ internal sealed class DaprAppDelivery(
         private IReadOnlyList<AppSubscription> _subscriptions = [];
         private DateTimeOffset? _discoveredAt;
         private string? _lastError;
+        private bool _applied;
+        private AclSnapshot? _appliedAcls;
 
         public DaprApp App { get; } = app;
 
@@ -205,9 +215,32 @@ internal sealed class DaprAppDelivery(
             await ApplyAsync(subscriptions, options);
         }
 
+        /// <summary>
+        /// Whether the app's subscriptions were last filtered by its declarer's rights under other ACLs than
+        /// <paramref name="acls"/> (apps with no declarer are delivered with the operator's: ACLs do not change them).
+        /// </summary>
+        public bool AppliedWithOther(AclSnapshot? acls) => App.Principal is not null && _applied && !ReferenceEquals(acls, _appliedAcls);
+
+        /// <summary>The subscriptions last seen, filtered again by the declarer's rights now.</summary>
+        public Task ReapplyAsync(DaprDeliveryOptions options)
+        {
+            IReadOnlyList<AppSubscription> subscriptions;
+            lock (_lock)
+            {
+                subscriptions = _subscriptions;
+            }
+            return ApplyAsync(subscriptions, options);
+        }
+
         private async Task ApplyAsync(IReadOnlyList<AppSubscription> subscriptions, DaprDeliveryOptions options)
         {
+            // Read before the checks: ACLs that change while they run are applied on the next pass.
+            _appliedAcls = services.Access.Authorizer.Acls;
+            _applied = true;
             var wanted = new Dictionary<string, AppSubscription>(StringComparer.Ordinal);
+            // Topics whose right cannot be decided now (the ACLs are not loaded): what runs goes on, nothing starts, and
+            // the next pass after the ACLs arrive decides.
+            var undecided = new HashSet<string>(StringComparer.Ordinal);
             foreach (var subscription in subscriptions.Where(s => s.PubsubName == options.PubsubName))
             {
                 if (Names.Check(subscription.Topic) is { } topicError)
@@ -221,8 +254,16 @@ internal sealed class DaprAppDelivery(
                 else if (App.Principal is { } principal
                     && services.Access.Decide(Principals.Create(principal, "dapr-app"), AclResourceType.Topic, subscription.Topic, AclOperation.Read) is { Allowed: false } refused)
                 {
-                    // Delivered with the rights of whoever declared the app: a topic it may not read is not delivered.
-                    DaprDeliveryLog.SubscriptionRejected(services.Logger, App.AppId, subscription.Topic, refused.Message);
+                    if (refused.Outcome == AccessOutcome.Unavailable)
+                    {
+                        undecided.Add(subscription.Topic);
+                        DaprDeliveryLog.SubscriptionWaiting(services.Logger, App.AppId, subscription.Topic, refused.Message);
+                    }
+                    else
+                    {
+                        // Delivered with the rights of whoever declared the app: a topic it may not read is not delivered.
+                        DaprDeliveryLog.SubscriptionRejected(services.Logger, App.AppId, subscription.Topic, refused.Message);
+                    }
                 }
                 else if (!wanted.TryAdd(subscription.Topic, subscription))
                 {
@@ -234,7 +275,8 @@ internal sealed class DaprAppDelivery(
             lock (_lock)
             {
                 _subscriptions = [.. subscriptions];
-                stopping = [.. _deliverers.Where(d => !wanted.TryGetValue(d.Key, out var s) || s.Signature != d.Value.Subscription.Signature).Select(d => d.Value)];
+                stopping = [.. _deliverers.Where(d => !undecided.Contains(d.Key) && (!wanted.TryGetValue(d.Key, out var s) || s.Signature != d.Value.Subscription.Signature))
+                    .Select(d => d.Value)];
                 foreach (var deliverer in stopping)
                 {
                     _deliverers.Remove(deliverer.Subscription.Topic);

@@ -26,4 +26,7 @@ internal static partial class DaprDeliveryLog
 
     [LoggerMessage(108, LogLevel.Warning, "Could not read the declared Dapr apps; keeping the ones known: {Reason}")]
     public static partial void StoreFailed(ILogger logger, string reason);
+
+    [LoggerMessage(109, LogLevel.Information, "App {AppId}: subscription to {Topic} waits until its declarer's rights can be decided: {Reason}")]
+    public static partial void SubscriptionWaiting(ILogger logger, string appId, string topic, string reason);
 }

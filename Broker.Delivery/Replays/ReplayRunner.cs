@@ -32,6 +32,9 @@ public sealed class ReplayRunner(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // A job acts for whoever asked for it: before the ACLs arrive from Storage its rights can be neither granted
+        // nor refused, and a job taken then would only be put back.
+        await access.Authorizer.WhenLoadedAsync(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(_options.PollIntervalMs), time);
         do
         {
@@ -102,6 +105,16 @@ public sealed class ReplayRunner(
                 }
                 await FinishAsync(job, ReplayState.Failed, $"Not called: {refusal}");
                 return;
+            }
+            if (RightsRefusal(job) is { } refused)
+            {
+                if (refused.Outcome == AccessOutcome.Unavailable)
+                {
+                    // Neither yes nor no (the ACLs are not loaded): the job stays as it is for a later scan.
+                    DeliveryLog.ReplayWaiting(logger, job.Id, refused.Message);
+                    return;
+                }
+                throw new InvalidOperationException(refused.Message);
             }
             var resumed = job.State == ReplayState.Running;
             job.State = ReplayState.Running;
@@ -207,20 +220,29 @@ public sealed class ReplayRunner(
         }
     }
 
-    private async Task ReplayAsync(ReplayJob job, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first right the job's creator lacks now, or null: the job acts for whoever asked for it, and a right taken
+    /// away since it was asked for stops it when it starts or resumes.
+    /// </summary>
+    private AccessDecision? RightsRefusal(ReplayJob job)
     {
-        // The job acts for whoever asked for it: a right taken away since stops it.
-        if (job.Principal is { } principal)
+        if (job.Principal is not { } principal)
         {
-            var user = Principals.Create(principal, "replay");
-            foreach (var (type, name, operation) in ReplayJob.Rights(job.Topic, job.Target))
+            return null;
+        }
+        var user = Principals.Create(principal, "replay");
+        foreach (var (type, name, operation) in ReplayJob.Rights(job.Topic, job.Target))
+        {
+            if (access.Decide(user, type, name, operation) is { Allowed: false } refused)
             {
-                if (access.Decide(user, type, name, operation) is { Allowed: false } refused)
-                {
-                    throw new InvalidOperationException(refused.Message);
-                }
+                return refused;
             }
         }
+        return null;
+    }
+
+    private async Task ReplayAsync(ReplayJob job, CancellationToken cancellationToken)
+    {
         IReplayTarget target = job.Target.Kind switch
         {
             "group" => new GroupRewind(log),

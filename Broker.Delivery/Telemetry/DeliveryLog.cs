@@ -84,4 +84,7 @@ internal static partial class DeliveryLog
 
     [LoggerMessage(46, LogLevel.Warning, "No ConnectionStrings:redis is set: replay jobs are kept in this process only, and a restart forgets them.")]
     public static partial void InMemoryReplays(ILogger logger);
+
+    [LoggerMessage(47, LogLevel.Information, "Replay {JobId} waits until its creator's rights can be decided: {Reason}")]
+    public static partial void ReplayWaiting(ILogger logger, string jobId, string reason);
 }

@@ -16,10 +16,13 @@ public sealed class AclCache(IAclStore store, TimeProvider time, ILogger<AclCach
     private readonly SemaphoreSlim _reloading = new(1, 1);
     private readonly Lock _lock = new();
     private readonly AsyncSignal _wake = new();
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile AclSnapshot? _current;
 
     public AclSnapshot? Current => _current;
+
+    public Task Loaded => _loaded.Task;
 
     /// <summary>Completes at the next change (or when the cache first loads).</summary>
     public Task Changed
@@ -52,6 +55,7 @@ public sealed class AclCache(IAclStore store, TimeProvider time, ILogger<AclCach
                 _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
             changed.TrySetResult();
+            _loaded.TrySetResult();
             StorageLog.AclsLoaded(logger, snapshot.Version, snapshot.Entries.Count);
         }
         finally

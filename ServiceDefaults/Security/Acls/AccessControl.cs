@@ -50,7 +50,7 @@ public sealed class AccessControl(AclAuthorizer authorizer, IAccessRefusals refu
     public AccessDecision Decide(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation) =>
         authorizer.Check(user, type, name, operation);
 
-    /// <summary>Whether the caller may, without an audit line: for filtering what a list shows.</summary>
+    /// <summary>Whether the caller may, without an audit line and without the decision cache: for filtering what a list shows.</summary>
     public bool Allows(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation) =>
-        authorizer.Check(user, type, name, operation, audit: false).Allowed;
+        authorizer.Allows(user, type, name, operation);
 }

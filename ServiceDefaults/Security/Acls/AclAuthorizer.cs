@@ -8,8 +8,11 @@ namespace Broker.ServiceDefaults.Security.Acls;
 /// <summary>Where the ACLs come from: Storage keeps them, every other service watches Storage's.</summary>
 public interface IAclSource
 {
-    /// <summary>The ACLs now; null until they have been loaded once.</summary>
+    /// <summary>The ACLs now; null until they have been loaded once. A change is a new snapshot (a new reference).</summary>
     AclSnapshot? Current { get; }
+
+    /// <summary>Completes once the ACLs have been loaded (<see cref="Current"/> is never null again).</summary>
+    Task Loaded { get; }
 }
 
 public enum AccessOutcome
@@ -34,7 +37,7 @@ public readonly record struct AccessDecision(AccessOutcome Outcome, string Messa
 /// </summary>
 public sealed class AclAuthorizer
 {
-    private const int MaxCachedDecisions = 10_000;
+    internal const int MaxCachedDecisions = 10_000;
 
     private readonly bool _open;
     private readonly HashSet<string> _superusers;
@@ -55,7 +58,19 @@ public sealed class AclAuthorizer
     /// <summary>True when no credential is configured: everyone may do everything.</summary>
     public bool IsOpen => _open;
 
-    public AccessDecision Check(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation, bool audit = true)
+    /// <summary>The ACLs checks read now (null before they are loaded, and on an open broker): a new one when they change.</summary>
+    public AclSnapshot? Acls => _open ? null : _source?.Current;
+
+    /// <summary>
+    /// Completes once checks can be decided: at once on an open broker (or one with no ACL source), else when the ACLs
+    /// are first loaded. Work that runs by itself (a Dapr app's subscriptions, a replay) waits for it, since until then
+    /// every check of a principal answers <see cref="AccessOutcome.Unavailable"/>, which is no refusal.
+    /// </summary>
+    public Task WhenLoadedAsync(CancellationToken cancellationToken) =>
+        _open || _source is null ? Task.CompletedTask : _source.Loaded.WaitAsync(cancellationToken);
+
+    /// <summary>The decision, counted and audited, from the cache when it was made on these ACLs before.</summary>
+    public AccessDecision Check(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation)
     {
         if (_open)
         {
@@ -75,17 +90,39 @@ public sealed class AclAuthorizer
         {
             decision = Decide(snapshot, principal, type, name, operation);
         }
-        if (audit)
-        {
-            Audit(principal, type, name, operation, decision);
-        }
+        Audit(principal, type, name, operation, decision);
         return decision;
+    }
+
+    /// <summary>
+    /// Whether the caller may, for filtering what a list shows: neither counted nor audited (a list is not a request for
+    /// each thing in it), and decided from the ACLs without the cache, which one list of 10,000 topics would fill with
+    /// one caller's decisions and so throw away everyone else's. No while the ACLs are not loaded.
+    /// </summary>
+    public bool Allows(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation)
+    {
+        if (_open || user.IsService())
+        {
+            return true;
+        }
+        var principal = user.Name();
+        if (_superusers.Contains(principal))
+        {
+            return true;
+        }
+        if (_source?.Current is not { } snapshot)
+        {
+            return false;
+        }
+        var (deny, allow) = snapshot.Find(principal, type, name, operation);
+        return deny is null && allow is not null;
     }
 
     private AccessDecision Decide(AclSnapshot snapshot, string principal, AclResourceType type, string name, AclOperation operation)
     {
         var cache = _cache;
-        if (!ReferenceEquals(cache.Snapshot, snapshot) || cache.Decisions.Count > MaxCachedDecisions)
+        // Its own count, not the dictionary's: ConcurrentDictionary.Count takes every one of its locks, on every check.
+        if (!ReferenceEquals(cache.Snapshot, snapshot) || cache.Count > MaxCachedDecisions)
         {
             cache = _cache = new DecisionCache(snapshot);
         }
@@ -107,7 +144,7 @@ public sealed class AclAuthorizer
                 : new AccessDecision(AccessOutcome.Denied, $"{what}: no ACL allows it (it needs {AclEntry.Name(operation)} on {AclEntry.Name(type)} '{shown}').");
         if (cacheable)
         {
-            cache.Decisions[key] = decision;
+            cache.Add(key, decision);
         }
         return decision;
     }
@@ -127,10 +164,26 @@ public sealed class AclAuthorizer
 
     private readonly record struct DecisionKey(string Principal, AclResourceType Type, string Name, AclOperation Operation);
 
+    /// <summary>How many decisions the cache holds now (for tests: it is bounded, and what fills it).</summary>
+    internal int CachedDecisions => _cache.Count;
+
+    /// <summary>The decisions made on one snapshot, and how many: counted as they are added, so a check reads one field.</summary>
     private sealed class DecisionCache(AclSnapshot? snapshot)
     {
+        private int _count;
+
         public AclSnapshot? Snapshot { get; } = snapshot;
 
         public ConcurrentDictionary<DecisionKey, AccessDecision> Decisions { get; } = new();
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Add(DecisionKey key, AccessDecision decision)
+        {
+            if (Decisions.TryAdd(key, decision))
+            {
+                Interlocked.Increment(ref _count);
+            }
+        }
     }
 }

@@ -18,6 +18,8 @@ public sealed class AclSemanticsTests
     private sealed class Source(AclSnapshot? snapshot) : IAclSource
     {
         public AclSnapshot? Current { get; set; } = snapshot;
+
+        public Task Loaded => Current is null ? Task.Delay(Timeout.Infinite) : Task.CompletedTask;
     }
 
     private sealed class Meters : IMeterFactory
@@ -137,6 +139,58 @@ public sealed class AclSemanticsTests
         Assert.False(May(authorizer, "alice", AclResourceType.Topic, "t", AclOperation.Read));
         source.Current = new AclSnapshot(3, [Deny("alice", AclResourceType.Topic, "t", AclOperation.All), Allow("alice", AclResourceType.Topic, "t", AclOperation.Read)]);
         Assert.False(May(authorizer, "alice", AclResourceType.Topic, "t", AclOperation.Read));
+    }
+
+    [Fact]
+    public void The_decision_cache_is_bounded_and_starts_afresh_past_its_bound_deciding_the_same_from_every_thread()
+    {
+        var authorizer = Authorizer(new Source(new AclSnapshot(1, [Allow("alice", AclResourceType.Topic, "even-", AclOperation.Read, AclPatternType.Prefixed)])));
+        var names = Enumerable.Range(0, (AclAuthorizer.MaxCachedDecisions * 2) + 500).Select(i => i % 2 == 0 ? $"even-{i}" : $"odd-{i}").ToList();
+        var wrong = 0;
+        var largest = 0;
+        Parallel.ForEach(names, new ParallelOptions { MaxDegreeOfParallelism = 4 }, name =>
+        {
+            if (May(authorizer, "alice", AclResourceType.Topic, name, AclOperation.Read) != name.StartsWith("even-", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref wrong);
+            }
+            var held = authorizer.CachedDecisions;
+            int seen;
+            while (held > (seen = Volatile.Read(ref largest)) && Interlocked.CompareExchange(ref largest, held, seen) != seen)
+            {
+            }
+        });
+        Assert.Equal(0, wrong);
+        // Swapped once past the bound: threads racing the swap may each add one more before it, no more.
+        Assert.InRange(largest, AclAuthorizer.MaxCachedDecisions, AclAuthorizer.MaxCachedDecisions + 8);
+        Assert.InRange(authorizer.CachedDecisions, 1, AclAuthorizer.MaxCachedDecisions + 8);
+        var before = authorizer.CachedDecisions;
+        Assert.True(May(authorizer, "alice", AclResourceType.Topic, names[0], AclOperation.Read));
+        Assert.True(May(authorizer, "alice", AclResourceType.Topic, names[0], AclOperation.Read)); // kept once, counted once
+        Assert.InRange(authorizer.CachedDecisions, before, before + 1);
+    }
+
+    [Fact]
+    public void Filtering_a_list_neither_fills_nor_flushes_the_decision_cache()
+    {
+        var authorizer = Authorizer(new Source(new AclSnapshot(1, [
+            Allow("alice", AclResourceType.Topic, "even-", AclOperation.Describe, AclPatternType.Prefixed),
+            Deny("alice", AclResourceType.Topic, "even-1", AclOperation.Describe, AclPatternType.Prefixed),
+            Allow("bob", AclResourceType.Topic, "t", AclOperation.Read),
+        ])));
+        var access = new AccessControl(authorizer, new ProblemDetailsRefusals());
+        Assert.True(May(authorizer, "bob", AclResourceType.Topic, "t", AclOperation.Read));
+        var held = authorizer.CachedDecisions;
+
+        // One GET /v1/topics on a broker with more topics than the cache holds, by a principal who is no superuser.
+        var names = Enumerable.Range(0, AclAuthorizer.MaxCachedDecisions + 5_000).Select(i => i % 2 == 0 ? $"even-{i}" : $"odd-{i}").ToList();
+        var alice = Principals.Create("alice", "test");
+        var shown = names.Where(n => access.Allows(alice, AclResourceType.Topic, n, AclOperation.Describe)).ToList();
+
+        Assert.Equal(names.Where(n => n.StartsWith("even-", StringComparison.Ordinal) && !n.StartsWith("even-1", StringComparison.Ordinal)), shown);
+        Assert.Equal(held, authorizer.CachedDecisions);
+        Assert.True(access.Allows(Principals.Create("root", "test"), AclResourceType.Topic, "odd-1", AclOperation.Describe));
+        Assert.False(new AccessControl(Authorizer(new Source(null)), new ProblemDetailsRefusals()).Allows(alice, AclResourceType.Topic, "even-0", AclOperation.Describe));
     }
 
     [Theory]

@@ -42,6 +42,7 @@ public sealed class SecureBroker : IAsyncDisposable
     {
         _tls = tls;
         prefix = prefix.TrimEnd(':');
+        (_redis, _prefix) = (redis, prefix);
         var common = new Dictionary<string, string>
         {
             ["Auth:Keys:admin"] = AdminKey,
@@ -85,15 +86,46 @@ public sealed class SecureBroker : IAsyncDisposable
             ["Ingest:SchemaRegistryAddress"] = Registry.ToString(),
         });
         (DeliveryHttp, DeliveryGrpc) = (Loopback(), Loopback());
-        DeliveryServices = Start<delivery::Program>(DeliveryHttp, DeliveryGrpc, common, new()
+        _common = common;
+        DeliveryServices = Start<delivery::Program>(DeliveryHttp, DeliveryGrpc, common, DeliverySettings(prefix)).Services;
+    }
+
+    private readonly string _redis;
+    private readonly string _prefix;
+    private readonly Dictionary<string, string> _common;
+
+    private Dictionary<string, string> DeliverySettings(string prefix) => new()
+    {
+        ["ConnectionStrings:redis"] = _redis,
+        ["Delivery:KeyPrefix"] = prefix,
+        ["Delivery:StorageAddress"] = StorageGrpc.ToString(),
+        ["Delivery:HeartbeatIntervalMs"] = "100",
+        ["Delivery:SessionTimeoutMs"] = "1000",
+        ["Delivery:LeaseMs"] = "1000",
+    };
+
+    /// <summary>
+    /// One more Delivery instance, of its own: on the Redis key prefix <paramref name="keyPrefix"/> (its apps, replay
+    /// jobs and groups, which the broker's Delivery does not see), with <paramref name="settings"/> over the broker's
+    /// (Auth:StorageAddress, say). The caller disposes it; disposing it and starting another on the same prefix is a restart.
+    /// </summary>
+    public OtherDelivery StartDelivery(string keyPrefix, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var own = DeliverySettings($"{_prefix}.{keyPrefix}");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
-            ["ConnectionStrings:redis"] = redis,
-            ["Delivery:KeyPrefix"] = prefix,
-            ["Delivery:StorageAddress"] = StorageGrpc.ToString(),
-            ["Delivery:HeartbeatIntervalMs"] = "100",
-            ["Delivery:SessionTimeoutMs"] = "1000",
-            ["Delivery:LeaseMs"] = "1000",
-        }).Services;
+            own[key] = value;
+        }
+        var (http, grpc) = (Loopback(), Loopback());
+        return new OtherDelivery(http, Create<delivery::Program>(http, grpc, _common, own));
+    }
+
+    /// <summary>A Delivery instance started by <see cref="StartDelivery"/>, at <see cref="Http"/>.</summary>
+    public sealed class OtherDelivery(Uri http, IAsyncDisposable instance) : IAsyncDisposable
+    {
+        public Uri Http { get; } = http;
+
+        public ValueTask DisposeAsync() => instance.DisposeAsync();
     }
 
     public Uri StorageHttp { get; }
@@ -182,6 +214,18 @@ public sealed class SecureBroker : IAsyncDisposable
 
     private WebApplicationFactory<T> Start<T>(Uri http, Uri? grpc, Dictionary<string, string> common, Dictionary<string, string> own) where T : class
     {
+        var factory = Create<T>(http, grpc, common, own);
+        _services.Add(factory);
+        _providers.Add(factory.Services);
+        if (typeof(T) != typeof(storage::Program))
+        {
+            _watchers.Add(factory.Services);
+        }
+        return factory;
+    }
+
+    private WebApplicationFactory<T> Create<T>(Uri http, Uri? grpc, Dictionary<string, string> common, Dictionary<string, string> own) where T : class
+    {
         var factory = new WebApplicationFactory<T>().WithWebHostBuilder(web =>
         {
             // The endpoints the services' appsettings.json name, replaced: Kestrel serves TLS on one because its URL is https.
@@ -199,12 +243,6 @@ public sealed class SecureBroker : IAsyncDisposable
         });
         factory.UseKestrel();
         factory.StartServer();
-        _services.Add(factory);
-        _providers.Add(factory.Services);
-        if (typeof(T) != typeof(storage::Program))
-        {
-            _watchers.Add(factory.Services);
-        }
         return factory;
     }
 
