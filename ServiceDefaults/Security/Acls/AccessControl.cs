@@ -23,14 +23,14 @@ public sealed class AccessControl(AclAuthorizer authorizer, IAccessRefusals refu
     }
 
     /// <summary>As <see cref="Check"/>, as problem details (for the handlers of our REST paths, whose results are typed).</summary>
-    public ProblemHttpResult? Refusal(HttpContext http, AclResourceType type, string name, AclOperation operation)
+    public ProblemHttpResult? Refusal(HttpContext http, AclResourceType type, string name, AclOperation operation) =>
+        Refusal(authorizer.Check(http.User, type, name, operation));
+
+    /// <summary>A decision made by <see cref="Decide"/> as problem details: null when allowed, else 403 (503 while the ACLs are not loaded).</summary>
+    public static ProblemHttpResult? Refusal(AccessDecision decision)
     {
-        var decision = authorizer.Check(http.User, type, name, operation);
-        return decision.Allowed
-            ? null
-            : TypedResults.Problem(decision.Message,
-                statusCode: decision.Outcome == AccessOutcome.Denied ? StatusCodes.Status403Forbidden : StatusCodes.Status503ServiceUnavailable,
-                title: ProblemDetailsRefusals.Title(decision.Outcome == AccessOutcome.Denied ? StatusCodes.Status403Forbidden : StatusCodes.Status503ServiceUnavailable));
+        var status = decision.Outcome == AccessOutcome.Denied ? StatusCodes.Status403Forbidden : StatusCodes.Status503ServiceUnavailable;
+        return decision.Allowed ? null : TypedResults.Problem(decision.Message, statusCode: status, title: ProblemDetailsRefusals.Title(status));
     }
 
     /// <summary>Throws PERMISSION_DENIED (UNAVAILABLE while the ACLs are not loaded) naming what is missing.</summary>
