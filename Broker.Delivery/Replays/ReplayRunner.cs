@@ -122,43 +122,46 @@ public sealed class ReplayRunner(
             await store.SaveAsync(job, stoppingToken);
             DeliveryLog.ReplayStarted(logger, job.Id, job.Topic, job.Target.Kind, resumed, job.RecordsDone, job.TotalRecords);
             metrics.JobStarted();
+            var watching = WatchAsync(job, stop, () => cancelRequested = true, () => leaseLost = true);
+            Exception? failure = null;
+            var stopped = false;
             try
             {
-                var watching = WatchAsync(job, stop, () => cancelRequested = true, () => leaseLost = true);
                 await ReplayAsync(job, stop.Token);
-                await stop.CancelAsync();
-                await watching;
+            }
+            catch (Exception ex)
+            {
+                // Whether the job had been stopped on purpose is read now: stopping the watcher below cancels the same token.
+                (failure, stopped) = (ex, stop.IsCancellationRequested);
             }
             finally
             {
+                // However the run ended, its watcher ends with it: left running, it took the lease released below again and
+                // wrote progress through a gate already disposed (or added a new one to _saving, never removed).
+                await stop.CancelAsync();
+                await EndWatchAsync(watching);
                 metrics.JobEnded();
             }
-            if (cancelRequested)
+            if (failure is null)
             {
-                await FinishAsync(job, ReplayState.Cancelled, null);
-                return;
+                await FinishAsync(job, cancelRequested ? ReplayState.Cancelled : ReplayState.Completed, null);
             }
-            await FinishAsync(job, ReplayState.Completed, null);
+            else if (stopped)
+            {
+                await StoppedAsync(job, cancelRequested, leaseLost);
+            }
+            else
+            {
+                await FailAsync(job, failure, activity);
+            }
         }
         catch (Exception) when (stop.IsCancellationRequested && job is not null)
         {
-            // Stopped on purpose: whatever the call under way threw (cancelled, or the gRPC call torn down) only says so.
-            if (cancelRequested)
-            {
-                await FinishAsync(job, ReplayState.Cancelled, null);
-            }
-            else if (!leaseLost)
-            {
-                // The service is stopping: keep the progress; another instance (or this one, restarted) resumes.
-                await SaveQuietlyAsync(job);
-                DeliveryLog.ReplayPaused(logger, job.Id, job.RecordsDone, job.TotalRecords);
-            }
+            await StoppedAsync(job, cancelRequested, leaseLost);
         }
         catch (Exception ex) when (job is not null)
         {
-            DeliveryLog.ReplayFailed(logger, job.Id, ex.Message);
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            await FinishAsync(job, ReplayState.Failed, ex.Message);
+            await FailAsync(job, ex, activity);
         }
         finally
         {
@@ -175,6 +178,41 @@ public sealed class ReplayRunner(
             {
                 gate.Dispose();
             }
+        }
+    }
+
+    /// <summary>Stopped on purpose: whatever the call under way threw (cancelled, or the gRPC call torn down) only says so.</summary>
+    private async Task StoppedAsync(ReplayJob job, bool cancelRequested, bool leaseLost)
+    {
+        if (cancelRequested)
+        {
+            await FinishAsync(job, ReplayState.Cancelled, null);
+        }
+        else if (!leaseLost)
+        {
+            // The service is stopping: keep the progress; another instance (or this one, restarted) resumes.
+            await SaveQuietlyAsync(job);
+            DeliveryLog.ReplayPaused(logger, job.Id, job.RecordsDone, job.TotalRecords);
+        }
+    }
+
+    private async Task FailAsync(ReplayJob job, Exception failure, Activity? activity)
+    {
+        DeliveryLog.ReplayFailed(logger, job.Id, failure.Message);
+        activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
+        await FinishAsync(job, ReplayState.Failed, failure.Message);
+    }
+
+    /// <summary>Waits for a job's watcher to end; what ended it early (Redis gone while it wrote progress) is logged, the job's outcome is the run's.</summary>
+    private async Task EndWatchAsync(Task watching)
+    {
+        try
+        {
+            await watching;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            DeliveryLog.ReplayScanFailed(logger, ex.Message);
         }
     }
 

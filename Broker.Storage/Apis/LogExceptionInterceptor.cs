@@ -51,6 +51,7 @@ public sealed class LogExceptionInterceptor(ILogger<LogExceptionInterceptor> log
                     LogError.HotTierFull or LogError.Busy => StatusCode.ResourceExhausted,
                     // Not RESOURCE_EXHAUSTED: callers read that as "back off and retry", but only deleting topics makes room.
                     LogError.LimitReached => StatusCode.InvalidArgument,
+                    LogError.TopicChanged => StatusCode.Aborted,
                     _ => StatusCode.InvalidArgument,
                 };
                 StorageLog.Refused(logger, operation, ex.Error.ToString(), ex.Message);

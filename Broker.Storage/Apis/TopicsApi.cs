@@ -28,25 +28,49 @@ public static class TopicsApi
         {
             return TypedResults.ValidationProblem(errors, title: $"Topic '{topic}' is not valid.");
         }
+        // Create or alter, as the topic is now; the registry does only what was checked. Created or deleted by another
+        // caller in between, it is asked again for the topic as it is then: a caller with both rights (a superuser, an
+        // open broker) gets the other change, one without is refused with 409 saying what changed.
         var exists = await topics.FindAsync(topic, cancellationToken, refresh: true) is not null;
-        if (access.Refusal(http, AclResourceType.Topic, topic, exists ? AclOperation.Alter : AclOperation.Create) is { } refused)
+        string? changed = null;
+        for (var round = 0; ; round++)
         {
-            return refused;
-        }
-        try
-        {
-            var (config, created) = await topics.CreateOrUpdateAsync(topic, spec, cancellationToken);
-            var info = TopicInfo.From(config, partitionOffsets: null);
-            return created ? TypedResults.Created($"/v1/topics/{topic}", info) : TypedResults.Ok(info);
-        }
-        catch (LogException ex)
-        {
-            // 409 as for every refusal that depends on what the broker holds now (a topic cannot shrink; the
-            // broker is at Storage:MaxTopics or Storage:MaxPartitions: deleting topics makes room).
-            return TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status409Conflict,
-                title: ex.Error == LogError.LimitReached ? "The broker's limit is reached." : "The topic cannot be changed that way.");
+            var decision = access.Decide(http.User, AclResourceType.Topic, topic, exists ? AclOperation.Alter : AclOperation.Create);
+            if (AccessControl.Refusal(decision) is { } refused)
+            {
+                return changed is null || decision.Outcome != AccessOutcome.Denied
+                    ? refused
+                    : TypedResults.Problem($"{changed} {decision.Message}", statusCode: StatusCodes.Status409Conflict, title: TopicChangedTitle);
+            }
+            try
+            {
+                var (config, created) = await topics.CreateOrUpdateAsync(topic, spec, exists ? TopicChange.Alter : TopicChange.Create, cancellationToken);
+                var info = TopicInfo.From(config, partitionOffsets: null);
+                return created ? TypedResults.Created($"/v1/topics/{topic}", info) : TypedResults.Ok(info);
+            }
+            catch (LogException ex) when (ex.Error == LogError.TopicChanged && round < MaxPutRounds)
+            {
+                (changed, exists) = (ex.Message, !exists);
+            }
+            catch (LogException ex)
+            {
+                // 409 as for every refusal that depends on what the broker holds now (a topic cannot shrink; the
+                // broker is at Storage:MaxTopics or Storage:MaxPartitions: deleting topics makes room; it kept being
+                // created and deleted while this request was made).
+                return TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status409Conflict, title: ex.Error switch
+                {
+                    LogError.LimitReached => "The broker's limit is reached.",
+                    LogError.TopicChanged => TopicChangedTitle,
+                    _ => "The topic cannot be changed that way.",
+                });
+            }
         }
     }
+
+    /// <summary>How often a PUT follows a topic created or deleted under it before it gives up with 409.</summary>
+    private const int MaxPutRounds = 3;
+
+    private const string TopicChangedTitle = "The topic was created or deleted meanwhile.";
 
     public static async Task<Ok<TopicList>> ListTopics(TopicRegistry topics, AccessControl access, HttpContext http, CancellationToken cancellationToken)
     {

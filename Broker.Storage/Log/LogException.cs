@@ -16,6 +16,11 @@ public enum LogError
     LimitReached,
     /// <summary>This Storage instance serves as many of these at once as its settings allow; retry later (or elsewhere).</summary>
     Busy,
+    /// <summary>
+    /// The topic was created or deleted by another caller after this request was checked for the other: a create found
+    /// it made, a change found it gone. Nothing was written.
+    /// </summary>
+    TopicChanged,
 }
 
 /// <summary>A request the log refused, with a message a user can act on. Nothing was written.</summary>

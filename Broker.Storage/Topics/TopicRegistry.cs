@@ -6,6 +6,13 @@ using Microsoft.Extensions.Options;
 
 namespace Broker.Storage.Topics;
 
+/// <summary>What a PUT of a topic may do, as the caller's right was checked: make it (create) or change it (alter).</summary>
+public enum TopicChange
+{
+    Create,
+    Alter,
+}
+
 /// <summary>
 /// Creates, changes and deletes topics (configuration plus partition state), and answers "which topic
 /// is this" from a short-lived cache, so an append does not read the configuration from Redis each time.
@@ -67,8 +74,13 @@ public sealed class TopicRegistry(
 
     public Task<IReadOnlyList<TopicConfig>> ListAsync(CancellationToken cancellationToken) => store.ListAsync(cancellationToken);
 
-    /// <summary>Creates the topic or changes it. Partitions may grow, never shrink (keys would move under consumers).</summary>
-    public async Task<(TopicConfig Topic, bool Created)> CreateOrUpdateAsync(string name, TopicSpec spec, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the topic (<see cref="TopicChange.Create"/>) or changes it (<see cref="TopicChange.Alter"/>): only what
+    /// the caller's right was checked for. A topic another caller created (or deleted) since is a
+    /// <see cref="LogError.TopicChanged"/> refusal, never the other change. Partitions may grow, never shrink (keys
+    /// would move under consumers).
+    /// </summary>
+    public async Task<(TopicConfig Topic, bool Created)> CreateOrUpdateAsync(string name, TopicSpec spec, TopicChange change, CancellationToken cancellationToken)
     {
         if (!TopicValidation.TryParseCodec(spec.Compression, out var codec))
         {
@@ -80,11 +92,19 @@ public sealed class TopicRegistry(
             var existing = await store.GetAsync(name, cancellationToken);
             if (existing is null)
             {
+                if (change == TopicChange.Alter)
+                {
+                    throw new LogException(LogError.TopicChanged, $"Topic '{name}' was deleted after this request was checked for changing it.");
+                }
                 if (await TryCreateAsync(name, spec, codec, cancellationToken) is { } created)
                 {
                     return (created, true);
                 }
                 continue;
+            }
+            if (change == TopicChange.Create)
+            {
+                throw new LogException(LogError.TopicChanged, $"Topic '{name}' was created by another caller after this request was checked for creating it.");
             }
             var partitions = spec.Partitions ?? existing.Partitions;
             if (partitions < existing.Partitions)

@@ -1,3 +1,4 @@
+using Broker.ServiceDefaults.Security;
 using Broker.ServiceDefaults.Security.Acls;
 using SchemaRegistry.Registry;
 
@@ -115,16 +116,16 @@ internal static class RegistryApi
 
     public static async Task<IResult> GetSchema(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
     {
+        if (await SchemaRefusalAsync(id, request, registry, access, cancellationToken) is { } refused)
+        {
+            return refused;
+        }
         var schema = await registry.GetSchemaAsync(id, cancellationToken);
-        return await SchemaRefusalAsync(id, request, registry, access, cancellationToken)
-            ?? RegistryHttp.Json(new SchemaResponse(null, null, null, SchemaResponse.TypeField(schema.SchemaType), schema.Schema), J.SchemaResponse);
+        return RegistryHttp.Json(new SchemaResponse(null, null, null, SchemaResponse.TypeField(schema.SchemaType), schema.Schema), J.SchemaResponse);
     }
 
-    public static async Task<IResult> GetRawSchema(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
-    {
-        var schema = await registry.GetSchemaAsync(id, cancellationToken);
-        return await SchemaRefusalAsync(id, request, registry, access, cancellationToken) ?? RegistryHttp.Raw(schema.Schema);
-    }
+    public static async Task<IResult> GetRawSchema(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken) =>
+        await SchemaRefusalAsync(id, request, registry, access, cancellationToken) ?? RegistryHttp.Raw((await registry.GetSchemaAsync(id, cancellationToken)).Schema);
 
     public static async Task<IResult> VersionsOfSchema(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
     {
@@ -140,17 +141,34 @@ internal static class RegistryApi
     }
 
     /// <summary>
-    /// A schema by id is anyone's who may read a subject that holds it (what a consumer's deserializer asks for);
-    /// otherwise 403 naming the subjects' read right. Null when the caller may have it.
+    /// A schema by id is anyone's who may read a subject that holds it (what a consumer's deserializer asks for). Null
+    /// when the caller may have it, at once for callers every check allows (an open broker, the service key, e.g.
+    /// Ingest validating each produce, a superuser): nothing but the schema is looked up for them. Anyone else is
+    /// answered before the schema is looked at, and alike whether it exists or not: 403 (40301) naming the right it
+    /// needs, not the subjects that hold it (the audit line names the first of them).
     /// </summary>
     private static async Task<IResult?> SchemaRefusalAsync(int id, HttpRequest request, SchemaRegistryService registry, AccessControl access, CancellationToken cancellationToken)
     {
-        var subjects = (await registry.VersionsOfAsync(id, deleted: true, cancellationToken)).Select(v => v.Subject).Distinct().ToList();
+        var user = request.HttpContext.User;
+        if (access.IsUnrestricted(user))
+        {
+            return null;
+        }
+        var subjects = await registry.SubjectsHoldingAsync(id, cancellationToken);
         if (subjects.Any(s => Readable(access, request, s)))
         {
             return null;
         }
-        return access.Check(request.HttpContext, AclResourceType.Subject, subjects.FirstOrDefault() ?? $"(schema {id})", AclOperation.Read);
+        // Asked once more through the audited check, as every refusal is; a caller who may read every subject (a '*'
+        // ACL) may also be told that no schema has the id.
+        var decision = access.Decide(user, AclResourceType.Subject, subjects.Count > 0 ? subjects[0] : $"(schema {id})", AclOperation.Read);
+        return decision.Outcome switch
+        {
+            AccessOutcome.Allowed => null,
+            AccessOutcome.Denied => access.Refuse(request.HttpContext, StatusCodes.Status403Forbidden,
+                $"Principal '{user.Name()}' may not read schema {id}: it needs read on a subject that holds it."),
+            _ => access.Refuse(request.HttpContext, StatusCodes.Status503ServiceUnavailable, decision.Message),
+        };
     }
 
     private static bool Readable(AccessControl access, HttpRequest request, string subject) =>

@@ -153,6 +153,10 @@ public sealed class SchemaRegistryService(ISchemaStore store, IOptions<SchemaReg
     public async Task<StoredSchema> GetSchemaAsync(int id, CancellationToken cancellationToken) =>
         await store.GetSchemaAsync(id, cancellationToken) ?? throw RegistryException.SchemaNotFound($"Schema {id} not found");
 
+    /// <summary>The subjects with a version (deleted ones too) of schema <paramref name="id"/>; none when no schema has that id. The schema is not looked up.</summary>
+    public async Task<IReadOnlyList<string>> SubjectsHoldingAsync(int id, CancellationToken cancellationToken) =>
+        [.. (await store.GetSubjectsAsync(cancellationToken)).Where(s => s.Versions.Any(v => v.Id == id)).Select(s => s.Name)];
+
     public async Task<IReadOnlyList<(string Subject, int Version)>> VersionsOfAsync(int id, bool deleted, CancellationToken cancellationToken)
     {
         await GetSchemaAsync(id, cancellationToken);

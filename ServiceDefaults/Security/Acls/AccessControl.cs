@@ -22,15 +22,18 @@ public sealed class AccessControl(AclAuthorizer authorizer, IAccessRefusals refu
         };
     }
 
+    /// <summary>A refusal of the handler's own wording, in the service's shape (problem details, or the registry's Confluent errors).</summary>
+    public IResult Refuse(HttpContext http, int statusCode, string message) => refusals.Result(http, statusCode, message);
+
     /// <summary>As <see cref="Check"/>, as problem details (for the handlers of our REST paths, whose results are typed).</summary>
-    public ProblemHttpResult? Refusal(HttpContext http, AclResourceType type, string name, AclOperation operation)
+    public ProblemHttpResult? Refusal(HttpContext http, AclResourceType type, string name, AclOperation operation) =>
+        Refusal(authorizer.Check(http.User, type, name, operation));
+
+    /// <summary>A decision made by <see cref="Decide"/> as problem details: null when allowed, else 403 (503 while the ACLs are not loaded).</summary>
+    public static ProblemHttpResult? Refusal(AccessDecision decision)
     {
-        var decision = authorizer.Check(http.User, type, name, operation);
-        return decision.Allowed
-            ? null
-            : TypedResults.Problem(decision.Message,
-                statusCode: decision.Outcome == AccessOutcome.Denied ? StatusCodes.Status403Forbidden : StatusCodes.Status503ServiceUnavailable,
-                title: ProblemDetailsRefusals.Title(decision.Outcome == AccessOutcome.Denied ? StatusCodes.Status403Forbidden : StatusCodes.Status503ServiceUnavailable));
+        var status = decision.Outcome == AccessOutcome.Denied ? StatusCodes.Status403Forbidden : StatusCodes.Status503ServiceUnavailable;
+        return decision.Allowed ? null : TypedResults.Problem(decision.Message, statusCode: status, title: ProblemDetailsRefusals.Title(status));
     }
 
     /// <summary>Throws PERMISSION_DENIED (UNAVAILABLE while the ACLs are not loaded) naming what is missing.</summary>
@@ -49,6 +52,12 @@ public sealed class AccessControl(AclAuthorizer authorizer, IAccessRefusals refu
     /// <summary>The decision itself, for callers that answer in their own way (a stream's per-message status).</summary>
     public AccessDecision Decide(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation) =>
         authorizer.Check(user, type, name, operation);
+
+    /// <summary>
+    /// Whether the caller may do anything (an open broker, the service key, a superuser): a handler whose check costs
+    /// lookups of its own (which subjects hold a schema) skips them for such callers.
+    /// </summary>
+    public bool IsUnrestricted(ClaimsPrincipal user) => authorizer.IsUnrestricted(user);
 
     /// <summary>Whether the caller may, without an audit line and without the decision cache: for filtering what a list shows.</summary>
     public bool Allows(ClaimsPrincipal user, AclResourceType type, string name, AclOperation operation) =>

@@ -58,6 +58,9 @@ public sealed class AclAuthorizer
     /// <summary>True when no credential is configured: everyone may do everything.</summary>
     public bool IsOpen => _open;
 
+    /// <summary>Whether every check of the caller is allowed whatever the ACLs: an open broker, the broker's own service, a superuser.</summary>
+    public bool IsUnrestricted(ClaimsPrincipal user) => _open || user.IsService() || _superusers.Contains(user.Name());
+
     /// <summary>The ACLs checks read now (null before they are loaded, and on an open broker): a new one when they change.</summary>
     public AclSnapshot? Acls => _open ? null : _source?.Current;
 

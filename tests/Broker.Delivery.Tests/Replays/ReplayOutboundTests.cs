@@ -95,6 +95,26 @@ public sealed class ReplayOutboundTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_failed_job_lets_its_lease_go_and_nothing_takes_it_again()
+    {
+        var delivery = _cluster.StartDelivery();
+        var store = delivery.Services.GetRequiredService<IReplayStore>();
+        var job = await CreateAsync(delivery, $"http://127.0.0.1:{LoopbackPort.Free()}/records");
+        await UntilStateAsync(delivery, job, "failed");
+        await Wait.UntilAsync(async () => !await store.IsLeasedAsync(job, CancellationToken.None), TimeSpan.FromSeconds(1),
+            () => $"replay {job}'s lease to be released once it failed");
+        // The job's watcher (lease renewal and progress, every 200 ms here) ends with the job, and no scan takes a
+        // finished job: for three progress intervals and more, nobody holds its lease.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromMilliseconds(2500))
+        {
+            Assert.False(await store.IsLeasedAsync(job, CancellationToken.None), $"replay {job}'s lease was taken again {clock.ElapsedMilliseconds} ms after it was released");
+            await Task.Delay(25);
+        }
+        Assert.Equal("failed", (await delivery.Http.GetFromJsonAsync<JsonElement>($"/v1/replays/{job}")).GetProperty("state").GetString());
+    }
+
+    [Fact]
     public async Task Credentials_in_a_URL_are_refused_and_a_job_stored_with_them_is_shown_redacted_and_not_run()
     {
         await using var target = await ReceiverAsync();
