@@ -135,11 +135,13 @@ public static class BrokerBuilderExtensions
     {
         var (httpPort, grpcPort) = s_ports[role];
         // AddProject(name, path) as it is, but with metadata that says the project is built with the AppHost (which
-        // references it), so that it is run without a build of its own.
+        // references it), so that it is run without a build of its own. The endpoints are only the ones added below: the
+        // service's appsettings.json Kestrel:Endpoints (5100, 5101, …) would otherwise become them, ports and all, and
+        // FixedPorts = false would change nothing.
 #pragma warning disable ASPIREPROJECTS001 // WithProjectDefaults is what AddProject calls; "for evaluation" in Aspire 13.
         var service = builder.AddResource(new ProjectResource(role))
             .WithAnnotation<IProjectMetadata>(new BuiltProject(path))
-            .WithProjectDefaults(new ProjectResourceOptions { ExcludeLaunchProfile = true })
+            .WithProjectDefaults(new ProjectResourceOptions { ExcludeLaunchProfile = true, ExcludeKestrelEndpoints = true })
 #pragma warning restore ASPIREPROJECTS001
             .WithHttpEndpoint(port: options.FixedPorts ? httpPort : null, name: "http")
             // Kestrel's endpoints come from the variables below (each with its protocol), not ASPNETCORE_URLS.
