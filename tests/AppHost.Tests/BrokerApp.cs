@@ -112,13 +112,15 @@ public sealed class BrokerApp : IAsyncDisposable
 
     /// <summary>
     /// Starts the AppHost with <paramref name="arguments"/> (--AppHost:… settings) and waits until the broker resource
-    /// is Running: every service healthy. <paramref name="environment"/> goes to every service.
+    /// is Running: every service healthy. <paramref name="environment"/> goes to every service. <paramref name="fixedPorts"/>:
+    /// the ports a user's AppHost has (5100, 5200, …), as the README's commands expect; else Aspire's choice.
     /// </summary>
-    public static async Task<BrokerApp> StartAsync(string[]? arguments = null, IReadOnlyDictionary<string, string>? environment = null, bool dashboard = false)
+    public static async Task<BrokerApp> StartAsync(string[]? arguments = null, IReadOnlyDictionary<string, string>? environment = null, bool dashboard = false,
+        bool fixedPorts = false)
     {
         var data = Path.Combine(Path.GetTempPath(), "apphost-" + Guid.NewGuid().ToString("N")[..8]);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            ["--DcpPublisher:RandomizePorts=true", $"--AppHost:DataDirectory={data}", .. arguments ?? []],
+            [$"--DcpPublisher:RandomizePorts={(fixedPorts ? "false" : "true")}", $"--AppHost:DataDirectory={data}", .. arguments ?? []],
             (options, _) => options.DisableDashboard = !dashboard);
         if (environment is not null)
         {
