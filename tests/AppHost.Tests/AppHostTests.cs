@@ -53,6 +53,47 @@ public sealed class AppHostTests
     }
 
     [Fact]
+    public async Task With_S3_Local_the_segments_go_to_s3rver_run_as_a_resource()
+    {
+        await using var host = await BrokerApp.StartAsync(["--AppHost:S3:Bucket=segments", "--AppHost:S3:Local=true"]);
+        Assert.NotEmpty(host.PidsOf("s3"));
+        Assert.Contains(await host.LogsOfAsync("broker", TimeSpan.FromSeconds(2)), l => l.Contains("S3 bucket segments in s3rver", StringComparison.Ordinal));
+        await RoundTripAsync(host, "in-s3");
+
+        // A hot budget of 1 KiB: older batches move to segments, which Storage writes into s3rver's bucket.
+        using var storage = new HttpClient { BaseAddress = host.Http("storage") };
+        using var ingest = new HttpClient { BaseAddress = host.Http("ingest") };
+        (await storage.PutAsJsonAsync("/v1/topics/tiered", new { partitions = 1, hotBytes = 1024 })).EnsureSuccessStatusCode();
+        for (var i = 0; i < 20; i++)
+        {
+            var records = Enumerable.Range(0, 10).Select(n => new { value = new string('x', 200) + $"{i}-{n}" }).ToArray();
+            // 429 is Storage's backpressure while the hot tier is past its budget: a producer waits and sends again.
+            var patience = System.Diagnostics.Stopwatch.StartNew();
+            while (true)
+            {
+                using var produced = await ingest.PostAsJsonAsync("/v1/topics/tiered/records", new { records });
+                if (produced.StatusCode != System.Net.HttpStatusCode.TooManyRequests)
+                {
+                    produced.EnsureSuccessStatusCode();
+                    break;
+                }
+                Assert.True(patience.Elapsed < TimeSpan.FromSeconds(60), "Storage kept refusing with 429: nothing moved to the cold tier");
+                await Task.Delay(produced.Headers.RetryAfter?.Delta ?? TimeSpan.FromMilliseconds(250));
+            }
+        }
+        var bucket = Path.Combine(host.DataDirectory, "s3", "segments");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long cold = 0;
+        while (cold == 0 || !Directory.EnumerateFiles(bucket, "*", SearchOption.AllDirectories).Any())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"no segment reached s3rver's bucket {bucket} (coldBytes {cold})");
+            await Task.Delay(500);
+            var topic = await storage.GetFromJsonAsync<JsonElement>("/v1/topics/tiered");
+            cold = topic.GetProperty("partitionOffsets").EnumerateArray().Sum(p => p.GetProperty("coldBytes").GetInt64());
+        }
+    }
+
+    [Fact]
     public async Task With_two_replicas_killing_an_Ingest_replica_loses_no_acknowledged_record()
     {
         await using var host = await BrokerApp.StartAsync(["--AppHost:Replicas=2"]);

@@ -32,6 +32,9 @@ public sealed class BrokerApp : IAsyncDisposable
 
     public DistributedApplication App => _app;
 
+    /// <summary>AppHost's data directory for this app (Redis's files, s3rver's, the registry's).</summary>
+    public string DataDirectory => _data;
+
     /// <summary>The REST endpoint of a service (storage, ingest, delivery, schemaregistry).</summary>
     public Uri Http(string service) => _app.GetEndpoint(service, "http");
 
