@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 
@@ -31,6 +32,28 @@ public sealed class OutboundTarget : IAsyncDisposable
 
     /// <summary>Requests received so far, whatever their path.</summary>
     public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>
+    /// An app whose <c>/dapr/subscribe</c> answers <paramref name="bytes"/> of JSON as far as it goes ("[" and spaces),
+    /// chunked with no Content-Length, so only reading tells how long it is; it stops when the caller hangs up.
+    /// </summary>
+    public static Task<OutboundTarget> StartEndlessSubscribeAsync(int bytes) => StartAsync(web => web.MapGet("/dapr/subscribe", async (HttpContext context) =>
+    {
+        context.Response.ContentType = "application/json";
+        var chunk = System.Text.Encoding.ASCII.GetBytes(new string(' ', 64 * 1024));
+        await context.Response.Body.WriteAsync("["u8.ToArray());
+        try
+        {
+            for (var sent = 0; sent < bytes; sent += chunk.Length)
+            {
+                await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // The caller hung up, as it should.
+        }
+    }));
 
     /// <summary>Starts the target: HTTP/1.1, or h2c only for a gRPC app (<paramref name="http2"/>).</summary>
     public static async Task<OutboundTarget> StartAsync(Action<WebApplication> map, Action<WebApplicationBuilder>? configure = null, bool http2 = false)

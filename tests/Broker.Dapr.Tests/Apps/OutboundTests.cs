@@ -179,24 +179,7 @@ public sealed class OutboundTests(RedisFixture redis)
     public async Task A_50_MB_subscribe_answer_fails_discovery_naming_the_cap_and_Delivery_keeps_none_of_it()
     {
         const int answerBytes = 50 * 1024 * 1024;
-        await using var huge = await OutboundTarget.StartAsync(app => app.MapGet("/dapr/subscribe", async (HttpContext context) =>
-        {
-            // Chunked, no Content-Length: only reading tells how long it is. JSON as far as it goes.
-            context.Response.ContentType = "application/json";
-            var chunk = Encoding.ASCII.GetBytes(new string(' ', 64 * 1024));
-            await context.Response.Body.WriteAsync("["u8.ToArray());
-            try
-            {
-                for (var sent = 0; sent < answerBytes; sent += chunk.Length)
-                {
-                    await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException)
-            {
-                // Delivery hung up, as it should.
-            }
-        }));
+        await using var huge = await OutboundTarget.StartEndlessSubscribeAsync(answerBytes);
         await using var broker = DaprBroker.Start(redis.ConnectionString, redis.NewPrefix("huge"));
         using var delivery = new HttpClient { BaseAddress = broker.DeliveryHttp };
         var retainedBefore = GC.GetTotalMemory(forceFullCollection: true);

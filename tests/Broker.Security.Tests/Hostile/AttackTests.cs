@@ -202,23 +202,7 @@ public sealed class AttackTests(RedisFixture redis, SharedBroker shared) : IAsyn
     public async Task A_50_MB_subscribe_answer_leaves_memory_bounded()
     {
         const int answerBytes = 50 * 1024 * 1024;
-        await using var huge = await OutboundTarget.StartAsync(web => web.MapGet("/dapr/subscribe", async (HttpContext context) =>
-        {
-            context.Response.ContentType = "application/json";
-            var chunk = Encoding.ASCII.GetBytes(new string(' ', 64 * 1024));
-            await context.Response.Body.WriteAsync("["u8.ToArray());
-            try
-            {
-                for (var sent = 0; sent < answerBytes; sent += chunk.Length)
-                {
-                    await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException)
-            {
-                // Delivery hung up, as it should.
-            }
-        }));
+        await using var huge = await OutboundTarget.StartEndlessSubscribeAsync(answerBytes);
         using var delivery = SecureBroker.Http(_broker.DeliveryHttp, SecureBroker.AdminKey);
         var (heapBefore, workingSetBefore) = Memory();
         await Created(delivery.PutAsJsonAsync("/v1/apps/huge-subscribe", new { url = huge.Url }));
