@@ -12,6 +12,11 @@ builder.AddBroker("broker", broker =>
     broker.DataDirectory = settings["DataDirectory"] is { Length: > 0 } data ? data : broker.DataDirectory;
     broker.Replicas = settings.GetValue("Replicas", 1);
     broker.DaprComponent = settings.GetValue("DaprComponent", false);
+    if (settings.GetValue("Auth", false))
+    {
+        // Parameters:broker-admin-key if given; else made once and kept in AppHost's user secrets. The dashboard shows it.
+        broker.AdminKey = builder.AddParameter("broker-admin-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+    }
     switch (settings["Redis:Mode"] ?? "executable")
     {
         case "executable":

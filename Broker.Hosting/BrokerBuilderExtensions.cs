@@ -41,10 +41,23 @@ public static class BrokerBuilderExtensions
         var notes = new List<string>();
         var redis = Redis(builder, options, data, notes);
         broker.Redis = redis?.Resource;
+        var serviceKey = options.AdminKey is null ? null
+            // What the services call each other with: theirs alone, made anew each run.
+            : builder.AddParameter($"{name}-service-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: false);
+        if (options.AdminKey is not null)
+        {
+            notes.Add("Auth: every service requires a credential; the principal admin (the admin key) may do anything, and the dashboard's commands act as it.");
+        }
 
         IResourceBuilder<ProjectResource> Service(string role, string project)
         {
             var service = Project(builder, role, Path.Combine(source, project, project + ".csproj"), options, redis);
+            if (options.AdminKey is { } adminKey)
+            {
+                service.WithEnvironment("Auth__Keys__admin", adminKey)
+                    .WithEnvironment("Auth__Superusers__0", "admin")
+                    .WithEnvironment("Auth__ServiceKey", serviceKey!);
+            }
             broker.Services[role] = service.Resource;
             return service.WithParentRelationship(broker);
         }
@@ -64,20 +77,24 @@ public static class BrokerBuilderExtensions
             var sockets = options.DaprSocketsFolder
                 ?? (Environment.GetEnvironmentVariable("DAPR_COMPONENTS_SOCKETS_FOLDER") is { Length: > 0 } folder ? folder : Path.Combine(data, "dapr-sockets"));
             Directory.CreateDirectory(sockets);
-            Service(BrokerRoles.DaprComponent, "Broker.DaprComponent")
+            var component = Service(BrokerRoles.DaprComponent, "Broker.DaprComponent")
                 .WithReference(ingest).WaitFor(ingest).WithReference(delivery).WaitFor(delivery)
                 .WithEnvironment("DAPR_COMPONENTS_SOCKETS_FOLDER", sockets)
                 .WithEnvironment("DaprComponent__IngestAddress", ingest.GetEndpoint("grpc"))
                 .WithEnvironment("DaprComponent__DeliveryAddress", delivery.GetEndpoint("grpc"));
+            if (options.AdminKey is { } adminKey)
+            {
+                // Unless a component's YAML names a token of its own, it calls Ingest and Delivery as admin.
+                component.WithEnvironment("DaprComponent__Token", adminKey);
+            }
             notes.Add($"Dapr component: socket {Path.Combine(sockets, "broker.sock")} (pubsub.broker).");
         }
 
-        BrokerCommands.Add(storage, delivery);
         // What a person opens: the registry's subjects, Storage's topics, Delivery's replay jobs.
         registry.WithUrl(ReferenceExpression.Create($"{registry.GetEndpoint("http")}/subjects"), "Subjects");
         storage.WithUrl(ReferenceExpression.Create($"{storage.GetEndpoint("http")}/v1/topics"), "Topics");
         delivery.WithUrl(ReferenceExpression.Create($"{delivery.GetEndpoint("http")}/v1/replays"), "Replays");
-        return builder.AddResource(broker)
+        var resource = builder.AddResource(broker)
             .WithInitialState(new CustomResourceSnapshot
             {
                 ResourceType = "Broker",
@@ -86,6 +103,8 @@ public static class BrokerBuilderExtensions
             })
             .WithIconName("BoxMultiple")
             .OnInitializeResource((resource, e, cancellationToken) => BrokerStatus.FollowAsync(resource, notes, e, cancellationToken));
+        BrokerCommands.Add(resource, storage, delivery, options.AdminKey);
+        return resource;
     }
 
     /// <summary>

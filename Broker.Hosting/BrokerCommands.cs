@@ -1,105 +1,128 @@
-#pragma warning disable ASPIREINTERACTION001 // The dashboard's input dialogs: experimental in Aspire 13.
+#pragma warning disable ASPIREINTERACTION001 // Command arguments are inputs, an experimental API in Aspire 13.
 using System.Globalization;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Aspire.Hosting.ApplicationModel;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Aspire.Hosting;
 
-/// <summary>What an operator does often, as dashboard commands: create a topic (on storage), verify a topic's history (on delivery).</summary>
+/// <summary>
+/// What an operator does often, as commands on the broker resource: create a topic, verify a topic's history. Their
+/// arguments are declared, so the dashboard asks for them in a dialog and the CLI or a test passes them. On the broker
+/// resource, not on Delivery, because a command on a service with replicas runs once per replica.
+/// </summary>
 internal static class BrokerCommands
 {
     private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    public static void Add(IResourceBuilder<ProjectResource> storage, IResourceBuilder<ProjectResource> delivery)
+    public static void Add(IResourceBuilder<BrokerResource> broker, IResourceBuilder<ProjectResource> storage, IResourceBuilder<ProjectResource> delivery,
+        IResourceBuilder<ParameterResource>? adminKey)
     {
         var storageHttp = storage.GetEndpoint("http");
-        storage.WithCommand("create-topic", "Create topic", async context =>
+        broker.WithCommand("create-topic", "Create topic", async context =>
         {
-            var inputs = await PromptAsync(context, "Create topic", "A topic in the broker's log.",
-            [
-                new InteractionInput { Name = "topic", Label = "Topic", InputType = InputType.Text, Required = true, Placeholder = "orders" },
-                new InteractionInput { Name = "partitions", Label = "Partitions", InputType = InputType.Number, Required = true, Value = "3" },
-            ]);
-            if (inputs is null)
+            var topic = context.Arguments.GetString("topic") ?? "";
+            var partitions = int.Parse(context.Arguments.GetString("partitions") ?? "", NumberStyles.None, CultureInfo.InvariantCulture);
+            using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(new Uri(storageHttp.Url), $"/v1/topics/{Uri.EscapeDataString(topic)}"))
             {
-                return CommandResults.Canceled();
-            }
-            if (!int.TryParse(inputs["partitions"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var partitions))
-            {
-                return CommandResults.Failure($"Partitions: '{inputs["partitions"].Value}' is not a whole number.");
-            }
-            var topic = inputs["topic"].Value ?? "";
-            using var response = await s_http.PutAsJsonAsync(new Uri(new Uri(storageHttp.Url), $"/v1/topics/{Uri.EscapeDataString(topic)}"),
-                new { partitions }, context.CancellationToken);
-            return await ResultAsync(response, $"Topic {topic} has {partitions} partitions.", context.CancellationToken);
+                Content = JsonContent.Create(new { partitions }),
+            };
+            using var response = await SendAsync(request, adminKey, context.CancellationToken);
+            return await ResultAsync(response, _ => $"Topic {topic} has {partitions} partitions.", context.CancellationToken);
         }, new CommandOptions
         {
             Description = "Creates a topic (PUT /v1/topics/{topic} on Storage).",
             IconName = "AddSquare",
-            UpdateState = Healthy,
+            UpdateState = WhenRunning,
+            Arguments =
+            [
+                new InteractionInput { Name = "topic", Label = "Topic", InputType = InputType.Text, Required = true, Placeholder = "orders" },
+                new InteractionInput { Name = "partitions", Label = "Partitions", InputType = InputType.Number, Required = true, Value = "3" },
+            ],
+            ValidateArguments = context =>
+            {
+                ValidateTopic(context);
+                var partitions = context.Inputs["partitions"].Value;
+                // The range and the name's rules are Storage's to say: its refusal comes back as the command's error.
+                if (!int.TryParse(partitions, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                {
+                    context.AddValidationError("partitions", $"Partitions: '{partitions}' is not a whole number.");
+                }
+                return Task.CompletedTask;
+            },
         });
 
         var deliveryHttp = delivery.GetEndpoint("http");
-        delivery.WithCommand("verify-topic", "Verify a topic", async context =>
+        broker.WithCommand("verify-topic", "Verify a topic", async context =>
         {
-            var inputs = await PromptAsync(context, "Verify a topic", "A replay job that reads every record of the topic, hot and cold, checks each and delivers nothing.",
-            [
-                new InteractionInput { Name = "topic", Label = "Topic", InputType = InputType.Text, Required = true, Placeholder = "orders" },
-            ]);
-            if (inputs is null)
+            var topic = context.Arguments.GetString("topic") ?? "";
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(deliveryHttp.Url), "/v1/replays"))
             {
-                return CommandResults.Canceled();
-            }
-            var topic = inputs["topic"].Value ?? "";
-            using var response = await s_http.PostAsJsonAsync(new Uri(new Uri(deliveryHttp.Url), "/v1/replays"),
-                new { topic, target = new { verify = true } }, context.CancellationToken);
-            var job = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JsonElement>(context.CancellationToken) : default;
-            var id = job.ValueKind == JsonValueKind.Object && job.TryGetProperty("id", out var value) ? value.GetString() : null;
-            return await ResultAsync(response, $"Replay {id} verifies {topic}: see GET /v1/replays/{id} or `brokerctl replay status {id}`.", context.CancellationToken);
+                Content = JsonContent.Create(new { topic, target = new { verify = true } }),
+            };
+            using var response = await SendAsync(request, adminKey, context.CancellationToken);
+            return await ResultAsync(response, job =>
+            {
+                var id = job.ValueKind == JsonValueKind.Object && job.TryGetProperty("id", out var value) ? value.GetString() : null;
+                return $"Replay {id} verifies {topic}: GET /v1/replays/{id} on Delivery or `brokerctl replay status {id}` follows it.";
+            }, context.CancellationToken);
         }, new CommandOptions
         {
-            Description = "Starts a replay job with a verify target over the whole topic (POST /v1/replays on Delivery).",
+            Description = "Starts a replay job with a verify target over the whole topic, hot and cold (POST /v1/replays on Delivery): it reads and checks every record and delivers nothing.",
             IconName = "CheckmarkCircle",
-            UpdateState = Healthy,
+            UpdateState = WhenRunning,
+            Arguments =
+            [
+                new InteractionInput { Name = "topic", Label = "Topic", InputType = InputType.Text, Required = true, Placeholder = "orders" },
+            ],
+            ValidateArguments = context =>
+            {
+                ValidateTopic(context);
+                return Task.CompletedTask;
+            },
         });
     }
 
-    private static ResourceCommandState Healthy(UpdateCommandStateContext context) =>
-        context.ResourceSnapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy ? ResourceCommandState.Enabled : ResourceCommandState.Disabled;
-
-    private static async Task<InteractionInputCollection?> PromptAsync(ExecuteCommandContext context, string title, string message, IReadOnlyList<InteractionInput> inputs)
+    private static void ValidateTopic(InputsDialogValidationContext context)
     {
-        var interactions = context.Services.GetRequiredService<IInteractionService>();
-        if (!interactions.IsAvailable)
+        if (string.IsNullOrWhiteSpace(context.Inputs["topic"].Value))
         {
-            return null;
+            context.AddValidationError("topic", "Topic: a name is required.");
         }
-        var result = await interactions.PromptInputsAsync(title, message, inputs, cancellationToken: context.CancellationToken);
-        return result.Canceled ? null : result.Data;
     }
 
-    private static async Task<ExecuteCommandResult> ResultAsync(HttpResponseMessage response, string success, CancellationToken cancellationToken)
+    private static ResourceCommandState WhenRunning(UpdateCommandStateContext context) =>
+        context.ResourceSnapshot.State?.Text == KnownResourceStates.Running ? ResourceCommandState.Enabled : ResourceCommandState.Disabled;
+
+    /// <summary>Sends as the broker's admin when it has keys: the commands are the operator's.</summary>
+    private static async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, IResourceBuilder<ParameterResource>? adminKey, CancellationToken cancellationToken)
     {
-        if (response.IsSuccessStatusCode)
+        if (adminKey is not null)
         {
-            return CommandResults.Success(success);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await adminKey.Resource.GetValueAsync(cancellationToken));
         }
+        return await s_http.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>Success with <paramref name="success"/>'s message from the answer's JSON; else the status and the problem's detail.</summary>
+    private static async Task<ExecuteCommandResult> ResultAsync(HttpResponseMessage response, Func<JsonElement, string> success, CancellationToken cancellationToken)
+    {
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        var detail = body;
+        JsonElement json = default;
         try
         {
-            using var problem = JsonDocument.Parse(body);
-            if (problem.RootElement.TryGetProperty("detail", out var d) && d.GetString() is { Length: > 0 } text)
-            {
-                detail = text;
-            }
+            json = body.Length > 0 ? JsonSerializer.Deserialize<JsonElement>(body) : default;
         }
         catch (JsonException)
         {
-            // Not problem details: the body as it is.
+            // Not JSON: the body as it is.
         }
+        if (response.IsSuccessStatusCode)
+        {
+            return CommandResults.Success(success(json));
+        }
+        var detail = json.ValueKind == JsonValueKind.Object && json.TryGetProperty("detail", out var d) && d.GetString() is { Length: > 0 } text ? text : body;
         return CommandResults.Failure($"{(int)response.StatusCode}: {detail}");
     }
 }

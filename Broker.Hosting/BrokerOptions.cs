@@ -41,6 +41,14 @@ public sealed class BrokerOptions
     /// </summary>
     public bool FixedPorts { get; set; } = true;
 
+    /// <summary>
+    /// The operator's API key, a secret parameter. With it every service requires a credential (docs/security.md): the
+    /// principal <c>admin</c> holds this key and may do anything, the services call each other with a key generated each
+    /// run (the parameter <c>{name}-service-key</c>), and the broker's dashboard commands act as admin. Unset: the broker
+    /// runs open, everyone anonymous, as it may on loopback.
+    /// </summary>
+    public IResourceBuilder<ParameterResource>? AdminKey { get; set; }
+
     /// <summary>The services' DOTNET_ENVIRONMENT / ASPNETCORE_ENVIRONMENT.</summary>
     public string Environment { get; set; } = "Development";
 }
