@@ -44,6 +44,10 @@ public static class BrokerBuilderExtensions
         var serviceKey = options.AdminKey is null ? null
             // What the services call each other with: theirs alone, made anew each run.
             : builder.AddParameter($"{name}-service-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: false);
+        if (options.AdminKey is null && options.Keys.Count > 0)
+        {
+            throw new DistributedApplicationException("AddBroker: Keys without an AdminKey; with no admin, no one could grant them rights.");
+        }
         if (options.AdminKey is not null)
         {
             notes.Add("Auth: every service requires a credential; the principal admin (the admin key) may do anything, and the dashboard's commands act as it.");
@@ -57,6 +61,10 @@ public static class BrokerBuilderExtensions
                 service.WithEnvironment("Auth__Keys__admin", adminKey)
                     .WithEnvironment("Auth__Superusers__0", "admin")
                     .WithEnvironment("Auth__ServiceKey", serviceKey!);
+                foreach (var (principal, key) in options.Keys)
+                {
+                    service.WithEnvironment($"Auth__Keys__{principal}", key);
+                }
             }
             broker.Services[role] = service.Resource;
             return service.WithParentRelationship(broker);

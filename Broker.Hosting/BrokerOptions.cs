@@ -49,6 +49,12 @@ public sealed class BrokerOptions
     /// </summary>
     public IResourceBuilder<ParameterResource>? AdminKey { get; set; }
 
+    /// <summary>
+    /// More principals' API keys (secret parameters), with <see cref="AdminKey"/>: the key a project of yours is given
+    /// (<c>Auth__Keys__{principal}</c> on every service). What each principal may do is an ACL admin grants (brokerctl acls).
+    /// </summary>
+    public IDictionary<string, IResourceBuilder<ParameterResource>> Keys { get; } = new Dictionary<string, IResourceBuilder<ParameterResource>>(StringComparer.Ordinal);
+
     /// <summary>The services' DOTNET_ENVIRONMENT / ASPNETCORE_ENVIRONMENT.</summary>
     public string Environment { get; set; } = "Development";
 }
