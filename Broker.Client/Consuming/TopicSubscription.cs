@@ -1,0 +1,266 @@
+using Broker.Contracts.Delivery;
+using Grpc.Core;
+using Polly;
+using Polly.Retry;
+
+namespace Broker.Client.Consuming;
+
+/// <summary>
+/// One topic of a consumer: a Subscribe stream to Delivery, reopened with backoff when it breaks (records not acked
+/// on the old stream are delivered again), and acks and nacks gathered into one message per write.
+/// </summary>
+internal sealed class TopicSubscription : IAsyncDisposable
+{
+    private readonly DeliveryService.DeliveryServiceClient _delivery;
+    private readonly Subscribe _subscribe;
+    private readonly Func<DeliveredRecord, TopicSubscription, CancellationToken, ValueTask> _onRecord;
+    private readonly Action<Exception> _onFatal;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ResiliencePipeline _reconnect;
+    private readonly Lock _sync = new();
+    private readonly SemaphoreSlim _acksWaiting = new(0, int.MaxValue);
+    private Acks _pending = new();
+    private TaskCompletionSource _written = NewFlush();
+    private AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? _call;
+    private Task? _running;
+    private Task? _acking;
+    private volatile bool _leaving;
+
+    public TopicSubscription(DeliveryService.DeliveryServiceClient delivery, Subscribe subscribe,
+        Func<DeliveredRecord, TopicSubscription, CancellationToken, ValueTask> onRecord, Action<Exception> onFatal, TimeProvider time)
+    {
+        _delivery = delivery;
+        _subscribe = subscribe;
+        _onRecord = onRecord;
+        _onFatal = onFatal;
+        _reconnect = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<RpcException>(ex => !_leaving && Transient(ex)).Handle<IOException>(_ => !_leaving),
+                MaxRetryAttempts = int.MaxValue, // a consumer waits out a Delivery restart however long it takes
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(100),
+                MaxDelay = TimeSpan.FromSeconds(5),
+            })
+            .Build();
+    }
+
+    public string Topic => _subscribe.Topic;
+
+    /// <summary>The partitions this consumer has now (from the last assignment).</summary>
+    public IReadOnlyList<int> Partitions { get; private set; } = [];
+
+    /// <summary>The member id Delivery gave this consumer on the current stream.</summary>
+    public string? MemberId { get; private set; }
+
+    public void Start()
+    {
+        _running = Task.Run(RunAsync);
+        _acking = Task.Run(AckLoopAsync);
+    }
+
+    /// <summary>Queues an ack; the returned task ends once it is written (with the others gathered meanwhile).</summary>
+    public Task AckAsync(string deliveryId)
+    {
+        lock (_sync)
+        {
+            _pending.Ack.Add(deliveryId);
+            _acksWaiting.Release();
+            return _written.Task;
+        }
+    }
+
+    /// <summary>Queues a nack with the reason, kept in the dead-letter record's headers if it ends there.</summary>
+    public Task NackAsync(string deliveryId, string error)
+    {
+        lock (_sync)
+        {
+            _pending.Nack.Add(new Nack { DeliveryId = deliveryId, Error = error.Length > 1024 ? error[..1024] : error });
+            _acksWaiting.Release();
+            return _written.Task;
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var stopping = _stopping.Token;
+        try
+        {
+            await _reconnect.ExecuteAsync(async token =>
+            {
+                var call = _delivery.Subscribe(cancellationToken: token);
+                lock (_sync)
+                {
+                    _call = call;
+                }
+                try
+                {
+                    await call.RequestStream.WriteAsync(new SubscribeRequest { Subscribe = _subscribe }, token);
+                    await foreach (var response in call.ResponseStream.ReadAllAsync(token))
+                    {
+                        switch (response.KindCase)
+                        {
+                            case SubscribeResponse.KindOneofCase.Records:
+                                foreach (var record in response.Records.Records_)
+                                {
+                                    await _onRecord(record, this, token);
+                                }
+                                break;
+                            case SubscribeResponse.KindOneofCase.Assignment:
+                                MemberId = response.Assignment.MemberId;
+                                Partitions = [.. response.Assignment.Partitions];
+                                break;
+                            default:
+                                break; // An ack error: the record is delivered again; nothing for the application to do.
+                        }
+                    }
+                    if (_leaving)
+                    {
+                        return; // the end of the stream this consumer asked for
+                    }
+                    // Delivery ended the stream (it is stopping): subscribe again.
+                    throw new RpcException(new Status(StatusCode.Unavailable, "Delivery ended the subscribe stream."));
+                }
+                finally
+                {
+                    lock (_sync)
+                    {
+                        _call = null;
+                    }
+                    call.Dispose();
+                }
+            }, stopping);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (RpcException ex) when (stopping.IsCancellationRequested && ex.StatusCode == StatusCode.Cancelled)
+        {
+        }
+        catch (Exception ex)
+        {
+            _onFatal(ex is RpcException rpc ? new ConsumeException(Topic, rpc) : ex);
+        }
+    }
+
+    /// <summary>Writes what was acked and nacked since the last write, as one message.</summary>
+    private async Task AckLoopAsync()
+    {
+        var stopping = _stopping.Token;
+        while (true)
+        {
+            try
+            {
+                await _acksWaiting.WaitAsync(stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            await WriteAcksAsync(CancellationToken.None);
+        }
+    }
+
+    private async Task WriteAcksAsync(CancellationToken cancellationToken)
+    {
+        Acks acks;
+        TaskCompletionSource written;
+        AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? call;
+        lock (_sync)
+        {
+            if (_pending.Ack.Count == 0 && _pending.Nack.Count == 0)
+            {
+                return;
+            }
+            acks = _pending;
+            _pending = new Acks();
+            written = _written;
+            _written = NewFlush();
+            call = _call;
+            // Drain the signals these acks raised: one write carries them all.
+            while (_acksWaiting.CurrentCount > 0 && _acksWaiting.Wait(0, CancellationToken.None))
+            {
+            }
+        }
+        try
+        {
+            if (call is not null)
+            {
+                await call.RequestStream.WriteAsync(new SubscribeRequest { Acks = acks }, cancellationToken);
+            }
+            // With no stream the deliveries died with it: their records come again, so there is nothing to ack.
+        }
+        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException)
+        {
+            // Likewise: the stream broke; its records come again.
+        }
+        written.TrySetResult();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Graceful leave: what was acked is written, then the stream ends; what was not acked goes to the group's others.
+        await WriteAcksAsync(CancellationToken.None);
+        AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? call;
+        lock (_sync)
+        {
+            call = _call;
+        }
+        _leaving = true;
+        if (call is not null)
+        {
+            try
+            {
+                await call.RequestStream.CompleteAsync();
+                // Delivery reads the acks before the end of the stream, then ends its side: wait for that (a while),
+                // as cancelling at once could drop acks still in its buffers.
+                if (_running is { } running)
+                {
+                    await running.WaitAsync(TimeSpan.FromSeconds(5));
+                }
+            }
+            catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException or TimeoutException)
+            {
+            }
+        }
+        await _stopping.CancelAsync();
+        foreach (var task in new[] { _running, _acking })
+        {
+            if (task is not null)
+            {
+                try
+                {
+                    await task;
+                }
+                catch (Exception)
+                {
+                    // Stopping.
+                }
+            }
+        }
+        _stopping.Dispose();
+    }
+
+    private static bool Transient(RpcException ex) => ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Aborted
+        or StatusCode.ResourceExhausted or StatusCode.Unknown or StatusCode.DeadlineExceeded;
+
+    private static TaskCompletionSource NewFlush() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>Delivery refused a subscription: the topic does not exist, a name or setting is wrong, or the principal may not read.</summary>
+public sealed class ConsumeException : Exception
+{
+    internal ConsumeException(string topic, RpcException inner)
+        : base($"Delivery refused the subscription to {topic}: {inner.Status.Detail} ({inner.StatusCode})", inner)
+    {
+        Topic = topic;
+        StatusCode = inner.StatusCode;
+    }
+
+    /// <summary>The topic whose subscription was refused.</summary>
+    public string Topic { get; }
+
+    /// <summary>Delivery's gRPC status: NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED.</summary>
+    public StatusCode StatusCode { get; }
+}
