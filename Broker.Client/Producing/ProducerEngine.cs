@@ -326,7 +326,10 @@ internal sealed class ProducerEngine : IAsyncDisposable
                     sleep = sleep is null || left < sleep ? left : sleep;
                 }
             }
-            while (!state.Recovering && state.Ready.Count > 0 && state.InFlight < _options.MaxInFlightPerPartition && _inFlightCount < _options.MaxInFlight)
+            // A producer id's first batch goes alone: the broker takes any first sequence from a producer it does not know, so
+            // a second batch must not be able to arrive first (were the first refused on the way, the second would be written).
+            var limit = state.Established ? _options.MaxInFlightPerPartition : 1;
+            while (!state.Recovering && state.Ready.Count > 0 && state.InFlight < limit && _inFlightCount < _options.MaxInFlight)
             {
                 var batch = state.Ready.Dequeue();
                 state.Sequence(batch);
@@ -656,6 +659,9 @@ internal sealed class ProducerEngine : IAsyncDisposable
 
         public long? ProducerId { get; private set; } = idempotent ? NewId() : null;
 
+        /// <summary>Whether the broker has confirmed a batch of this producer id (or it has none): then batches may overlap.</summary>
+        public bool Established { get; private set; } = !idempotent;
+
         /// <summary>The sequence after the last confirmed batch: where the broker expects this producer to go on.</summary>
         private int _confirmedEnd;
 
@@ -702,12 +708,14 @@ internal sealed class ProducerEngine : IAsyncDisposable
             if (batch.ProducerId == ProducerId)
             {
                 _confirmedEnd = batch.BaseSequence + batch.Records.Count;
+                Established = true;
             }
         }
 
         public void NewProducerId()
         {
             ProducerId = NewId();
+            Established = false;
             _confirmedEnd = 0;
             _nextSequence = 0;
         }

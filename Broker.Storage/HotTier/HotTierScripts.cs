@@ -47,10 +47,6 @@ internal static class HotTierScripts
             if expected and seq ~= expected then
               return {2, -1, next, expected, -1}
             end
-          elseif seq ~= 0 then
-            -- A producer this partition does not know starts at 0 (Kafka's rule): a later batch arriving first
-            -- must not be written before the ones it follows.
-            return {2, -1, next, 0, -1}
           end
         end
         local limit = tonumber(ARGV[8])

@@ -139,11 +139,6 @@ internal sealed class InMemoryHotTier : IHotTier
                     return new AppendOutcome(AppendStatus.OutOfOrderSequence, -1, EndOffset, expected);
                 }
             }
-            else if (identity.IsIdempotent && identity.BaseSequence != 0)
-            {
-                // A producer this partition does not know starts at 0 (Kafka's rule), as in the Redis script.
-                return new AppendOutcome(AppendStatus.OutOfOrderSequence, -1, EndOffset, 0);
-            }
             var stored = batch.ToArray();
             var assigned = EndOffset;
             RecordBatch.SetBaseOffset(stored, assigned);
