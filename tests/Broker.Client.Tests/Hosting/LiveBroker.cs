@@ -1,5 +1,6 @@
 extern alias delivery;
 extern alias ingest;
+extern alias registry;
 extern alias storage;
 
 using System.Globalization;
@@ -20,6 +21,7 @@ public sealed class LiveBroker : IAsyncDisposable
     private readonly WebApplicationFactory<storage::Program> _storage;
     private WebApplicationFactory<ingest::Program> _ingest;
     private readonly WebApplicationFactory<delivery::Program> _delivery;
+    private readonly WebApplicationFactory<registry::Program> _registry;
 
     private LiveBroker(string redis, string prefix)
     {
@@ -31,6 +33,12 @@ public sealed class LiveBroker : IAsyncDisposable
             ["Storage:KeyPrefix"] = _prefix,
             ["Storage:HotTier"] = "redis",
             ["Storage:Segments:Store"] = "none",
+        });
+        (Registry, var registryGrpc) = (Loopback(), Loopback());
+        _registry = Start<registry::Program>(Registry, registryGrpc, new()
+        {
+            ["ConnectionStrings:redis"] = redis,
+            ["SchemaRegistry:KeyPrefix"] = _prefix + ".registry",
         });
         (IngestHttp, IngestGrpc) = (Loopback(), Loopback());
         _ingest = StartIngest();
@@ -60,9 +68,11 @@ public sealed class LiveBroker : IAsyncDisposable
 
     public Uri DeliveryGrpc { get; }
 
+    public Uri Registry { get; }
+
     /// <summary>What a client is given: the connection string Aspire's WithReference(broker) writes.</summary>
     public string ConnectionString =>
-        $"Storage={StorageHttp};StorageGrpc={StorageGrpc};Ingest={IngestHttp};IngestGrpc={IngestGrpc};Delivery={DeliveryHttp};DeliveryGrpc={DeliveryGrpc}";
+        $"Storage={StorageHttp};StorageGrpc={StorageGrpc};Ingest={IngestHttp};IngestGrpc={IngestGrpc};Delivery={DeliveryHttp};DeliveryGrpc={DeliveryGrpc};SchemaRegistry={Registry}";
 
     public BrokerClientOptions ClientOptions => BrokerClientOptions.FromConnectionString(ConnectionString);
 
@@ -107,6 +117,7 @@ public sealed class LiveBroker : IAsyncDisposable
     {
         await _delivery.DisposeAsync();
         await _ingest.DisposeAsync();
+        await _registry.DisposeAsync();
         await _storage.DisposeAsync();
     }
 }
