@@ -217,14 +217,27 @@ public sealed class BrokerConsumer<TKey, TValue> : IAsyncDisposable
         {
             headers.Add(header.Name, header.Value.ToByteArray());
         }
-        var keyContext = new SerializationContext(subscription.Topic, MessageComponent.Key);
+        TKey? key;
+        TValue value;
+        try
+        {
+            key = record.HasKey ? _keys.Deserialize(record.Key.Span, false, new SerializationContext(subscription.Topic, MessageComponent.Key)) : default;
+            value = _values.Deserialize(record.Value.Span, false, new SerializationContext(subscription.Topic, MessageComponent.Value));
+        }
+        catch (Exception ex)
+        {
+            // A record this consumer cannot read is nacked, not handed out: after the topic's attempts it waits in the
+            // dead-letter topic with the reason, and the records after it go on.
+            _ = subscription.NackAsync(record.DeliveryId, $"{subscription.Topic}/{record.Partition}@{record.Offset} could not be deserialized: {ex.Message}");
+            return ValueTask.CompletedTask;
+        }
         var message = new ConsumedMessage<TKey, TValue>(subscription, record.DeliveryId)
         {
             Topic = subscription.Topic,
             Partition = record.Partition,
             Offset = record.Offset,
-            Key = record.HasKey ? _keys.Deserialize(record.Key.Span, false, keyContext) : default,
-            Value = _values.Deserialize(record.Value.Span, false, new SerializationContext(subscription.Topic, MessageComponent.Value)),
+            Key = key,
+            Value = value,
             Headers = headers,
             Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(record.TimestampMs),
             Attempt = record.Attempt,

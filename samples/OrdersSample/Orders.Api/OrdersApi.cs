@@ -1,3 +1,4 @@
+using Broker.Client.Producing;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Orders.Api;
@@ -19,7 +20,7 @@ public static class OrdersApi
     }
 
     public static async Task<Results<Accepted<PlacedOrder>, ValidationProblem, ProblemHttpResult>> PlaceOrder(
-        NewOrder request, OrdersProducer producer, CancellationToken cancellationToken)
+        NewOrder request, BrokerProducer<string, Order> producer, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(request.Customer))
@@ -38,10 +39,11 @@ public static class OrdersApi
         var order = new Order(Guid.NewGuid().ToString("N"), request.Customer!, request.Total);
         try
         {
-            var (partition, offset) = await producer.ProduceAsync(order, cancellationToken);
-            return TypedResults.Accepted((string?)null, new PlacedOrder(order, partition, offset));
+            // The customer is the key: one customer's orders stay in order on one partition.
+            var placed = await producer.ProduceAsync(OrdersTopic.Name, order.Customer, order, new MessageHeaders { { "source", "orders-api" } }, cancellationToken);
+            return TypedResults.Accepted((string?)null, new PlacedOrder(order, placed.Partition, placed.Offset));
         }
-        catch (Exception ex) when (ex is BrokerRefusedException or HttpRequestException)
+        catch (ProduceException ex)
         {
             return TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "The broker did not take the order.");
         }

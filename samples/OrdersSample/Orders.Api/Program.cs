@@ -1,16 +1,16 @@
+using Broker.Client.Serialization;
 using Orders;
 using Orders.Api;
 
-// A web API that produces to the broker. All it knows of the broker is ConnectionStrings:broker, which the AppHost's
-// WithReference(broker) sets: Storage's endpoint to make the topic, Ingest's to produce.
+// A web API that produces to the broker with Broker.Client. All it knows of the broker is ConnectionStrings:broker,
+// which the AppHost's WithReference(broker) sets; AddBrokerProducer reads it (and adds a health check, the client's
+// spans and metrics).
 var builder = WebApplication.CreateBuilder(args);
-var broker = BrokerConnection.FromConfiguration(builder.Configuration);
 
 builder.Services.AddProblemDetails();
 builder.Services.AddHealthChecks();
-// Retries are safe: each produce carries an Idempotency-Key, so Ingest writes a retried request once.
-builder.Services.AddHttpClient<OrdersProducer>(client => client.BaseAddress = broker.Ingest).AddStandardResilienceHandler();
-builder.Services.AddHttpClient(OrdersTopic.StorageClient, client => client.BaseAddress = broker.Storage).AddStandardResilienceHandler();
+// One idempotent producer for the app: a batch it sends again after a failure is written once, in order.
+builder.AddBrokerProducer("broker", valueSerializer: Serializers.Json(OrdersJson.Default.Order), keySerializer: Serializers.Utf8);
 builder.Services.AddHostedService<OrdersTopic>();
 
 var app = builder.Build();

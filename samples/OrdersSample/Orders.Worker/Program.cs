@@ -1,15 +1,14 @@
 using Orders;
 using Orders.Worker;
 
-// A worker that consumes from the broker: OrdersConsumer polls Delivery (found in ConnectionStrings:broker) for the
-// group "orders-worker", logs each order and acks it. A web app only so that GET /received shows what it got.
+// A worker that consumes from the broker with Broker.Client: OrdersConsumer joins the group "orders-worker" on the
+// topic "orders" (the broker found in ConnectionStrings:broker), logs each order and acks it. A web app only so that
+// GET /received shows what it got.
 var builder = WebApplication.CreateBuilder(args);
-var broker = BrokerConnection.FromConfiguration(builder.Configuration);
 
 builder.Services.AddHealthChecks();
+builder.AddBrokerClient("broker");
 builder.Services.AddSingleton<ReceivedOrders>();
-// No resilience handler: a poll waits up to OrdersConsumer.WaitMs for records, and the loop retries by itself.
-builder.Services.AddHttpClient(OrdersConsumer.DeliveryClient, client => client.BaseAddress = broker.Delivery);
 builder.Services.AddHostedService<OrdersConsumer>();
 
 var app = builder.Build();
