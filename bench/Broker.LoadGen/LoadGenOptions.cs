@@ -13,6 +13,7 @@ public sealed record LoadGenOptions
     public const string StorageAppend = "storage-append";
     public const string IngestGrpc = "ingest-grpc";
     public const string IngestHttp = "ingest-http";
+    public const string IngestClient = "ingest-client";
     public const string ProduceDeliver = "produce-deliver";
     public const string IngestSchema = "ingest-schema";
     public const string Replay = "replay";
@@ -26,7 +27,7 @@ public sealed record LoadGenOptions
     /// </summary>
     public string Scenario { get; init; } = StorageAppend;
 
-    public bool ThroughIngest => Scenario is IngestGrpc or IngestHttp or ProduceDeliver or IngestSchema;
+    public bool ThroughIngest => Scenario is IngestGrpc or IngestHttp or IngestClient or ProduceDeliver or IngestSchema;
 
     /// <summary>Storage's gRPC endpoint (h2c).</summary>
     public Uri Storage { get; init; } = new("http://127.0.0.1:5101");
@@ -145,7 +146,10 @@ public sealed record LoadGenOptions
         Broker.LoadGen: Storage's append path or Ingest's produce path against pipelined Redis XADD (Dapr
         pubsub.redis's pattern), or produce-to-delivery against XADD + XREADGROUP + XACK, in the same run.
           --scenario S         storage-append, ingest-grpc, ingest-http,
-                               produce-deliver, ingest-schema,
+                               ingest-client (Broker.Client's producer
+                               against ingest-grpc's hand-written
+                               stream, same rounds), produce-deliver,
+                               ingest-schema,
                                replay or dapr-publish                 (default storage-append)
           --registry URL       ingest-schema: the schema registry     (default http://127.0.0.1:8081)
           --storage URL        Storage gRPC endpoint, h2c             (default http://127.0.0.1:5101)
@@ -211,7 +215,7 @@ public sealed record LoadGenOptions
             var value = args[++i];
             options = name switch
             {
-                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or ProduceDeliver or IngestSchema or Replay or DaprPublish ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp}, {ProduceDeliver}, {IngestSchema}, {Replay} or {DaprPublish}; got '{value}'.") },
+                "--scenario" => options with { Scenario = value is StorageAppend or IngestGrpc or IngestHttp or IngestClient or ProduceDeliver or IngestSchema or Replay or DaprPublish ? value : throw new ArgumentException($"{name} takes {StorageAppend}, {IngestGrpc}, {IngestHttp}, {IngestClient}, {ProduceDeliver}, {IngestSchema}, {Replay} or {DaprPublish}; got '{value}'.") },
                 "--component-socket" => options with { ComponentSocket = value },
                 "--component-pid" => options with { ComponentPid = ParseInt(name, value, 1) },
                 "--delivery-rest" => options with { DeliveryRest = ParseUri(name, value) },

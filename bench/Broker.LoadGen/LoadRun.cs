@@ -24,7 +24,7 @@ public static class LoadRun
     {
         var ingestEndpoint = options.Scenario switch
         {
-            LoadGenOptions.IngestGrpc => $", ingest {options.Ingest}",
+            LoadGenOptions.IngestGrpc or LoadGenOptions.IngestClient => $", ingest {options.Ingest}",
             LoadGenOptions.IngestHttp => $", ingest-rest {options.IngestRest}",
             _ => "",
         };
@@ -49,7 +49,7 @@ public static class LoadRun
         using var disposeChannels = new ChannelsDisposer(channels);
         LogService.LogServiceClient[] clients = [.. channels.Select(c => new LogService.LogServiceClient(c))];
         // Ingest: one channel (HTTP/2 connection) per produce stream, or an HTTP/1.1 pool for the POSTs.
-        var ingestChannels = new GrpcChannel[options.Scenario == LoadGenOptions.IngestGrpc ? options.Connections : 0];
+        var ingestChannels = new GrpcChannel[options.Scenario is LoadGenOptions.IngestGrpc or LoadGenOptions.IngestClient ? options.Connections : 0];
         for (var c = 0; c < ingestChannels.Length; c++)
         {
             ingestChannels[c] = NewChannel(options.Ingest);
@@ -69,12 +69,16 @@ public static class LoadRun
         var workload = Workload.Create(options);
         var cpu = new CpuSampler(redis, options.StoragePid, options.IngestPid);
         var baseline = new RedisXaddBaseline(redis, options, workload, cpu);
+        IProducePath HandWritten() => new IngestGrpcProducer([.. ingestChannels.Select(c => new ProduceService.ProduceServiceClient(c))], options, workload, cpu);
         IProducePath broker = options.Scenario switch
         {
-            LoadGenOptions.IngestGrpc => new IngestGrpcProducer([.. ingestChannels.Select(c => new ProduceService.ProduceServiceClient(c))], options, workload, cpu),
+            LoadGenOptions.IngestGrpc => HandWritten(),
             LoadGenOptions.IngestHttp => new IngestHttpProducer(ingestHttp, options, workload, cpu),
+            LoadGenOptions.IngestClient => new IngestClientProducer(options, workload, cpu),
             _ => new StorageAppender(clients, options, workload, cpu),
         };
+        // ingest-client: the hand-written gRPC stream the client replaces runs in the same rounds, as its reference.
+        var reference = options.Scenario == LoadGenOptions.IngestClient ? HandWritten() : null;
         var check = new TopicCheck(clients[0], options);
         var endOffsetsBefore = await check.EndOffsetsAsync(cancellationToken);
 
@@ -88,17 +92,30 @@ public static class LoadRun
         {
             await baseline.RunAsync(warmRecords, cancellationToken);
             await broker.RunAsync(warmBatches, cancellationToken);
+            if (reference is not null)
+            {
+                await reference.RunAsync(warmBatches, cancellationToken);
+            }
             await Task.Delay(s_settle, cancellationToken);
         }
 
         var baselineRounds = new List<RoundResult>();
         var brokerRounds = new List<RoundResult>();
+        var referenceRounds = new List<RoundResult>();
         for (var round = 1; round <= options.Rounds; round++)
         {
             await Quiet(cpu, cancellationToken);
             var b = await baseline.RunAsync(options.Records, cancellationToken);
             baselineRounds.Add(b);
             Progress($"round {round}: baseline {b.RecordsPerSec,10:N0} records/s in {b.Elapsed.TotalSeconds:0.00} s  cores: {b.Cpu}");
+            if (reference is not null)
+            {
+                await Quiet(cpu, cancellationToken);
+                var r = await reference.RunAsync(workload.BatchCount, cancellationToken);
+                referenceRounds.Add(r);
+                Progress($"round {round}: hand-written {r.RecordsPerSec,10:N0} records/s in {r.Elapsed.TotalSeconds:0.00} s  " +
+                         $"p50 {r.PercentileMs(0.5):0.00} ms p99 {r.PercentileMs(0.99):0.00} ms (per request)  cores: {r.Cpu}");
+            }
             await Quiet(cpu, cancellationToken);
             var s = await broker.RunAsync(workload.BatchCount, cancellationToken);
             brokerRounds.Add(s);
@@ -106,9 +123,15 @@ public static class LoadRun
                      $"p50 {s.PercentileMs(0.5):0.00} ms p99 {s.PercentileMs(0.99):0.00} ms  cores: {s.Cpu}");
         }
 
-        await check.VerifyAsync(endOffsetsBefore, broker.Tally.PerPartition, cancellationToken);
-        Progress($"verified: partition end offsets grew by exactly the {broker.Tally.PerPartition.Sum()} records written " +
+        IReadOnlyList<long> written = reference is null ? broker.Tally.PerPartition
+            : [.. broker.Tally.PerPartition.Zip(reference.Tally.PerPartition, (a, b) => a + b)];
+        await check.VerifyAsync(endOffsetsBefore, written, cancellationToken);
+        Progress($"verified: partition end offsets grew by exactly the {written.Sum()} records written " +
                  $"({broker.Tally.Retried} requests sent again after a refusal)");
+        if (broker is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
         // A topic this run did not create is someone else's: never delete it.
         if (created && !options.KeepTopic)
         {
@@ -117,6 +140,7 @@ public static class LoadRun
 
         var bestBaseline = baselineRounds.MaxBy(r => r.RecordsPerSec)!;
         var bestBroker = brokerRounds.MaxBy(r => r.RecordsPerSec)!;
+        var bestReference = referenceRounds.MaxBy(r => r.RecordsPerSec);
         return new Report(
             Scenario: options.Scenario,
             Records: options.Records,
@@ -140,7 +164,13 @@ public static class LoadRun
             Values: options.Values,
             Topic: options.Topic,
             Verified: true,
-            Processors: Environment.ProcessorCount);
+            Processors: Environment.ProcessorCount,
+            HandWritten: bestReference is null ? null : new BrokerReport(Math.Round(bestReference.RecordsPerSec), bestReference.MbPerSec(options.RecordBytes),
+                Math.Round(bestReference.PercentileMs(0.5), 3), Math.Round(bestReference.PercentileMs(0.99), 3),
+                [.. referenceRounds.Select(r => Math.Round(r.RecordsPerSec))],
+                Math.Round(bestReference.PercentileMs(0.999), 3), Math.Round(bestReference.PercentileMs(1), 3), bestReference.Cpu,
+                reference!.Tally.Refused, reference.Tally.Retried),
+            ClientVsHandWritten: bestReference is null ? null : Math.Round(bestBroker.RecordsPerSec / bestReference.RecordsPerSec, 3));
     }
 
     public static Task QuietAsync(CpuSampler cpu, CancellationToken cancellationToken) => Quiet(cpu, cancellationToken);

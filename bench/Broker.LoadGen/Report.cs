@@ -41,7 +41,9 @@ public sealed record CpuReport(double Redis, double? Storage, double? Ingest, do
 
 /// <summary>
 /// The JSON line: the agreed head (scenario … ratio) first, extra detail after it. Throughput is the
-/// best round of each path (<see cref="Aggregate"/>), the broker's percentiles are from its best round.
+/// best round of each path (<see cref="Aggregate"/>), the broker's percentiles are from its best round. ingest-client
+/// adds the hand-written stream's best round (<c>HandWritten</c>, latencies per request) and the client's throughput
+/// over it (<c>ClientVsHandWritten</c>; the client's latencies are per record, Produce to confirmation).
 /// </summary>
 public sealed record Report(
     string Scenario,
@@ -61,7 +63,9 @@ public sealed record Report(
     string Values,
     string Topic,
     bool Verified,
-    int Processors);
+    int Processors,
+    BrokerReport? HandWritten = null,
+    double? ClientVsHandWritten = null);
 
 public sealed record BaselineReport(string Name, double RecordsPerSec, double MbPerSec, IReadOnlyList<double> RoundsRecordsPerSec, CpuReport Cpu);
 
