@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Net.Security;
 
 namespace Broker.Client;
 
@@ -28,6 +29,12 @@ public sealed class BrokerClientOptions
 
     /// <summary>An API key or JWT, sent as <c>Authorization: Bearer</c> on every call; none for an open broker.</summary>
     public string? Token { get; set; }
+
+    /// <summary>
+    /// Decides whether a TLS server certificate is trusted (a private CA, say); null: the system's trust, as always.
+    /// Applies to every gRPC channel and HTTP client the client makes.
+    /// </summary>
+    public RemoteCertificateValidationCallback? ServerCertificateValidation { get; set; }
 
     /// <summary>The connection string's keys, in the order <c>BrokerResource</c> writes them.</summary>
     private static readonly string[] s_keys = ["Storage", "StorageGrpc", "Ingest", "IngestGrpc", "Delivery", "DeliveryGrpc", "SchemaRegistry", "Token"];

@@ -18,19 +18,25 @@ internal sealed class BrokerConnection : IDisposable
     public BrokerConnection(BrokerClientOptions options)
     {
         Options = options;
-        _rest = WithToken(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(15) }, options.Token);
-        _grpc = WithToken(new SocketsHttpHandler
+        _rest = Chain(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(15) }, options);
+        _grpc = Chain(new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(15),
             // Long-lived streams: keep the connection checked, and open another one when a connection's streams run out.
             KeepAlivePingDelay = TimeSpan.FromSeconds(30),
             KeepAlivePingTimeout = TimeSpan.FromSeconds(15),
             EnableMultipleHttp2Connections = true,
-        }, options.Token);
+        }, options);
     }
 
-    private static HttpMessageHandler WithToken(SocketsHttpHandler sockets, string? token) =>
-        string.IsNullOrEmpty(token) ? sockets : new BearerHandler(token) { InnerHandler = sockets };
+    private static HttpMessageHandler Chain(SocketsHttpHandler sockets, BrokerClientOptions options)
+    {
+        if (options.ServerCertificateValidation is { } validate)
+        {
+            sockets.SslOptions.RemoteCertificateValidationCallback = validate;
+        }
+        return string.IsNullOrEmpty(options.Token) ? sockets : new BearerHandler(options.Token) { InnerHandler = sockets };
+    }
 
     public BrokerClientOptions Options { get; }
 

@@ -35,6 +35,15 @@ public sealed class BrokerConnection
         return new BrokerConnection(token, string.IsNullOrEmpty(caCertPath) ? null : CaTrust.Load(caCertPath));
     }
 
+    /// <summary>The .NET client's settings for these endpoints, with this connection's token and CA trust.</summary>
+    public Broker.Client.BrokerClientOptions ClientOptions(string storage, string ingestGrpc) => new()
+    {
+        Storage = Url("Storage", storage),
+        IngestGrpc = Url("Ingest", ingestGrpc),
+        Token = _token,
+        ServerCertificateValidation = _trust is null ? null : _trust.Validate,
+    };
+
     /// <summary>A REST client of <paramref name="service"/> at <paramref name="baseUrl"/>.</summary>
     public BrokerHttp Http(string service, string baseUrl) => new(service, Url(service, baseUrl), Handler(), TlsHint);
 

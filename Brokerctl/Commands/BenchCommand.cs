@@ -1,9 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
-using Broker.Contracts.Ingest;
+using Broker.Client.Producing;
 using Broker.Ctl.Client;
-using Google.Protobuf;
-using Grpc.Core;
 using Spectre.Console.Cli;
 
 namespace Broker.Ctl.Commands;
@@ -32,8 +30,9 @@ public sealed class BenchSettings : BrokerSettings
 }
 
 /// <summary>
-/// bench: a quick check of a running broker: --records through Ingest's gRPC produce stream into a topic of its own
-/// (deleted after), records/s and request latency, and the topic's end offsets checked against what was sent. The
+/// bench: a quick check of a running broker: --records through Broker.Client's producer (Ingest's gRPC produce stream)
+/// into a topic of its own (deleted after), records/s and per-record latency (produce to confirmation), and the
+/// topic's end offsets checked against what was sent. The
 /// full benchmarks, with baselines, are bench/*.sh.
 /// </summary>
 public sealed class BenchCommand : AsyncCommand<BenchSettings>
@@ -45,74 +44,57 @@ public sealed class BenchCommand : AsyncCommand<BenchSettings>
         await storage.PutAsync($"v1/topics/{topic}", new { partitions = settings.Partitions, retentionMs = 3_600_000 }, cancellationToken);
         try
         {
-            var value = UnsafeByteOperations.UnsafeWrap(new byte[settings.Size]);
-            using var channel = settings.Connection.Grpc("Ingest", settings.IngestGrpc);
-            var client = new ProduceService.ProduceServiceClient(channel);
-            var requests = (settings.Records + settings.Batch - 1) / settings.Batch;
-            var latencies = new long[requests];
-            var sentAt = new long[requests];
-            using var window = new SemaphoreSlim(settings.Concurrency);
+            var value = new byte[settings.Size];
+            byte[][] keys = [.. Enumerable.Range(0, 1000).Select(k => System.Text.Encoding.UTF8.GetBytes($"key-{k}"))];
+            var latencies = new long[settings.Records];
+            ProduceException? failure = null;
             var clock = Stopwatch.StartNew();
-            try
+            // Broker.Client's producer, batching per partition: --batch records' worth of bytes a request, --concurrency
+            // requests in flight, and no more records outstanding than that window holds.
+            await using (var producer = new BrokerProducer<byte[], byte[]>(settings.Connection.ClientOptions(settings.Storage, settings.IngestGrpc), new ProducerOptions
             {
-                using var call = client.Produce(cancellationToken: cancellationToken);
-                // A refused request ends the reader; the writer then stops too, instead of waiting for a window that never opens.
-                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var reading = Task.Run(async () =>
+                BatchSize = settings.Batch * Math.Max(settings.Size, 1),
+                MaxBatchRecords = Math.Min(settings.Batch, 10_000),
+                MaxInFlight = settings.Concurrency,
+                MaxInFlightPerPartition = settings.Concurrency,
+                BufferBytes = (long)settings.Concurrency * settings.Batch * (settings.Size + 32),
+                DeliveryTimeout = TimeSpan.FromSeconds(60),
+            }))
+            {
+                for (var i = 0; i < settings.Records && failure is null; i++)
                 {
-                    try
+                    var index = i;
+                    var message = new Message<byte[], byte[]> { Key = keys[i % keys.Length], Value = value };
+                    while (true)
                     {
-                        await ReadAnswersAsync();
-                    }
-                    catch
-                    {
-                        await stop.CancelAsync();
-                        throw;
-                    }
-                }, cancellationToken);
-                async Task ReadAnswersAsync()
-                {
-                    for (var answered = 0; answered < requests; answered++)
-                    {
-                        if (!await call.ResponseStream.MoveNext(cancellationToken))
+                        var sent = Stopwatch.GetTimestamp();
+                        try
                         {
-                            throw new CtlException("Ingest ended the produce stream early.");
+                            producer.Produce(topic, message, report =>
+                            {
+                                if (report.Error is { } error)
+                                {
+                                    Interlocked.CompareExchange(ref failure, error, null);
+                                }
+                                latencies[index] = Stopwatch.GetTimestamp() - sent;
+                            });
+                            break;
                         }
-                        var response = call.ResponseStream.Current;
-                        if (response.StatusCode != 0)
+                        catch (ProduceException ex) when (ex.Error == ProduceError.QueueFull)
                         {
-                            throw Refusals.FromGrpc((StatusCode)response.StatusCode, response.StatusMessage,
-                                () => new CtlException($"Ingest refused a request: {(StatusCode)response.StatusCode} {response.StatusMessage}"));
+                            await Task.Delay(1, cancellationToken);
                         }
-                        latencies[response.RequestId] = Stopwatch.GetTimestamp() - sentAt[response.RequestId];
-                        window.Release();
                     }
                 }
-                try
-                {
-                    for (var r = 0; r < requests; r++)
-                    {
-                        await window.WaitAsync(stop.Token);
-                        var request = new ProduceRequest { RequestId = (ulong)r, Topic = topic };
-                        for (var i = r * settings.Batch; i < Math.Min(settings.Records, (r + 1) * settings.Batch); i++)
-                        {
-                            request.Records.Add(new ProduceRecord { Key = ByteString.CopyFromUtf8($"key-{i % 1000}"), Value = value });
-                        }
-                        sentAt[r] = Stopwatch.GetTimestamp();
-                        await call.RequestStream.WriteAsync(request, stop.Token);
-                    }
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or RpcException && stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                {
-                    // The reader failed: its exception says why, below.
-                }
-                await reading;
-                await call.RequestStream.CompleteAsync();
+                await producer.FlushAsync(cancellationToken);
             }
-            catch (RpcException ex)
+            if (failure is not null)
             {
-                throw Refusals.FromGrpc(ex.StatusCode, ex.Status.Detail,
-                    () => new CtlException($"Cannot produce to Ingest at {settings.IngestGrpc}: {ex.Status.StatusCode} {ex.Status.Detail}", ex.StatusCode == StatusCode.Unavailable ? 3 : 1));
+                throw failure.Error switch
+                {
+                    ProduceError.Forbidden => Refusals.NotAllowed(failure.Message),
+                    _ => new CtlException($"Ingest did not take a record: {failure.Message}"),
+                };
             }
             clock.Stop();
             var described = await storage.GetAsync($"v1/topics/{topic}", cancellationToken);
