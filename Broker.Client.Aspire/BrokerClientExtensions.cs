@@ -37,9 +37,15 @@ public static class BrokerClientExtensions
         ISerializer<TKey>? keySerializer = null, ISerializer<TValue>? valueSerializer = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        if (!builder.Services.Any(d => d.ServiceType == typeof(BrokerClientFactory) && !d.IsKeyedService))
+        var registered = builder.Services.FirstOrDefault(d => d.ServiceType == typeof(BrokerClientName) && !d.IsKeyedService)?.ImplementationInstance as BrokerClientName;
+        if (registered is null)
         {
             builder.AddBrokerClient(connectionName);
+        }
+        else if (registered.Name != connectionName)
+        {
+            throw new InvalidOperationException(
+                $"AddBrokerProducer(\"{connectionName}\"): the app's broker client is already '{registered.Name}'; use AddKeyedBrokerClient for a second broker.");
         }
         builder.Services.AddSingleton(services => services.GetRequiredService<BrokerClientFactory>().CreateProducer(options, keySerializer, valueSerializer));
     }
@@ -77,6 +83,7 @@ public static class BrokerClientExtensions
 
         if (serviceKey is null)
         {
+            builder.Services.AddSingleton(new BrokerClientName(name));
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(_ => new BrokerClientFactory(options));
             builder.Services.AddSingleton(services => services.GetRequiredService<BrokerClientFactory>().Admin);
@@ -89,8 +96,11 @@ public static class BrokerClientExtensions
         }
         if (!settings.DisableHealthChecks)
         {
+            // One check for the registration's life: its connection is reused by every probe.
+            var check = new BrokerHealthCheck(options);
+            builder.Services.AddSingleton(check);
             builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(serviceKey is null ? "broker" : $"broker_{serviceKey}",
-                _ => new BrokerHealthCheck(options), failureStatus: null, tags: ["ready"]));
+                _ => check, failureStatus: null, tags: ["ready"]));
         }
         if (!settings.DisableTracing)
         {
@@ -102,3 +112,6 @@ public static class BrokerClientExtensions
         }
     }
 }
+
+/// <summary>Which connection name the app's (unkeyed) broker client was registered for.</summary>
+internal sealed record BrokerClientName(string Name);

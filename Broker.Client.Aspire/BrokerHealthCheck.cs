@@ -1,11 +1,16 @@
+using Broker.Client.Connection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Broker.Client.Aspire;
 
-/// <summary>Healthy while Storage answers its <c>/health</c> (the broker's log is reachable).</summary>
+/// <summary>
+/// Healthy while Storage answers its <c>/health</c> (the broker's log is reachable). One per client registration, over
+/// the client's own connection (its token and TLS trust), reused by every probe.
+/// </summary>
 internal sealed class BrokerHealthCheck(BrokerClientOptions options) : IHealthCheck, IDisposable
 {
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
+    private readonly BrokerConnection _connection = new(options);
+    private HttpClient? _storage;
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -13,9 +18,12 @@ internal sealed class BrokerHealthCheck(BrokerClientOptions options) : IHealthCh
         {
             return HealthCheckResult.Unhealthy("The broker client has no Storage endpoint to check.");
         }
+        _storage ??= _connection.Http(storage);
         try
         {
-            using var response = await _http.GetAsync(new Uri(storage, "/health"), cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            using var response = await _storage.GetAsync("health", timeout.Token);
             return response.IsSuccessStatusCode
                 ? HealthCheckResult.Healthy()
                 : new HealthCheckResult(context.Registration.FailureStatus, $"Storage's /health answered {(int)response.StatusCode}.");
@@ -26,5 +34,5 @@ internal sealed class BrokerHealthCheck(BrokerClientOptions options) : IHealthCh
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _connection.Dispose();
 }

@@ -32,34 +32,35 @@ public sealed class SchemaRegistryClient : IDisposable
     public Task<int> GetIdAsync(string subject, string schema, bool register, CancellationToken cancellationToken = default)
     {
         var key = (subject, schema, register);
-        if (_ids.TryGetValue(key, out var known) && !known.IsFaulted)
+        if (_ids.TryGetValue(key, out var known) && !known.IsFaulted && !known.IsCanceled)
         {
-            return known;
+            return known.WaitAsync(cancellationToken);
         }
         if (_ids.Count >= MaxCached)
         {
             _ids.Clear();
         }
-        var fetching = register ? RegisterAsync(subject, schema, cancellationToken) : LookupAsync(subject, schema, cancellationToken);
+        // The shared fetch is not the caller's to cancel (others may wait for it); a failed one is not kept.
+        var fetching = register ? RegisterAsync(subject, schema, CancellationToken.None) : LookupAsync(subject, schema, CancellationToken.None);
         _ids[key] = fetching;
-        return fetching;
+        return fetching.WaitAsync(cancellationToken);
     }
 
     /// <summary>The schema with <paramref name="id"/>, parsed.</summary>
     /// <exception cref="SchemaRegistryRefusedException">The registry has no such id, or refused to say.</exception>
     public Task<global::Avro.Schema> GetSchemaAsync(int id, CancellationToken cancellationToken = default)
     {
-        if (_schemas.TryGetValue(id, out var known) && !known.IsFaulted)
+        if (_schemas.TryGetValue(id, out var known) && !known.IsFaulted && !known.IsCanceled)
         {
-            return known;
+            return known.WaitAsync(cancellationToken);
         }
         if (_schemas.Count >= MaxCached)
         {
             _schemas.Clear();
         }
-        var fetching = FetchSchemaAsync(id, cancellationToken);
+        var fetching = FetchSchemaAsync(id, CancellationToken.None);
         _schemas[id] = fetching;
-        return fetching;
+        return fetching.WaitAsync(cancellationToken);
     }
 
     /// <summary>Closes the client's connections.</summary>

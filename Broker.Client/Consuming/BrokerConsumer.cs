@@ -57,8 +57,13 @@ public sealed class BrokerConsumer<TKey, TValue> : IAsyncDisposable
         Group = group;
         _keys = keyDeserializer ?? Deserializers.Default<TKey>();
         _values = valueDeserializer ?? Deserializers.Default<TValue>();
-        // Holds what the streams' windows let through: the windows bound it, not this channel.
-        _messages = Channel.CreateUnbounded<ConsumedMessage<TKey, TValue>>(new UnboundedChannelOptions { SingleWriter = false });
+        // Holds what the streams' windows let through, bounded by them too: a stream that reconnected may leave records
+        // of its old stream here (skipped when read), and a full channel holds the streams back instead of growing.
+        _messages = Channel.CreateBounded<ConsumedMessage<TKey, TValue>>(new BoundedChannelOptions(Math.Max(1, options.Window) * names.Count)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleWriter = false,
+        });
         _connection = new BrokerConnection(client);
         var delivery = new DeliveryService.DeliveryServiceClient(_connection.Channel(BrokerClientOptions.Required(client.DeliveryGrpc, "DeliveryGrpc")));
         foreach (var topic in names)
@@ -104,7 +109,10 @@ public sealed class BrokerConsumer<TKey, TValue> : IAsyncDisposable
             {
                 while (_messages.Reader.TryRead(out var message))
                 {
-                    yield return message;
+                    if (!message.Stale)
+                    {
+                        yield return message;
+                    }
                 }
             }
         }
@@ -130,6 +138,16 @@ public sealed class BrokerConsumer<TKey, TValue> : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(error);
         return message.Subscription.NackAsync(message.DeliveryId, error);
+    }
+
+    /// <summary>
+    /// Tells the group the record is still being worked on: its ack deadline moves to now plus the ack timeout, so it is
+    /// not delivered again meanwhile. Call it more often than the ack timeout for work that takes longer.
+    /// </summary>
+    public Task ExtendAsync(ConsumedMessage<TKey, TValue> message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message.Subscription.ExtendAsync(message.DeliveryId);
     }
 
     /// <summary>
@@ -168,6 +186,10 @@ public sealed class BrokerConsumer<TKey, TValue> : IAsyncDisposable
         {
             while (_messages.Reader.TryRead(out var message))
             {
+                if (message.Stale)
+                {
+                    continue; // its stream is gone: Delivery delivers it again on the new one
+                }
                 using var activity = ClientTelemetry.StartProcess(message.Topic, Group, message.Headers.GetString(RecordHeaderNames.TraceParent),
                     message.Partition, message.Offset, message.Attempt);
                 var started = Stopwatch.GetTimestamp();
@@ -231,7 +253,7 @@ public sealed class BrokerConsumer<TKey, TValue> : IAsyncDisposable
             _ = subscription.NackAsync(record.DeliveryId, $"{subscription.Topic}/{record.Partition}@{record.Offset} could not be deserialized: {ex.Message}");
             return ValueTask.CompletedTask;
         }
-        var message = new ConsumedMessage<TKey, TValue>(subscription, record.DeliveryId)
+        var message = new ConsumedMessage<TKey, TValue>(subscription, record.DeliveryId, subscription.Generation)
         {
             Topic = subscription.Topic,
             Partition = record.Partition,

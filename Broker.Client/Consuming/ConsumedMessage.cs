@@ -7,13 +7,19 @@ namespace Broker.Client.Consuming;
 /// <typeparam name="TValue">The value's type.</typeparam>
 public sealed class ConsumedMessage<TKey, TValue>
 {
-    internal ConsumedMessage(TopicSubscription subscription, string deliveryId)
+    internal ConsumedMessage(TopicSubscription subscription, string deliveryId, int generation)
     {
         Subscription = subscription;
         DeliveryId = deliveryId;
+        Generation = generation;
     }
 
     internal TopicSubscription Subscription { get; }
+
+    /// <summary>The stream it came on; one from an earlier stream is delivered again and skipped.</summary>
+    internal int Generation { get; }
+
+    internal bool Stale => Generation != Subscription.Generation;
 
     /// <summary>What an ack or nack of this delivery names.</summary>
     public string DeliveryId { get; }

@@ -19,6 +19,10 @@ internal sealed class TopicSubscription : IAsyncDisposable
     private readonly ResiliencePipeline _reconnect;
     private readonly Lock _sync = new();
     private readonly SemaphoreSlim _acksWaiting = new(0, int.MaxValue);
+    // A gRPC request stream takes one write at a time: the subscribe, the ack loop's, and the leave's.
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly CancellationTokenSource _ackStopping = new();
+    private int _generation;
     private Acks _pending = new();
     private TaskCompletionSource _written = NewFlush();
     private AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? _call;
@@ -51,6 +55,9 @@ internal sealed class TopicSubscription : IAsyncDisposable
     /// <summary>The partitions this consumer has now (from the last assignment).</summary>
     public IReadOnlyList<int> Partitions { get; private set; } = [];
 
+    /// <summary>Which stream the records now handed out came on: a record from an earlier one is delivered again, so it is skipped.</summary>
+    public int Generation => Volatile.Read(ref _generation);
+
     /// <summary>The member id Delivery gave this consumer on the current stream.</summary>
     public string? MemberId { get; private set; }
 
@@ -65,7 +72,26 @@ internal sealed class TopicSubscription : IAsyncDisposable
     {
         lock (_sync)
         {
+            if (_leaving)
+            {
+                return Task.CompletedTask; // left: the record goes to the group's others
+            }
             _pending.Ack.Add(deliveryId);
+            _acksWaiting.Release();
+            return _written.Task;
+        }
+    }
+
+    /// <summary>Queues an extension: the delivery gets a new ack deadline (now plus the ack timeout) once it is written.</summary>
+    public Task ExtendAsync(string deliveryId)
+    {
+        lock (_sync)
+        {
+            if (_leaving)
+            {
+                return Task.CompletedTask;
+            }
+            _pending.Extend.Add(deliveryId);
             _acksWaiting.Release();
             return _written.Task;
         }
@@ -76,6 +102,10 @@ internal sealed class TopicSubscription : IAsyncDisposable
     {
         lock (_sync)
         {
+            if (_leaving)
+            {
+                return Task.CompletedTask;
+            }
             _pending.Nack.Add(new Nack { DeliveryId = deliveryId, Error = error.Length > 1024 ? error[..1024] : error });
             _acksWaiting.Release();
             return _written.Task;
@@ -90,13 +120,15 @@ internal sealed class TopicSubscription : IAsyncDisposable
             await _reconnect.ExecuteAsync(async token =>
             {
                 var call = _delivery.Subscribe(cancellationToken: token);
-                lock (_sync)
-                {
-                    _call = call;
-                }
                 try
                 {
+                    // The subscribe goes first; only then may the ack loop write on this stream.
                     await call.RequestStream.WriteAsync(new SubscribeRequest { Subscribe = _subscribe }, token);
+                    lock (_sync)
+                    {
+                        _call = call;
+                        Interlocked.Increment(ref _generation);
+                    }
                     await foreach (var response in call.ResponseStream.ReadAllAsync(token))
                     {
                         switch (response.KindCase)
@@ -147,7 +179,7 @@ internal sealed class TopicSubscription : IAsyncDisposable
     /// <summary>Writes what was acked and nacked since the last write, as one message.</summary>
     private async Task AckLoopAsync()
     {
-        var stopping = _stopping.Token;
+        var stopping = _ackStopping.Token;
         while (true)
         {
             try
@@ -169,7 +201,7 @@ internal sealed class TopicSubscription : IAsyncDisposable
         AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? call;
         lock (_sync)
         {
-            if (_pending.Ack.Count == 0 && _pending.Nack.Count == 0)
+            if (_pending.Ack.Count == 0 && _pending.Nack.Count == 0 && _pending.Extend.Count == 0)
             {
                 return;
             }
@@ -187,7 +219,15 @@ internal sealed class TopicSubscription : IAsyncDisposable
         {
             if (call is not null)
             {
-                await call.RequestStream.WriteAsync(new SubscribeRequest { Acks = acks }, cancellationToken);
+                await _writeLock.WaitAsync(cancellationToken);
+                try
+                {
+                    await call.RequestStream.WriteAsync(new SubscribeRequest { Acks = acks }, cancellationToken);
+                }
+                finally
+                {
+                    _writeLock.Release();
+                }
             }
             // With no stream the deliveries died with it: their records come again, so there is nothing to ack.
         }
@@ -200,19 +240,33 @@ internal sealed class TopicSubscription : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // Graceful leave: what was acked is written, then the stream ends; what was not acked goes to the group's others.
+        // Graceful leave: no more acks are taken, the ack loop stops, what was acked is written, then the stream ends;
+        // what was not acked goes to the group's other members.
+        lock (_sync)
+        {
+            _leaving = true;
+        }
+        await _ackStopping.CancelAsync();
+        await Quietly(_acking);
         await WriteAcksAsync(CancellationToken.None);
         AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? call;
         lock (_sync)
         {
             call = _call;
         }
-        _leaving = true;
         if (call is not null)
         {
             try
             {
-                await call.RequestStream.CompleteAsync();
+                await _writeLock.WaitAsync();
+                try
+                {
+                    await call.RequestStream.CompleteAsync();
+                }
+                finally
+                {
+                    _writeLock.Release();
+                }
                 // Delivery reads the acks before the end of the stream, then ends its side: wait for that (a while),
                 // as cancelling at once could drop acks still in its buffers.
                 if (_running is { } running)
@@ -225,21 +279,29 @@ internal sealed class TopicSubscription : IAsyncDisposable
             }
         }
         await _stopping.CancelAsync();
-        foreach (var task in new[] { _running, _acking })
+        await Quietly(_running);
+        lock (_sync)
         {
-            if (task is not null)
-            {
-                try
-                {
-                    await task;
-                }
-                catch (Exception)
-                {
-                    // Stopping.
-                }
-            }
+            _written.TrySetResult(); // nothing is left to write
         }
         _stopping.Dispose();
+        _ackStopping.Dispose();
+    }
+
+    private static async Task Quietly(Task? task)
+    {
+        if (task is null)
+        {
+            return;
+        }
+        try
+        {
+            await task;
+        }
+        catch (Exception)
+        {
+            // Stopping.
+        }
     }
 
     private static bool Transient(RpcException ex) => ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Aborted

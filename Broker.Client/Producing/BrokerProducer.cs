@@ -138,13 +138,17 @@ public sealed class BrokerProducer<TKey, TValue> : IAsyncDisposable
         public void Complete(DeliveryReport report)
         {
             var outcome = report.Error is null ? "ok" : report.Error.Error.ToString();
-            var tags = new TagList { { "messaging.system", ClientTelemetry.System }, { "messaging.destination.name", topic }, { "messaging.operation.name", "send" } };
-            if (report.Error is not null)
+            // Per record, so only when something listens: a producer nobody measures pays nothing for it.
+            if (ClientTelemetry.SentMessages.Enabled || ClientTelemetry.OperationDuration.Enabled)
             {
-                tags.Add("error.type", outcome);
+                var tags = new TagList { { "messaging.system", ClientTelemetry.System }, { "messaging.destination.name", topic }, { "messaging.operation.name", "send" } };
+                if (report.Error is not null)
+                {
+                    tags.Add("error.type", outcome);
+                }
+                ClientTelemetry.SentMessages.Add(1, tags);
+                ClientTelemetry.OperationDuration.Record(Stopwatch.GetElapsedTime(_started).TotalSeconds, tags);
             }
-            ClientTelemetry.SentMessages.Add(1, tags);
-            ClientTelemetry.OperationDuration.Record(Stopwatch.GetElapsedTime(_started).TotalSeconds, tags);
             if (Activity is { } activity)
             {
                 if (report.Error is { } error)

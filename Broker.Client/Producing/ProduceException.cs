@@ -18,6 +18,9 @@ public enum ProduceError
     /// <summary>The producer's buffer (<see cref="ProducerOptions.BufferBytes"/>) is full; produce again later.</summary>
     QueueFull,
 
+    /// <summary>Storage could not be reached to learn the topic's partitions; produce again later.</summary>
+    Unavailable,
+
     /// <summary>The producer was disposed before the record was confirmed.</summary>
     Disposed,
 }

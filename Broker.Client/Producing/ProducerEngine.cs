@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using RecordBatch = Broker.Contracts.Batches.RecordBatch;
 using Broker.Client.Connection;
 using Broker.Client.Telemetry;
 using Broker.Contracts.Ingest;
@@ -22,6 +23,7 @@ namespace Broker.Client.Producing;
 /// </summary>
 internal sealed class ProducerEngine : IAsyncDisposable
 {
+    private static readonly TimeSpan s_overdueCheck = TimeSpan.FromSeconds(1);
     private readonly ProducerOptions _options;
     private readonly ProduceService.ProduceServiceClient _ingest;
     private readonly TopicMetadata _metadata;
@@ -32,6 +34,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
     private readonly Dictionary<string, List<Waiting>> _waitingForMetadata = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly SemaphoreSlim _bufferFreed = new(0, int.MaxValue);
+    private int _bufferWaiters; // released only while someone waits, so its count never piles up
     private readonly SemaphoreSlim _writeLock = new(1, 1); // a gRPC stream takes one write at a time: the sender's and recoveries' 
     private readonly CancellationTokenSource _stopping = new();
     private readonly ResiliencePipeline _retry;
@@ -39,15 +42,18 @@ internal sealed class ProducerEngine : IAsyncDisposable
     // Records learn their outcome here, in the order batches completed, outside the lock (callbacks are users' code).
     private readonly Channel<Batch> _reports = Channel.CreateUnbounded<Batch>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _reporter;
-    private readonly List<TaskCompletionSource> _flushes = [];
+    // Each flush waits until every record enqueued before it has its outcome: a count to reach, not an idle producer.
+    private readonly List<(long Target, TaskCompletionSource Done)> _flushes = [];
+    private long _enqueued;
+    private long _settled;
     private AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse>? _call;
     private Task? _reader;
     private ulong _nextRequestId;
     private long _bufferedBytes;
     private long _pendingRecords;
     private int _inFlightCount;
-    private bool _flushing;
     private bool _disposed;
+    private bool _closed; // set under the lock once disposal fails what is left: nothing may join a batch after it
 
     public ProducerEngine(BrokerConnection connection, ProducerOptions options, TimeProvider? time = null)
     {
@@ -101,12 +107,27 @@ internal sealed class ProducerEngine : IAsyncDisposable
             {
                 throw new ProduceException(ProduceError.QueueFull, $"The producer's buffer of {_options.BufferBytes} bytes is full: wait for deliveries (FlushAsync) or raise ProducerOptions.BufferBytes.");
             }
-            await _bufferFreed.WaitAsync(TimeSpan.FromMilliseconds(50), cancellationToken);
+            ObjectDisposedException.ThrowIf(_closed, this);
+            Interlocked.Increment(ref _bufferWaiters);
+            try
+            {
+                await _bufferFreed.WaitAsync(TimeSpan.FromMilliseconds(50), cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _bufferWaiters);
+            }
         }
         var waiting = new Waiting(partition, key, record, size, completion);
         lock (_sync)
         {
-            _pendingRecords++; // from here until its outcome is told: what FlushAsync waits for
+            if (_closed)
+            {
+                Release(size);
+                throw new ObjectDisposedException(nameof(BrokerProducer<byte, byte>), "The producer was disposed.");
+            }
+            _pendingRecords++; // from here until its outcome is told
+            _enqueued++;
             // Until a topic's partition count is known its records queue here, so that they keep the order they were
             // produced in: a later record must not overtake one that waited for the count.
             if (_metadata.TryGetPartitions(topic, out var partitions) && !_waitingForMetadata.ContainsKey(topic))
@@ -151,7 +172,14 @@ internal sealed class ProducerEngine : IAsyncDisposable
             _waitingForMetadata.Remove(topic, out var queue);
             foreach (var waiting in queue!)
             {
-                AppendLocked(topic, partitions, waiting);
+                if (_closed)
+                {
+                    FailUnsent(waiting, new ProduceException(ProduceError.Disposed, "The producer was disposed before the record was sent."));
+                }
+                else
+                {
+                    AppendLocked(topic, partitions, waiting);
+                }
             }
         }
     }
@@ -181,19 +209,28 @@ internal sealed class ProducerEngine : IAsyncDisposable
     /// <summary>Sends every open batch now and waits until every record produced so far is confirmed or failed.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
-        TaskCompletionSource done;
+        (long Target, TaskCompletionSource Done) flush;
         lock (_sync)
         {
-            if (_pendingRecords == 0)
+            if (_settled >= _enqueued)
             {
                 return;
             }
-            done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _flushes.Add(done);
-            _flushing = true;
+            flush = (_enqueued, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            _flushes.Add(flush);
         }
         _wake.Release();
-        await done.Task.WaitAsync(cancellationToken);
+        try
+        {
+            await flush.Done.Task.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            lock (_sync)
+            {
+                _flushes.Remove(flush);
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -216,10 +253,20 @@ internal sealed class ProducerEngine : IAsyncDisposable
         await Quietly(_sender);
         lock (_sync)
         {
+            _closed = true;
+            var disposed = new ProduceException(ProduceError.Disposed, "The producer was disposed before the record was confirmed.");
             foreach (var state in _partitions.Values)
             {
-                state.FailAll(new ProduceException(ProduceError.Disposed, "The producer was disposed before the record was confirmed."), this);
+                state.FailAll(disposed, this);
             }
+            foreach (var queue in _waitingForMetadata.Values)
+            {
+                foreach (var waiting in queue)
+                {
+                    FailUnsent(waiting, disposed);
+                }
+            }
+            _waitingForMetadata.Clear();
         }
         if (_call is { } call)
         {
@@ -247,7 +294,10 @@ internal sealed class ProducerEngine : IAsyncDisposable
     private void Release(long size)
     {
         Interlocked.Add(ref _bufferedBytes, -size);
-        _bufferFreed.Release();
+        if (Volatile.Read(ref _bufferWaiters) > 0 && _bufferFreed.CurrentCount == 0)
+        {
+            _bufferFreed.Release();
+        }
     }
 
     /// <summary>Under the lock: adds a record to its partition's open batch; a full batch is closed and the sender woken.</summary>
@@ -282,12 +332,25 @@ internal sealed class ProducerEngine : IAsyncDisposable
     {
         var stopping = _stopping.Token;
         var sends = new List<Batch>();
+        var lastCheck = _time.GetTimestamp();
         while (!stopping.IsCancellationRequested)
         {
             TimeSpan? sleep;
+            var overdue = false;
             lock (_sync)
             {
                 sleep = CollectSends(sends);
+                if (_time.GetElapsedTime(lastCheck) >= s_overdueCheck)
+                {
+                    lastCheck = _time.GetTimestamp();
+                    overdue = _inFlight.Values.Any(b => _time.GetElapsedTime(b.Created) > _options.DeliveryTimeout);
+                }
+            }
+            if (overdue)
+            {
+                // A request Ingest took and never answered (a hung append, say): the stream is given up, and what was in
+                // flight on it is recovered, which fails the overdue batches with Timeout and resends the rest.
+                BreakStream(new TimeoutException($"a request had no answer within {_options.DeliveryTimeout}"));
             }
             foreach (var batch in sends)
             {
@@ -296,7 +359,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
             sends.Clear();
             try
             {
-                await _wake.WaitAsync(sleep ?? Timeout.InfiniteTimeSpan, stopping);
+                await _wake.WaitAsync(sleep is { } linger && linger < s_overdueCheck ? linger : s_overdueCheck, stopping);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -315,7 +378,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
             if (state.Open is { } open)
             {
                 var age = _time.GetElapsedTime(open.Created, now);
-                if (_flushing || age >= _options.Linger)
+                if (_flushes.Count > 0 || age >= _options.Linger)
                 {
                     state.Close();
                     _metadata.MoveSticky(state.Topic, state.Partition, null);
@@ -339,10 +402,6 @@ internal sealed class ProducerEngine : IAsyncDisposable
                 batch.Answer = null;
                 sends.Add(batch);
             }
-        }
-        if (_pendingRecords == 0)
-        {
-            _flushing = false;
         }
         return sleep;
     }
@@ -507,6 +566,10 @@ internal sealed class ProducerEngine : IAsyncDisposable
                     outcome = await _retry.ExecuteAsync(async token =>
                     {
                         var again = await ResendAsync(head, token);
+                        if (_time.GetElapsedTime(head.Created) > _options.DeliveryTimeout)
+                        {
+                            return again; // the loop above says Timeout
+                        }
                         if (again.OutOfOrder)
                         {
                             // Sent where the broker should expect it, and still out of order: the broker no longer knows
@@ -531,7 +594,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
                     }
                     else
                     {
-                        state.Unacked.RemoveAt(0);
+                        state.Unacked.Remove(head);
                         head.Fail(outcome.ToException(head.State.Topic), this);
                     }
                 }
@@ -612,13 +675,13 @@ internal sealed class ProducerEngine : IAsyncDisposable
         lock (_sync)
         {
             _pendingRecords -= records;
-            if (_pendingRecords == 0 && _flushes.Count > 0)
+            _settled += records;
+            foreach (var (target, done) in _flushes)
             {
-                foreach (var flush in _flushes)
+                if (target <= _settled)
                 {
-                    flush.TrySetResult();
+                    done.TrySetResult();
                 }
-                _flushes.Clear();
             }
         }
     }
@@ -682,7 +745,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
             {
                 batch.ProducerId = id;
                 batch.BaseSequence = _nextSequence;
-                _nextSequence += batch.Records.Count;
+                _nextSequence = RecordBatch.NextSequence(_nextSequence, batch.Records.Count);
             }
         }
 
@@ -698,7 +761,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
             {
                 batch.ProducerId = id;
                 batch.BaseSequence = next;
-                next += batch.Records.Count;
+                next = RecordBatch.NextSequence(next, batch.Records.Count);
             }
             _nextSequence = next;
         }
@@ -707,7 +770,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
         {
             if (batch.ProducerId == ProducerId)
             {
-                _confirmedEnd = batch.BaseSequence + batch.Records.Count;
+                _confirmedEnd = RecordBatch.NextSequence(batch.BaseSequence, batch.Records.Count);
                 Established = true;
             }
         }

@@ -12,7 +12,7 @@ public sealed class ProducerOptions
     /// <summary>Most records in one batch; Ingest takes up to 10,000 per request.</summary>
     public int MaxBatchRecords { get; set; } = 10_000;
 
-    /// <summary>Batches of one partition in flight at once (Kafka's <c>max.in.flight.requests.per.connection</c>, 5).</summary>
+    /// <summary>Batches of one partition in flight at once (Kafka's <c>max.in.flight.requests.per.connection</c>, 5; at most 5 with <see cref="Idempotence"/>).</summary>
     public int MaxInFlightPerPartition { get; set; } = 5;
 
     /// <summary>Batches in flight on the produce stream, over all partitions (Ingest admits 1,024 per stream).</summary>
@@ -58,6 +58,12 @@ public sealed class ProducerOptions
         Positive(DeliveryTimeout, nameof(DeliveryTimeout));
         Positive(RetryBackoff, nameof(RetryBackoff));
         Positive(MaxRetryBackoff, nameof(MaxRetryBackoff));
+        if (Idempotence && MaxInFlightPerPartition > 5)
+        {
+            // Storage remembers a producer's last five batches per partition: a sixth in flight could not be told from a new one.
+            throw new ArgumentOutOfRangeException(nameof(MaxInFlightPerPartition), MaxInFlightPerPartition,
+                "ProducerOptions.MaxInFlightPerPartition is at most 5 with Idempotence (the broker remembers a producer's last five batches).");
+        }
         if (BatchSize < 1 || MaxBatchRecords is < 1 or > 10_000 || MaxInFlightPerPartition < 1 || MaxInFlight < 1 || BufferBytes < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(BatchSize), "ProducerOptions: BatchSize, MaxInFlightPerPartition, MaxInFlight and BufferBytes must be at least 1; MaxBatchRecords from 1 to 10,000.");

@@ -6,77 +6,73 @@ using Broker.Client.Connection;
 namespace Broker.Client.Producing;
 
 /// <summary>
-/// Each topic's partition count, from Storage's <c>GET /v1/topics/{topic}</c>, kept for five minutes (Kafka's
-/// <c>metadata.max.age.ms</c>) so that added partitions are seen; and the sticky partition keyless records go to.
+/// Each topic's partition count, from Storage's <c>GET /v1/topics/{topic}</c>, refreshed after five minutes (Kafka's
+/// <c>metadata.max.age.ms</c>) so that added partitions are seen, the last good count in use until a refresh succeeds;
+/// and the sticky partition keyless records go to. A failed fetch is not kept: the next record asks again.
 /// </summary>
 internal sealed class TopicMetadata(BrokerConnection connection)
 {
     private static readonly TimeSpan s_maxAge = TimeSpan.FromMinutes(5);
     private readonly HttpClient _storage = connection.Http(BrokerClientOptions.Required(connection.Options.Storage, "Storage"));
-    private readonly ConcurrentDictionary<string, (Task<int> Partitions, DateTime Fetched)> _partitions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> _topics = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _sticky = new(StringComparer.Ordinal);
 
-    /// <summary>The partition count when it is known and fresh; a stale one is refreshed in the background and still answered.</summary>
+    /// <summary>The partition count when one is known (a stale one is refreshed in the background and still answered).</summary>
     public bool TryGetPartitions(string topic, out int partitions)
     {
-        if (_partitions.TryGetValue(topic, out var entry) && entry.Partitions.IsCompletedSuccessfully)
+        if (_topics.TryGetValue(topic, out var entry) && entry.Known is { } known)
         {
             if (DateTime.UtcNow - entry.Fetched > s_maxAge)
             {
-                _partitions.TryUpdate(topic, (FetchAsync(topic), DateTime.UtcNow), entry);
+                entry.Refresh(this, topic);
             }
-            partitions = entry.Partitions.Result;
+            partitions = known;
             return true;
         }
         partitions = 0;
         return false;
     }
 
-    public ValueTask<int> PartitionsAsync(string topic, CancellationToken cancellationToken)
+    /// <summary>The partition count, fetched when none is known.</summary>
+    public async ValueTask<int> PartitionsAsync(string topic, CancellationToken cancellationToken)
     {
-        var entry = _partitions.GetOrAdd(topic, t => (FetchAsync(t), DateTime.UtcNow));
-        if (entry.Partitions.IsCompletedSuccessfully)
+        if (TryGetPartitions(topic, out var known))
         {
-            if (DateTime.UtcNow - entry.Fetched > s_maxAge)
-            {
-                _partitions.TryUpdate(topic, (FetchAsync(topic), DateTime.UtcNow), entry);
-            }
-            return ValueTask.FromResult(entry.Partitions.Result);
+            return known;
         }
-        return new ValueTask<int>(AwaitAsync(topic, entry.Partitions, cancellationToken));
-    }
-
-    private async Task<int> AwaitAsync(string topic, Task<int> fetching, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await fetching.WaitAsync(cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // Not kept: the next record asks again (the topic may be created meanwhile).
-            _partitions.TryRemove(new KeyValuePair<string, (Task<int>, DateTime)>(topic, _partitions.GetValueOrDefault(topic)));
-            throw;
-        }
+        var entry = _topics.GetOrAdd(topic, _ => new Entry());
+        return await entry.Refresh(this, topic).WaitAsync(cancellationToken);
     }
 
     private async Task<int> FetchAsync(string topic)
     {
-        using var response = await _storage.GetAsync($"/v1/topics/{Uri.EscapeDataString(topic)}");
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        HttpResponseMessage response;
+        try
         {
-            throw new ProduceException(ProduceError.TopicNotFound, $"Topic {topic} does not exist.");
+            response = await _storage.GetAsync($"/v1/topics/{Uri.EscapeDataString(topic)}");
         }
-        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
-            throw new ProduceException(ProduceError.Forbidden, $"Storage refused to describe topic {topic} ({(int)response.StatusCode}): {await Problem.DetailAsync(response)}");
+            throw new ProduceException(ProduceError.Unavailable, $"Storage could not be asked for topic {topic}'s partitions: {ex.Message}", ex);
         }
-        if (!response.IsSuccessStatusCode)
+        using (response)
         {
-            throw new ProduceException(ProduceError.InvalidArgument, $"Storage answered {(int)response.StatusCode} for topic {topic}: {await Problem.DetailAsync(response)}");
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                throw new ProduceException(ProduceError.TopicNotFound, $"Topic {topic} does not exist.");
+            }
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                throw new ProduceException(ProduceError.Forbidden, $"Storage refused to describe topic {topic} ({(int)response.StatusCode}): {await Problem.DetailAsync(response)}");
+            }
+            if (!response.IsSuccessStatusCode)
+            {
+                var error = (int)response.StatusCode >= 500 ? ProduceError.Unavailable : ProduceError.InvalidArgument;
+                throw new ProduceException(error, $"Storage answered {(int)response.StatusCode} for topic {topic}: {await Problem.DetailAsync(response)}");
+            }
+            using var json = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync());
+            return json.RootElement.GetProperty("partitions").GetInt32();
         }
-        using var json = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync());
-        return json.RootElement.GetProperty("partitions").GetInt32();
     }
 
     /// <summary>Under the producer's lock: the partition keyless records of <paramref name="topic"/> go to now.</summary>
@@ -95,8 +91,42 @@ internal sealed class TopicMetadata(BrokerConnection connection)
     {
         if (_sticky.TryGetValue(topic, out var sticky) && sticky == partition)
         {
-            var count = partitions ?? (_partitions.TryGetValue(topic, out var entry) && entry.Partitions.IsCompletedSuccessfully ? entry.Partitions.Result : 1);
+            var count = partitions ?? (TryGetPartitions(topic, out var known) ? known : 1);
             _sticky[topic] = count <= 1 ? 0 : (sticky + 1 + Random.Shared.Next(count - 1)) % count;
+        }
+    }
+
+    /// <summary>One topic: the last good count and when it was fetched, and the fetch under way (one at a time).</summary>
+    private sealed class Entry
+    {
+        private readonly Lock _sync = new();
+        private Task<int>? _fetching;
+
+        public int? Known { get; private set; }
+
+        public DateTime Fetched { get; private set; }
+
+        public Task<int> Refresh(TopicMetadata owner, string topic)
+        {
+            lock (_sync)
+            {
+                if (_fetching is { IsCompleted: false } running)
+                {
+                    return running;
+                }
+                Fetched = DateTime.UtcNow; // a refresh is not asked for again while this one runs
+                var fetching = FetchAndKeepAsync(owner, topic);
+                _fetching = fetching;
+                return fetching;
+            }
+        }
+
+        private async Task<int> FetchAndKeepAsync(TopicMetadata owner, string topic)
+        {
+            var partitions = await owner.FetchAsync(topic);
+            Known = partitions;
+            Fetched = DateTime.UtcNow;
+            return partitions;
         }
     }
 }

@@ -113,6 +113,10 @@ internal sealed class DeliveryGrpcService(
                     {
                         Report(member, member.Nack(nack.DeliveryId, nack.Error), nack.DeliveryId, control);
                     }
+                    foreach (var id in request.Acks.Extend)
+                    {
+                        Report(member, member.Extend(id), id, control);
+                    }
                     break;
                 case SubscribeRequest.KindOneofCase.SetWindow:
                     var window = request.SetWindow.Window;

@@ -283,6 +283,32 @@ internal sealed class ConsumerMember : IDisposable
         return AckResult.Done;
     }
 
+    /// <summary>
+    /// Gives an in-flight delivery a new ack deadline, now plus the ack timeout: its consumer is still working on it.
+    /// The record moves to the newest end of the in-flight list, whose order is deadline order because every record's
+    /// deadline is its hand-out (or extension) time plus the same timeout.
+    /// </summary>
+    public AckResult Extend(string deliveryId)
+    {
+        Touch();
+        lock (Sync)
+        {
+            var (result, _, record) = Find(deliveryId);
+            if (!result.Ok)
+            {
+                return result;
+            }
+            if (record!.State != RecordState.InFlight || !DeliveryId.TryParse(deliveryId, out var id) || id.Attempt != record.Attempts)
+            {
+                return AckResult.Unknown($"Delivery '{Names.Quote(deliveryId)}' is not awaiting an answer: a later attempt of the record is due or under way.");
+            }
+            Unlink(record);
+            record.AckDeadline = _services.NowMs + (long)Spec.AckTimeout.TotalMilliseconds;
+            Link(record);
+        }
+        return AckResult.Done;
+    }
+
     /// <summary>Whether an ack (or nack) of <paramref name="deliveryId"/> would be taken now, without taking it.</summary>
     public AckResult Check(string deliveryId, bool nack)
     {

@@ -56,7 +56,7 @@ public sealed class BenchCommand : AsyncCommand<BenchSettings>
                 BatchSize = settings.Batch * Math.Max(settings.Size, 1),
                 MaxBatchRecords = Math.Min(settings.Batch, 10_000),
                 MaxInFlight = settings.Concurrency,
-                MaxInFlightPerPartition = settings.Concurrency,
+                MaxInFlightPerPartition = Math.Min(settings.Concurrency, 5), // the most an idempotent producer may have
                 BufferBytes = (long)settings.Concurrency * settings.Batch * (settings.Size + 32),
                 DeliveryTimeout = TimeSpan.FromSeconds(60),
             }))

@@ -118,6 +118,49 @@ public sealed class ConsumerTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task A_record_extended_past_its_ack_timeout_is_not_delivered_again()
+    {
+        await using var broker = LiveBroker.Start(redis);
+        await ProducerTests.CreateTopicAsync(broker, "slow", 1);
+        await using (var producer = new BrokerProducer<string, string>(broker.ClientOptions))
+        {
+            await producer.ProduceAsync("slow", "k", "long job");
+        }
+        var deliveries = new List<int>();
+        await using (var consumer = new BrokerConsumer<string, string>(broker.ClientOptions, "workers", ["slow"], new ConsumerOptions { AckTimeout = TimeSpan.FromSeconds(1) }))
+        {
+            using var timeout = new CancellationTokenSource(s_wait);
+            try
+            {
+                await foreach (var message in consumer.ConsumeAsync(timeout.Token))
+                {
+                    deliveries.Add(message.Attempt);
+                    // Three ack timeouts of work, extending the deadline as it goes; then a while longer to see that
+                    // nothing comes again (without the extensions attempt 2 would be here by then).
+                    for (var i = 0; i < 12; i++)
+                    {
+                        await Task.Delay(250, timeout.Token);
+                        await consumer.ExtendAsync(message);
+                    }
+                    await consumer.AckAsync(message);
+                    timeout.CancelAfter(TimeSpan.FromSeconds(1.5));
+                }
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+            }
+        }
+        Assert.Equal([1], deliveries);
+        using var admin = new Broker.Client.Admin.BrokerAdminClient(broker.ClientOptions);
+        var lag = -1L;
+        for (var wait = System.Diagnostics.Stopwatch.StartNew(); wait.Elapsed < TimeSpan.FromSeconds(10) && lag != 0; await Task.Delay(100))
+        {
+            lag = (await admin.DescribeGroupAsync("workers")).Topics.Single().Lag;
+        }
+        Assert.Equal(0, lag);
+    }
+
+    [Fact]
     public async Task A_subscription_to_a_missing_topic_ends_the_consume_loop_with_a_clear_exception()
     {
         await using var broker = LiveBroker.Start(redis);
