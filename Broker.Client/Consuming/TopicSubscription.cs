@@ -1,3 +1,4 @@
+using Broker.Client.Connection;
 using Broker.Contracts.Delivery;
 using Grpc.Core;
 using Polly;
@@ -247,7 +248,7 @@ internal sealed class TopicSubscription : IAsyncDisposable
             _leaving = true;
         }
         await _ackStopping.CancelAsync();
-        await Quietly(_acking);
+        await Stopping.Quietly(_acking);
         await WriteAcksAsync(CancellationToken.None);
         AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? call;
         lock (_sync)
@@ -279,29 +280,13 @@ internal sealed class TopicSubscription : IAsyncDisposable
             }
         }
         await _stopping.CancelAsync();
-        await Quietly(_running);
+        await Stopping.Quietly(_running);
         lock (_sync)
         {
             _written.TrySetResult(); // nothing is left to write
         }
         _stopping.Dispose();
         _ackStopping.Dispose();
-    }
-
-    private static async Task Quietly(Task? task)
-    {
-        if (task is null)
-        {
-            return;
-        }
-        try
-        {
-            await task;
-        }
-        catch (Exception)
-        {
-            // Stopping.
-        }
     }
 
     private static bool Transient(RpcException ex) => ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Aborted

@@ -249,8 +249,32 @@ internal sealed class ProducerEngine : IAsyncDisposable
         {
         }
         _disposed = true;
+        // The stream ends gracefully first (taken from the reader's hands, so that a break cannot dispose it meanwhile),
+        // then the loops stop.
+        AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse>? call;
+        lock (_sync)
+        {
+            call = _call;
+            _call = null;
+        }
+        if (call is not null)
+        {
+            await _writeLock.WaitAsync();
+            try
+            {
+                await call.RequestStream.CompleteAsync();
+            }
+            catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException or OperationCanceledException)
+            {
+                // Already broken or closed: nothing is left on it to lose.
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
         await _stopping.CancelAsync();
-        await Quietly(_sender);
+        await Stopping.Quietly(_sender);
         lock (_sync)
         {
             _closed = true;
@@ -268,14 +292,17 @@ internal sealed class ProducerEngine : IAsyncDisposable
             }
             _waitingForMetadata.Clear();
         }
-        if (_call is { } call)
+        AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse>? late;
+        lock (_sync)
         {
-            await Quietly(call.RequestStream.CompleteAsync());
-            call.Dispose();
+            late = _call; // one the sender opened after the flush timed out, if any
+            _call = null;
         }
-        await Quietly(_reader);
+        await Stopping.Quietly(_reader);
+        call?.Dispose();
+        late?.Dispose();
         _reports.Writer.TryComplete();
-        await Quietly(_reporter);
+        await Stopping.Quietly(_reporter);
         _stopping.Dispose();
     }
 
@@ -683,22 +710,6 @@ internal sealed class ProducerEngine : IAsyncDisposable
                     done.TrySetResult();
                 }
             }
-        }
-    }
-
-    private static async Task Quietly(Task? task)
-    {
-        if (task is null)
-        {
-            return;
-        }
-        try
-        {
-            await task;
-        }
-        catch (Exception)
-        {
-            // Stopping: whatever it ended with is already reported to the records.
         }
     }
 
