@@ -118,7 +118,6 @@ internal sealed class ProducerEngine : IAsyncDisposable
                 Interlocked.Decrement(ref _bufferWaiters);
             }
         }
-        var waiting = new Waiting(partition, key, record, size, completion);
         lock (_sync)
         {
             if (_closed)
@@ -132,9 +131,10 @@ internal sealed class ProducerEngine : IAsyncDisposable
             // produced in: a later record must not overtake one that waited for the count.
             if (_metadata.TryGetPartitions(topic, out var partitions) && !_waitingForMetadata.ContainsKey(topic))
             {
-                AppendLocked(topic, partitions, waiting);
+                AppendLocked(topic, partitions, partition, key, record, size, completion);
                 return;
             }
+            var waiting = new Waiting(partition, key, record, size, completion);
             if (_waitingForMetadata.TryGetValue(topic, out var queue))
             {
                 queue.Add(waiting);
@@ -178,22 +178,23 @@ internal sealed class ProducerEngine : IAsyncDisposable
                 }
                 else
                 {
-                    AppendLocked(topic, partitions, waiting);
+                    AppendLocked(topic, partitions, waiting.Partition, waiting.Key, waiting.Record, waiting.Size, waiting.Completion);
                 }
             }
         }
     }
 
     /// <summary>Under the lock: one record into its partition's open batch (the partition its key or the sticky one picks).</summary>
-    private void AppendLocked(string topic, int partitions, Waiting waiting)
+    private void AppendLocked(string topic, int partitions, int? partition, byte[]? key, ProduceRecord record, int size, IRecordCompletion completion)
     {
-        var target = waiting.Partition ?? (waiting.Key is null ? -1 : Partitioner(waiting.Key, partitions));
+        var target = partition ?? (key is null ? -1 : Partitioner(key, partitions));
         if (target >= partitions)
         {
-            FailUnsent(waiting, new ProduceException(ProduceError.InvalidArgument, $"Topic {topic} has {partitions} partitions; there is no partition {target}."));
+            FailUnsent(new Waiting(partition, key, record, size, completion),
+                new ProduceException(ProduceError.InvalidArgument, $"Topic {topic} has {partitions} partitions; there is no partition {target}."));
             return;
         }
-        Append(topic, target, partitions, waiting.Record, waiting.Size, waiting.Completion);
+        Append(topic, target, partitions, record, size, completion);
     }
 
     /// <summary>A record that never reached a batch: its room is freed and it learns why, on the thread pool (never under the lock).</summary>

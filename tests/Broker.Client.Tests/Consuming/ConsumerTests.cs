@@ -1,7 +1,6 @@
 using Broker.Client.Consuming;
 using Broker.Client.Producing;
 using Broker.Client.Tests.Hosting;
-using Broker.Client.Tests.Producing;
 using Broker.Testing;
 
 namespace Broker.Client.Tests.Consuming;
@@ -18,7 +17,7 @@ public sealed class ConsumerTests(RedisFixture redis)
     public async Task A_consumer_receives_acks_and_a_second_one_resumes_where_the_group_left_off(ConsumeMode mode)
     {
         await using var broker = LiveBroker.Start(redis);
-        await ProducerTests.CreateTopicAsync(broker, "events", 3);
+        await broker.CreateTopicAsync("events", 3);
         await using var producer = new BrokerProducer<string, string>(broker.ClientOptions);
         for (var i = 0; i < 30; i++)
         {
@@ -80,7 +79,7 @@ public sealed class ConsumerTests(RedisFixture redis)
     public async Task A_handler_that_throws_nacks_until_the_record_goes_to_the_dead_letter_topic_with_the_error()
     {
         await using var broker = LiveBroker.Start(redis);
-        await ProducerTests.CreateTopicAsync(broker, "payments", 1, new { maxDeliveryAttempts = 2 });
+        await broker.CreateTopicAsync("payments", 1, maxDeliveryAttempts: 2);
         await using var producer = new BrokerProducer<string, string>(broker.ClientOptions);
         await producer.ProduceAsync("payments", "p1", "good");
         await producer.ProduceAsync("payments", "p2", "poison");
@@ -121,7 +120,7 @@ public sealed class ConsumerTests(RedisFixture redis)
     public async Task A_record_extended_past_its_ack_timeout_is_not_delivered_again()
     {
         await using var broker = LiveBroker.Start(redis);
-        await ProducerTests.CreateTopicAsync(broker, "slow", 1);
+        await broker.CreateTopicAsync("slow", 1);
         await using (var producer = new BrokerProducer<string, string>(broker.ClientOptions))
         {
             await producer.ProduceAsync("slow", "k", "long job");

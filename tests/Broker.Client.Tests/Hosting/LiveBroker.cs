@@ -4,6 +4,7 @@ extern alias registry;
 extern alias storage;
 
 using System.Globalization;
+using Broker.Client.Admin;
 using Broker.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
 
@@ -75,6 +76,13 @@ public sealed class LiveBroker : IAsyncDisposable
         $"Storage={StorageHttp};StorageGrpc={StorageGrpc};Ingest={IngestHttp};IngestGrpc={IngestGrpc};Delivery={DeliveryHttp};DeliveryGrpc={DeliveryGrpc};SchemaRegistry={Registry}";
 
     public BrokerClientOptions ClientOptions => BrokerClientOptions.FromConnectionString(ConnectionString);
+
+    /// <summary>Creates a topic through the client's own admin client.</summary>
+    public async Task CreateTopicAsync(string topic, int partitions, int? maxDeliveryAttempts = null)
+    {
+        using var admin = new BrokerAdminClient(ClientOptions);
+        await admin.CreateTopicAsync(topic, new TopicSettings { Partitions = partitions, MaxDeliveryAttempts = maxDeliveryAttempts });
+    }
 
     public static LiveBroker Start(RedisFixture redis) => new(redis.ConnectionString, "client." + Guid.NewGuid().ToString("N")[..8]);
 

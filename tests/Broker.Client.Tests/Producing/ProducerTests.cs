@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Net.Http.Json;
 using Broker.Client.Producing;
 using Broker.Client.Telemetry;
 using Broker.Client.Tests.Hosting;
@@ -17,7 +16,7 @@ public sealed class ProducerTests(RedisFixture redis)
     public async Task Keyed_records_produced_through_an_Ingest_restart_are_in_the_log_exactly_once_and_in_order_per_key()
     {
         await using var broker = LiveBroker.Start(redis);
-        await CreateTopicAsync(broker, "ledger", 4);
+        await broker.CreateTopicAsync("ledger", 4);
         const int records = 100_000;
         const int keys = 64;
         var failures = 0;
@@ -79,7 +78,7 @@ public sealed class ProducerTests(RedisFixture redis)
         for (var partition = 0; partition < 4; partition++)
         {
             var lastByKey = new Dictionary<string, long>();
-            foreach (var record in await ReadAllAsync(log, "ledger", partition))
+            foreach (var record in await log.ReadAllAsync("ledger", partition))
             {
                 var sequence = BinaryPrimitives.ReadInt64LittleEndian(record.Value.Span);
                 Assert.True(seen.Add(sequence), $"record {sequence} is in the log twice");
@@ -95,7 +94,7 @@ public sealed class ProducerTests(RedisFixture redis)
     public async Task ProduceAsync_returns_the_partition_and_offset_the_key_chose_and_carries_headers_and_a_traceparent()
     {
         await using var broker = LiveBroker.Start(redis);
-        await CreateTopicAsync(broker, "orders", 3);
+        await broker.CreateTopicAsync("orders", 3);
         // As OpenTelemetry listens once it is told the client's source name.
         using var listener = new System.Diagnostics.ActivityListener
         {
@@ -112,7 +111,7 @@ public sealed class ProducerTests(RedisFixture redis)
         Assert.Equal(first.Offset + 1, second.Offset);
 
         using var channel = GrpcChannel.ForAddress(broker.StorageGrpc);
-        var stored = (await ReadAllAsync(new LogService.LogServiceClient(channel), "orders", first.Partition)).ToList();
+        var stored = await new LogService.LogServiceClient(channel).ReadAllAsync("orders", first.Partition);
         Assert.Equal("one", System.Text.Encoding.UTF8.GetString(stored[0].Value.Span));
         Assert.Contains(stored[0].Headers, h => h.Name == "source");
         Assert.Contains(stored[0].Headers, h => h.Name == "traceparent");
@@ -122,7 +121,7 @@ public sealed class ProducerTests(RedisFixture redis)
     public async Task Bad_arguments_are_clear_exceptions_and_refusals_name_what_was_refused()
     {
         await using var broker = LiveBroker.Start(redis);
-        await CreateTopicAsync(broker, "small", 2);
+        await broker.CreateTopicAsync("small", 2);
         Assert.Throws<ArgumentException>(() => BrokerClientOptions.FromConnectionString("Ingest=not a url"));
         Assert.Throws<ArgumentException>(() => BrokerClientOptions.FromConnectionString("Kafka=http://localhost:9092"));
         Assert.Throws<ArgumentOutOfRangeException>(() => new BrokerProducer<string, string>(broker.ClientOptions, new ProducerOptions { BatchSize = 0 }));
@@ -141,39 +140,5 @@ public sealed class ProducerTests(RedisFixture redis)
         // The producer goes on after a refusal: the partition's later records are written.
         var after = await producer.ProduceAsync("small", "k", "fine");
         Assert.True(after.Offset >= 0);
-    }
-
-    internal static async Task CreateTopicAsync(LiveBroker broker, string topic, int partitions, object? settings = null)
-    {
-        using var http = new HttpClient { BaseAddress = broker.StorageHttp };
-        var body = new Dictionary<string, object?> { ["partitions"] = partitions };
-        foreach (var property in settings?.GetType().GetProperties() ?? [])
-        {
-            body[char.ToLowerInvariant(property.Name[0]) + property.Name[1..]] = property.GetValue(settings);
-        }
-        using var response = await http.PutAsJsonAsync($"/v1/topics/{topic}", body);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
-
-    private static async Task<List<Contracts.Batches.Record>> ReadAllAsync(LogService.LogServiceClient log, string topic, int partition)
-    {
-        var records = new List<Contracts.Batches.Record>();
-        var offset = 0L;
-        while (true)
-        {
-            var response = await log.ReadAsync(new ReadRequest { Topic = topic, Partition = partition, Offset = offset, MaxBytes = 4 << 20 });
-            if (response.Batches.Count == 0)
-            {
-                return records;
-            }
-            foreach (var bytes in response.Batches)
-            {
-                foreach (var record in Contracts.Batches.RecordBatch.Parse(bytes.Memory).GetRecords())
-                {
-                    records.Add(record);
-                }
-            }
-            offset = response.NextOffset;
-        }
     }
 }

@@ -1,6 +1,5 @@
 using Avro;
 using Avro.Generic;
-using Broker.Client.Admin;
 using Broker.Client.Avro;
 using Broker.Client.Consuming;
 using Broker.Client.Producing;
@@ -24,10 +23,7 @@ public sealed class AvroInteropTests(RedisFixture redis)
     public async Task Records_written_by_our_Avro_serializer_are_read_by_Confluents_and_the_other_way_round()
     {
         await using var broker = LiveBroker.Start(redis);
-        using (var admin = new BrokerAdminClient(broker.ClientOptions))
-        {
-            await admin.CreateTopicAsync("payments", new TopicSettings { Partitions = 1 });
-        }
+        await broker.CreateTopicAsync("payments", 1);
         using var registry = new SchemaRegistryClient(broker.ClientOptions);
         using var confluentRegistry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = broker.Registry.ToString() });
 
@@ -64,10 +60,7 @@ public sealed class AvroInteropTests(RedisFixture redis)
     public async Task Without_auto_registration_an_unknown_schema_is_a_clear_error_before_anything_is_sent()
     {
         await using var broker = LiveBroker.Start(redis);
-        using (var admin = new BrokerAdminClient(broker.ClientOptions))
-        {
-            await admin.CreateTopicAsync("strict", new TopicSettings { Partitions = 1 });
-        }
+        await broker.CreateTopicAsync("strict", 1);
         using var registry = new SchemaRegistryClient(broker.ClientOptions);
         await using var producer = new BrokerProducer<string, GenericRecord>(broker.ClientOptions,
             valueSerializer: new AvroSerializer<GenericRecord>(registry, new AvroSerializerOptions { AutoRegisterSchemas = false }));

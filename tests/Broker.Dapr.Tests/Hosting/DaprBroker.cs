@@ -92,19 +92,7 @@ public sealed class DaprBroker : IAsyncDisposable
         var records = new List<Contracts.Batches.Record>();
         foreach (var partition in described.Partitions)
         {
-            var offset = partition.StartOffset;
-            while (offset < partition.EndOffset)
-            {
-                var read = await Storage.ReadAsync(new ReadRequest { Topic = topic, Partition = partition.Partition, Offset = offset, MaxBytes = 1 << 20 });
-                foreach (var batch in read.Batches)
-                {
-                    foreach (var record in Contracts.Batches.RecordBatch.Parse(batch.Memory).GetRecords())
-                    {
-                        records.Add(record);
-                    }
-                }
-                offset = read.NextOffset;
-            }
+            records.AddRange(await Storage.ReadAllAsync(topic, partition.Partition, partition.StartOffset));
         }
         return records;
     }

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using Broker.Contracts.Delivery;
 using Broker.Contracts.Ingest;
 using Broker.Contracts.Storage;
+using Broker.Testing;
 using Google.Protobuf;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -92,27 +93,7 @@ public sealed class BrokerCluster : IAsyncDisposable
     public IServiceProvider StorageServices => _storage.Services;
 
     /// <summary>Every record of a partition from <paramref name="from"/> to its end, read from Storage (both tiers).</summary>
-    public async Task<List<Contracts.Batches.Record>> ReadAllAsync(string topic, int partition, long from = 0)
-    {
-        var records = new List<Contracts.Batches.Record>();
-        var offset = from;
-        while (true)
-        {
-            var response = await Storage.ReadAsync(new ReadRequest { Topic = topic, Partition = partition, Offset = offset, MaxBytes = 4 << 20 });
-            if (response.Batches.Count == 0)
-            {
-                return records;
-            }
-            foreach (var bytes in response.Batches)
-            {
-                foreach (var record in Contracts.Batches.RecordBatch.Parse(bytes.Memory).GetRecords())
-                {
-                    records.Add(record);
-                }
-            }
-            offset = response.NextOffset;
-        }
-    }
+    public Task<List<Contracts.Batches.Record>> ReadAllAsync(string topic, int partition, long from = 0) => Storage.ReadAllAsync(topic, partition, from);
 
     /// <summary>Starts one more Delivery instance on the shared Redis.</summary>
     public DeliveryNode StartDelivery(IReadOnlyDictionary<string, string>? settings = null)

@@ -79,7 +79,7 @@ public sealed class ProduceGrpcTests(RedisFixture redis) : IAsyncLifetime
         var lastSeq = new Dictionary<int, int>();
         for (var p = 0; p < 8; p++)
         {
-            var records = await _hosts.Storage.ReadAllAsync("orders", p, ct);
+            var records = await _hosts.Storage.ReadAllAsync("orders", p, cancellationToken: ct);
             for (var i = 0; i < records.Count; i++)
             {
                 Assert.Equal(i, records[i].Offset);
@@ -114,7 +114,7 @@ public sealed class ProduceGrpcTests(RedisFixture redis) : IAsyncLifetime
         Assert.Equal(2, responses.Count);
         Assert.All(responses, r => Assert.Equal(0, r.StatusCode));
         Assert.Equal(responses[0].Offsets, responses[1].Offsets);
-        Assert.Equal(["a", "b"], (await _hosts.Storage.ReadAllAsync("idem", 1, ct)).Select(r => Encoding.UTF8.GetString(r.Value.Span)));
+        Assert.Equal(["a", "b"], (await _hosts.Storage.ReadAllAsync("idem", 1, cancellationToken: ct)).Select(r => Encoding.UTF8.GetString(r.Value.Span)));
     }
 
     [Fact]
@@ -144,6 +144,6 @@ public sealed class ProduceGrpcTests(RedisFixture redis) : IAsyncLifetime
         var ends = await _hosts.Storage.EndOffsetsAsync("mixed");
         Assert.Equal(new long[] { 1 }, ends);
         // A record sent without a key is stored without one (not with an empty key).
-        Assert.Null(Assert.Single(await _hosts.Storage.ReadAllAsync("mixed", 0, ct)).Key);
+        Assert.Null(Assert.Single(await _hosts.Storage.ReadAllAsync("mixed", 0, cancellationToken: ct)).Key);
     }
 }

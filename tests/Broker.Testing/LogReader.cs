@@ -2,15 +2,17 @@ using Broker.Contracts.Batches;
 using Broker.Contracts.Storage;
 using Record = Broker.Contracts.Batches.Record;
 
-namespace Broker.Ingest.Tests.Hosting;
+namespace Broker.Testing;
 
-/// <summary>Reads a partition back through Storage's gRPC API, as a consumer would.</summary>
+/// <summary>Reads a partition back through Storage's gRPC API (both tiers), as a consumer would, each batch validated.</summary>
 public static class LogReader
 {
-    public static async Task<List<Record>> ReadAllAsync(this LogService.LogServiceClient storage, string topic, int partition, CancellationToken cancellationToken = default)
+    /// <summary>Every record of <paramref name="partition"/> from <paramref name="from"/> to its end.</summary>
+    public static async Task<List<Record>> ReadAllAsync(this LogService.LogServiceClient storage, string topic, int partition, long from = 0,
+        CancellationToken cancellationToken = default)
     {
         var records = new List<Record>();
-        var offset = 0L;
+        var offset = from;
         while (true)
         {
             var response = await storage.ReadAsync(new ReadRequest { Topic = topic, Partition = partition, Offset = offset, MaxBytes = 4 << 20 }, cancellationToken: cancellationToken);
