@@ -23,9 +23,11 @@ internal sealed class RedisAppendSubscriber(
         {
             await redis.GetSubscriber().UnsubscribeAsync(keys.Appends).WaitAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException
+            || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
-            // Going away: a subscription connection that closed (or was disposed) first has unsubscribed us anyway.
+            // Going away: a subscription connection that closed (or was disposed) first has unsubscribed us anyway, and
+            // past the host's shutdown deadline the connection closes with the process.
             StorageLog.UnsubscribeFailed(logger, ex.Message);
         }
     }

@@ -104,6 +104,7 @@ public sealed class OpenBrokerTests
         using var ingest = new WebApplicationFactory<ingest::Program>().WithWebHostBuilder(web =>
         {
             web.UseSetting("Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
+            web.UseSetting("Kestrel:Endpoints:Grpc:Url", $"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
             web.UseSetting("Auth:Keys:admin", "admin-key-0123456789abcdef");
         });
         ingest.UseKestrel();
@@ -116,6 +117,8 @@ public sealed class OpenBrokerTests
         {
             web.UseSetting("Kestrel:Endpoints:Http:Url", url);
             web.UseSetting("Kestrel:Endpoints:Http:Protocols", "Http1");
+            // appsettings.json's gRPC endpoint (5101) replaced too: another test run may hold that port.
+            web.UseSetting("Kestrel:Endpoints:Grpc:Url", $"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
             web.UseSetting("Storage:HotTier", "memory");
             foreach (var (key, value) in settings)
             {
