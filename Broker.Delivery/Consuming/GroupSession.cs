@@ -283,12 +283,14 @@ internal sealed class GroupSession : IDisposable
         var granted = (await _services.Coordinator.AcquireAsync(Key, member.Id, want, TimeSpan.FromMilliseconds(options.LeaseMs), cancellationToken)).ToHashSet();
         // Renewed at `started` by the coordinator's clock at the latest; keep a heartbeat's margin for clock drift and delays.
         var validUntil = started + options.LeaseMs - options.HeartbeatIntervalMs;
+        var lapsed = false;
         foreach (var (number, partition) in owned)
         {
             if (granted.Contains(number))
             {
                 lock (member.Sync)
                 {
+                    lapsed |= partition.LeaseValidUntil <= _services.NowMs;
                     partition.LeaseValidUntil = validUntil;
                 }
             }
@@ -299,6 +301,12 @@ internal sealed class GroupSession : IDisposable
                 await StopPartitionAsync(member, partition, commit: false, release: false);
                 changed = true;
             }
+        }
+        if (lapsed)
+        {
+            // A late renewal (a slow Redis, a stalled instance) let a lease lapse, and nothing is handed out while it
+            // is lapsed: records that fell due meanwhile (a retry, a fetch) wait for this wake, nothing else sends one.
+            member.Wake();
         }
         var fresh = granted.Where(p => !owned.ContainsKey(p) && desired.Contains(p)).ToList();
         await Task.WhenAll(fresh.Select(async number =>

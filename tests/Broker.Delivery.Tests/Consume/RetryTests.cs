@@ -43,7 +43,7 @@ public sealed class RetryTests(RedisFixture redis) : IAsyncLifetime
         {
             dlq = ReadPartition("emails.dlq", 0);
             return dlq.Count > 0;
-        }, TimeSpan.FromSeconds(30), () => "the poison record in emails.dlq");
+        }, TimeSpan.FromSeconds(30), () => $"the poison record in emails.dlq; the consumer saw {Describe(consumer)}");
         await Task.Delay(2500, ct); // a fifth delivery would have come by now (the next wait is 2 s, the maximum)
 
         var poison = consumer.Deliveries.Where(d => d.Value == "poison").ToList();
@@ -103,6 +103,45 @@ public sealed class RetryTests(RedisFixture redis) : IAsyncLifetime
         }
         await consumer.DisposeAsync();
     }
+
+    [Fact]
+    public async Task A_retry_that_falls_due_while_a_stalled_Redis_let_the_lease_lapse_is_delivered_once_the_lease_is_renewed()
+    {
+        var ct = _timeout.Token;
+        await _cluster.CreateTopicAsync("receipts", partitions: 1, new { MaxDeliveryAttempts = 10 });
+        await _cluster.ProduceAsync("receipts", [("user-1", "flaky")], cancellationToken: ct);
+        // Leases of 1 s renewed every 100 ms (valid 900 ms past a renewal); a session that outlives the stall.
+        var node = _cluster.StartDelivery(new Dictionary<string, string> { ["Delivery:SessionTimeoutMs"] = "10000" });
+        var paused = DateTimeOffset.MinValue;
+        var consumer = await TestConsumer.StartAsync("receipts", node.Client,
+            new Subscribe { Group = "receipts", Topic = "receipts", Window = 10, Start = StartPosition.Earliest },
+            r =>
+            {
+                if (r.Attempt < 3)
+                {
+                    return Verdict.Nack;
+                }
+                if (r.Attempt == 3)
+                {
+                    // Redis stops answering for 3 s: no lease is renewed, and the third retry falls due 1.2 s after this
+                    // nack, past the lease's last valid moment.
+                    redis.Connection.GetServers()[0].Execute("CLIENT", "PAUSE", "3000", "ALL");
+                    paused = DateTimeOffset.UtcNow;
+                    return Verdict.Nack;
+                }
+                return Verdict.Ack;
+            }, ct);
+
+        await Wait.UntilAsync(() => consumer.Deliveries.Any(d => d.Attempt == 4), TimeSpan.FromSeconds(15),
+            () => $"the fourth attempt after Redis came back; the consumer saw {Describe(consumer)}, Redis paused at {paused:HH:mm:ss.fff}");
+        var fourth = consumer.Deliveries.Single(d => d.Attempt == 4);
+        Assert.True(fourth.At - paused >= TimeSpan.FromSeconds(2.5), $"The retry waited for the renewed lease: it came {(fourth.At - paused).TotalMilliseconds} ms after the pause began");
+        await consumer.DisposeAsync();
+    }
+
+    private static string Describe(TestConsumer consumer) =>
+        $"[{string.Join(", ", consumer.Deliveries.Select(d => $"{d.Value}@{d.Offset} attempt {d.Attempt} at {d.At:HH:mm:ss.fff}"))}], " +
+        $"assigned [{string.Join(", ", consumer.Partitions)}], stream {(consumer.Ended is { } ended ? $"ended: {ended.Message}" : "open")}";
 
     private List<Contracts.Batches.Record> ReadPartition(string topic, int partition)
     {
