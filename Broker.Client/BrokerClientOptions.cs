@@ -36,6 +36,13 @@ public sealed class BrokerClientOptions
     /// </summary>
     public RemoteCertificateValidationCallback? ServerCertificateValidation { get; set; }
 
+    /// <summary>
+    /// Sends every request of the client instead of its own sockets (a proxy's handler, an in-process test server's);
+    /// null: the client's own. The token is still added over it; <see cref="ServerCertificateValidation"/> is then the
+    /// handler's business. Shared, not owned: the client never disposes it.
+    /// </summary>
+    public HttpMessageHandler? HttpHandler { get; set; }
+
     /// <summary>The connection string's keys, in the order <c>BrokerResource</c> writes them.</summary>
     private static readonly string[] s_keys = ["Storage", "StorageGrpc", "Ingest", "IngestGrpc", "Delivery", "DeliveryGrpc", "SchemaRegistry", "Token"];
 

@@ -11,6 +11,9 @@ namespace Broker.Client.Connection;
 /// </summary>
 internal sealed class BrokerConnection : IDisposable
 {
+    /// <summary>The largest REST answer read: 16 MiB holds a list of tens of thousands of topics.</summary>
+    public const int MaxResponseBytes = 16 << 20;
+
     private readonly HttpMessageHandler _rest;
     private readonly HttpMessageHandler _grpc;
     private readonly List<IDisposable> _owned = [];
@@ -18,8 +21,8 @@ internal sealed class BrokerConnection : IDisposable
     public BrokerConnection(BrokerClientOptions options)
     {
         Options = options;
-        _rest = Chain(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(15) }, options);
-        _grpc = Chain(new SocketsHttpHandler
+        _rest = Chain(static () => new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(15) }, options);
+        _grpc = Chain(static () => new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(15),
             // Long-lived streams: keep the connection checked, and open another one when a connection's streams run out.
@@ -29,13 +32,23 @@ internal sealed class BrokerConnection : IDisposable
         }, options);
     }
 
-    private static HttpMessageHandler Chain(SocketsHttpHandler sockets, BrokerClientOptions options)
+    private static HttpMessageHandler Chain(Func<SocketsHttpHandler> newSockets, BrokerClientOptions options)
     {
-        if (options.ServerCertificateValidation is { } validate)
+        HttpMessageHandler inner;
+        if (options.HttpHandler is { } given)
         {
-            sockets.SslOptions.RemoteCertificateValidationCallback = validate;
+            inner = new Borrowed(given);
         }
-        return string.IsNullOrEmpty(options.Token) ? sockets : new BearerHandler(options.Token) { InnerHandler = sockets };
+        else
+        {
+            var sockets = newSockets();
+            if (options.ServerCertificateValidation is { } validate)
+            {
+                sockets.SslOptions.RemoteCertificateValidationCallback = validate;
+            }
+            inner = sockets;
+        }
+        return string.IsNullOrEmpty(options.Token) ? inner : new BearerHandler(options.Token) { InnerHandler = inner };
     }
 
     public BrokerClientOptions Options { get; }
@@ -54,7 +67,13 @@ internal sealed class BrokerConnection : IDisposable
     /// <summary>An HTTP client of a REST endpoint, sharing this connection's handler.</summary>
     public HttpClient Http(Uri baseAddress)
     {
-        var client = new HttpClient(_rest, disposeHandler: false) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient(_rest, disposeHandler: false)
+        {
+            BaseAddress = baseAddress,
+            Timeout = TimeSpan.FromSeconds(30),
+            // Every answer is read whole before it is parsed: a bound, so no server (or what poses as one) can make it hold more.
+            MaxResponseContentBufferSize = MaxResponseBytes,
+        };
         lock (_owned)
         {
             _owned.Add(client);
@@ -74,6 +93,27 @@ internal sealed class BrokerConnection : IDisposable
         }
         _rest.Dispose();
         _grpc.Dispose();
+    }
+
+    /// <summary>The user's handler under ours, left undisposed when ours is disposed.</summary>
+    private sealed class Borrowed(HttpMessageHandler inner) : HttpMessageHandler
+    {
+        private readonly HttpMessageInvoker _inner = new(inner, disposeHandler: false);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            _inner.SendAsync(request, cancellationToken);
+
+        protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            _inner.Send(request, cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
     }
 
     private sealed class BearerHandler(string token) : DelegatingHandler

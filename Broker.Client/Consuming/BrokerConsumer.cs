@@ -122,7 +122,11 @@ public sealed class BrokerConsumer<TKey, TValue> : IAsyncDisposable
         }
     }
 
-    /// <summary>Tells the group the record is processed: its offset may be committed, and it is not delivered again.</summary>
+    /// <summary>
+    /// Tells the group the record is processed: its offset may be committed, and it is not delivered again. Acks are
+    /// gathered and sent together as the stream takes them; the task does not wait for that write, so a loop that awaits
+    /// each ack is not slowed by it (an ack lost with a broken stream only means the record is delivered again).
+    /// </summary>
     public Task AckAsync(ConsumedMessage<TKey, TValue> message)
     {
         ArgumentNullException.ThrowIfNull(message);

@@ -25,7 +25,6 @@ internal sealed class TopicSubscription : IAsyncDisposable
     private readonly CancellationTokenSource _ackStopping = new();
     private int _generation;
     private Acks _pending = new();
-    private TaskCompletionSource _written = NewFlush();
     private AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? _call;
     private Task? _running;
     private Task? _acking;
@@ -68,7 +67,10 @@ internal sealed class TopicSubscription : IAsyncDisposable
         _acking = Task.Run(AckLoopAsync);
     }
 
-    /// <summary>Queues an ack; the returned task ends once it is written (with the others gathered meanwhile).</summary>
+    /// <summary>
+    /// Queues an ack, written with the others gathered meanwhile as soon as the stream takes a write. The caller does not
+    /// wait for that write: an ack lost with a broken stream only means the record is delivered again.
+    /// </summary>
     public Task AckAsync(string deliveryId)
     {
         lock (_sync)
@@ -79,11 +81,11 @@ internal sealed class TopicSubscription : IAsyncDisposable
             }
             _pending.Ack.Add(deliveryId);
             _acksWaiting.Release();
-            return _written.Task;
+            return Task.CompletedTask;
         }
     }
 
-    /// <summary>Queues an extension: the delivery gets a new ack deadline (now plus the ack timeout) once it is written.</summary>
+    /// <summary>Queues an extension, written as an ack is: the delivery gets a new ack deadline (now plus the ack timeout) when Delivery reads it.</summary>
     public Task ExtendAsync(string deliveryId)
     {
         lock (_sync)
@@ -94,7 +96,7 @@ internal sealed class TopicSubscription : IAsyncDisposable
             }
             _pending.Extend.Add(deliveryId);
             _acksWaiting.Release();
-            return _written.Task;
+            return Task.CompletedTask;
         }
     }
 
@@ -109,7 +111,7 @@ internal sealed class TopicSubscription : IAsyncDisposable
             }
             _pending.Nack.Add(new Nack { DeliveryId = deliveryId, Error = error.Length > 1024 ? error[..1024] : error });
             _acksWaiting.Release();
-            return _written.Task;
+            return Task.CompletedTask;
         }
     }
 
@@ -198,7 +200,6 @@ internal sealed class TopicSubscription : IAsyncDisposable
     private async Task WriteAcksAsync(CancellationToken cancellationToken)
     {
         Acks acks;
-        TaskCompletionSource written;
         AsyncDuplexStreamingCall<SubscribeRequest, SubscribeResponse>? call;
         lock (_sync)
         {
@@ -208,8 +209,6 @@ internal sealed class TopicSubscription : IAsyncDisposable
             }
             acks = _pending;
             _pending = new Acks();
-            written = _written;
-            _written = NewFlush();
             call = _call;
             // Drain the signals these acks raised: one write carries them all.
             while (_acksWaiting.CurrentCount > 0 && _acksWaiting.Wait(0, CancellationToken.None))
@@ -236,7 +235,6 @@ internal sealed class TopicSubscription : IAsyncDisposable
         {
             // Likewise: the stream broke; its records come again.
         }
-        written.TrySetResult();
     }
 
     public async ValueTask DisposeAsync()
@@ -281,18 +279,12 @@ internal sealed class TopicSubscription : IAsyncDisposable
         }
         await _stopping.CancelAsync();
         await Stopping.Quietly(_running);
-        lock (_sync)
-        {
-            _written.TrySetResult(); // nothing is left to write
-        }
         _stopping.Dispose();
         _ackStopping.Dispose();
     }
 
     private static bool Transient(RpcException ex) => ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Aborted
         or StatusCode.ResourceExhausted or StatusCode.Unknown or StatusCode.DeadlineExceeded;
-
-    private static TaskCompletionSource NewFlush() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 /// <summary>Delivery refused a subscription: the topic does not exist, a name or setting is wrong, or the principal may not read.</summary>

@@ -31,6 +31,7 @@ public sealed class IngestClientProducer : IProducePath, IAsyncDisposable
             // more records outstanding than its window holds (past it Produce says the queue is full and the loop waits),
             // so that a record's latency is not time spent queued behind a flood the other path never builds.
             BatchSize = options.Batch * options.RecordBytes,
+            Linger = TimeSpan.FromMilliseconds(options.LingerMs),
             MaxInFlightPerPartition = Math.Min(options.Concurrency, 5), // the most an idempotent producer may have
             MaxInFlight = options.Concurrency,
             BufferBytes = (long)options.Concurrency * options.Batch * (options.RecordBytes + 32),

@@ -50,6 +50,9 @@ public sealed record LoadGenOptions
     /// <summary>produce-deliver: records in flight to the consumer (Delivery's window; the baseline's XREADGROUP COUNT).</summary>
     public int ConsumerWindow { get; init; } = 1000;
 
+    /// <summary>ingest-client and produce-deliver's client path: the client producer's linger (its default is 5 ms).</summary>
+    public int LingerMs { get; init; } = 5;
+
     /// <summary>ingest-schema: the schema registry's REST endpoint.</summary>
     public Uri Registry { get; init; } = new("http://127.0.0.1:8081");
 
@@ -181,6 +184,8 @@ public sealed record LoadGenOptions
           --rate-seconds N     produce-deliver: seconds per rate      (default 3)
           --consumer-window N  produce-deliver: records in flight to
                                the consumer                           (default 1000)
+          --linger-ms N        Broker.Client's producer: how long a
+                               batch waits to fill                    (default 5)
           --delivery-rest URL  replay: Delivery REST endpoint         (default http://127.0.0.1:5300)
           --store S            replay: s3 or local                    (default s3)
           --replay-target T    replay: verify or topic                (default verify)
@@ -233,6 +238,7 @@ public sealed record LoadGenOptions
                 "--rates" => options with { Rates = [.. value.Split(',').Select(r => ParseInt(name, r, 1))] },
                 "--rate-seconds" => options with { RateSeconds = ParseInt(name, value, 1) },
                 "--consumer-window" => options with { ConsumerWindow = ParseInt(name, value, 1) },
+                "--linger-ms" => options with { LingerMs = ParseInt(name, value, 0) },
                 "--storage" => options with { Storage = ParseUri(name, value) },
                 "--ingest" => options with { Ingest = ParseUri(name, value) },
                 "--ingest-rest" => options with { IngestRest = ParseUri(name, value) },

@@ -7,7 +7,7 @@ namespace Broker.LoadGen.EndToEnd;
 
 /// <summary>
 /// produce-deliver: end to end, producer to consumer, for the broker and the Redis Streams baseline in one
-/// run. Per path: a warm-up, --rounds runs at full speed (throughput: records over first send to last
+/// run, and the broker a second time through Broker.Client's producer and consumer. Per path: a warm-up, --rounds runs at full speed (throughput: records over first send to last
 /// receipt; the best round counts), then each --rates rate for --rate-seconds (latency percentiles).
 /// </summary>
 public static class EndToEndRun
@@ -29,7 +29,8 @@ public static class EndToEndRun
         await using var baseline = new RedisStreamsPubSub(redis, options, workload, cpu);
         await using var broker = new BrokerPubSub(rest, new ProduceService.ProduceServiceClient(ingestChannel),
             new DeliveryService.DeliveryServiceClient(deliveryChannel), options, workload, cpu);
-        IPubSubPath[] paths = [baseline, broker];
+        await using var client = new BrokerClientPubSub(options, workload, cpu);
+        IPubSubPath[] paths = [baseline, broker, client];
 
         var warm = Math.Max(1000, (int)(options.Records * options.Warmup));
         foreach (var path in paths)
@@ -83,15 +84,20 @@ public static class EndToEndRun
         }
         var baselineReport = Report(baseline);
         var brokerReport = Report(broker);
+        var clientReport = Report(client);
         return new EndToEndReport(options.Scenario, options.Records, options.RecordBytes, options.Batch, baselineReport, brokerReport,
-            Math.Round(brokerReport.RecordsPerSec / baselineReport.RecordsPerSec, 3), $"best-of-{options.Rounds}", options.Rounds,
+            Math.Round(brokerReport.RecordsPerSec / baselineReport.RecordsPerSec, 3), clientReport,
+            Math.Round(clientReport.RecordsPerSec / brokerReport.RecordsPerSec, 3), $"best-of-{options.Rounds}", options.Rounds,
             options.Partitions, options.Concurrency, options.ConsumerWindow, options.Values, Environment.ProcessorCount);
     }
 
     private static double Ms(PubSubResult result, double q) => Math.Round(result.PercentileMs(q), 3);
 }
 
-/// <summary>The JSON line of produce-deliver: the same head as the other scenarios (scenario … ratio), then detail.</summary>
+/// <summary>
+/// The JSON line of produce-deliver: the same head as the other scenarios (scenario … ratio), then the broker through
+/// Broker.Client and its throughput over the hand-written streams' (<c>clientVsHandWritten</c>), then detail.
+/// </summary>
 public sealed record EndToEndReport(
     string Scenario,
     int Records,
@@ -100,6 +106,8 @@ public sealed record EndToEndReport(
     PathReport Baseline,
     PathReport Broker,
     double Ratio,
+    PathReport Client,
+    double ClientVsHandWritten,
     string Aggregate,
     int Rounds,
     int Partitions,

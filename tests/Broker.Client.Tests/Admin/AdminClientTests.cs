@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Broker.Client.Admin;
 using Broker.Client.Consuming;
 using Broker.Client.Producing;
@@ -85,6 +87,36 @@ public sealed class AdminClientTests(RedisFixture redis)
 
         Assert.True(await admin.DeleteTopicAsync("invoices"));
         Assert.False(await admin.DeleteTopicAsync("invoices"));
+    }
+
+    [Fact]
+    public async Task An_answer_past_the_clients_bound_is_refused_with_a_clear_error_and_the_client_goes_on()
+    {
+        // Something posing as Storage that answers a 64 MiB topic list, then a small one.
+        var huge = 0;
+        await using var storage = await OutboundTarget.StartAsync(app =>
+        {
+            app.MapGet("/v1/topics", async (HttpContext context) =>
+            {
+                if (Interlocked.Increment(ref huge) == 1)
+                {
+                    context.Response.ContentType = "application/json";
+                    await context.Response.WriteAsync("{\"topics\":[");
+                    var chunk = new string(' ', 1 << 20);
+                    for (var i = 0; i < 64 && !context.RequestAborted.IsCancellationRequested; i++)
+                    {
+                        await context.Response.WriteAsync(chunk, context.RequestAborted);
+                    }
+                    return;
+                }
+                await context.Response.WriteAsJsonAsync(new { topics = Array.Empty<object>() });
+            });
+        });
+        using var admin = new BrokerAdminClient(new BrokerClientOptions { Storage = storage.Url });
+
+        var refused = await Assert.ThrowsAsync<HttpRequestException>(() => admin.ListTopicsAsync());
+        Assert.Contains("maximum buffer size", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(await admin.ListTopicsAsync());
     }
 
     private static async Task<bool> Delay()

@@ -91,19 +91,10 @@ public sealed class HttpPollTests(RedisFixture redis) : IAsyncLifetime
     {
         var ct = _timeout.Token;
         await _cluster.CreateTopicAsync("blobs", partitions: 1);
-        using (var call = _cluster.Ingest.Produce(cancellationToken: ct))
+        await using (var producer = new Broker.Client.Producing.BrokerProducer<byte[], byte[]>(_cluster.ClientOptions))
         {
-            var request = new Contracts.Ingest.ProduceRequest { Topic = "blobs" };
-            request.Records.Add(new Contracts.Ingest.ProduceRecord
-            {
-                Key = Google.Protobuf.ByteString.CopyFrom(0xc3, 0x28),
-                Value = Google.Protobuf.ByteString.CopyFrom(0xff, 0x00, 0x7f),
-            });
-            request.Records.Add(new Contracts.Ingest.ProduceRecord { Key = Google.Protobuf.ByteString.CopyFromUtf8("plain"), Value = Google.Protobuf.ByteString.CopyFromUtf8("not json") });
-            await call.RequestStream.WriteAsync(request, ct);
-            await call.RequestStream.CompleteAsync();
-            Assert.True(await call.ResponseStream.MoveNext(ct));
-            Assert.Equal(0, call.ResponseStream.Current.StatusCode);
+            await producer.ProduceAsync("blobs", [0xc3, 0x28], [0xff, 0x00, 0x7f], cancellationToken: ct);
+            await producer.ProduceAsync("blobs", "plain"u8.ToArray(), "not json"u8.ToArray(), cancellationToken: ct);
         }
         var page = await PollAsync(new { start = "earliest", waitMs = 5000 }, ct, group: "archive", topic: "blobs");
         Assert.Equal(2, page.Records.Count);

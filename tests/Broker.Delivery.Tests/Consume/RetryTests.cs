@@ -79,7 +79,7 @@ public sealed class RetryTests(RedisFixture redis) : IAsyncLifetime
         var ct = _timeout.Token;
         await _cluster.CreateTopicAsync("ledger", partitions: 2);
         var produced = await _cluster.ProduceAsync("ledger",
-            [.. Enumerable.Range(0, 40).Select(i => ((string?)$"account-{i % 2}", $"entry-{i}"))], perRequest: 5, cancellationToken: ct);
+            [.. Enumerable.Range(0, 40).Select(i => ((string?)$"account-{i % 2}", $"entry-{i}"))], cancellationToken: ct);
         var retried = produced[10];
         var refusals = 0;
         var node = _cluster.StartDelivery();

@@ -2,11 +2,12 @@ extern alias ingest;
 extern alias storage;
 
 using System.Net.Http.Json;
+using Broker.Client;
+using Broker.Client.Producing;
 using Broker.Contracts.Delivery;
 using Broker.Contracts.Ingest;
 using Broker.Contracts.Storage;
 using Broker.Testing;
-using Google.Protobuf;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -41,6 +42,7 @@ public sealed class BrokerCluster : IAsyncDisposable
     private readonly GrpcChannel _storageChannel;
     private readonly GrpcChannel _ingestChannel;
     private readonly HttpMessageHandler _storageHandler;
+    private readonly HostRouter _clientHandler;
     private readonly List<DeliveryNode> _deliveries = [];
 
     private BrokerCluster(string redis, string prefix, IReadOnlyDictionary<string, string>? deliverySettings, IReadOnlyDictionary<string, string>? storageSettings)
@@ -80,7 +82,16 @@ public sealed class BrokerCluster : IAsyncDisposable
         });
         _ingestChannel = GrpcChannel.ForAddress(_ingest.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = _ingest.Server.CreateHandler(), MaxReceiveMessageSize = 64 << 20 });
         Ingest = new ProduceService.ProduceServiceClient(_ingestChannel);
+        _clientHandler = new HostRouter(new Dictionary<string, HttpMessageHandler>
+        {
+            ["storage.test"] = _storage.Server.CreateHandler(),
+            ["ingest.test"] = _ingest.Server.CreateHandler(),
+        });
+        ClientOptions = new BrokerClientOptions { Storage = new Uri("http://storage.test/"), IngestGrpc = new Uri("http://ingest.test/"), HttpHandler = _clientHandler };
     }
+
+    /// <summary>Broker.Client's way to the in-process Storage (REST) and Ingest (gRPC).</summary>
+    public BrokerClientOptions ClientOptions { get; }
 
     public HttpClient StorageHttp { get; }
     public LogService.LogServiceClient Storage { get; }
@@ -139,52 +150,27 @@ public sealed class BrokerCluster : IAsyncDisposable
         response.EnsureSuccessStatusCode();
     }
 
-    /// <summary>Produces through Ingest's gRPC stream, <paramref name="perRequest"/> records a request; answers each record's (partition, offset) in order.</summary>
+    /// <summary>Produces with Broker.Client's producer (keys pick partitions as Ingest's do); answers each record's (partition, offset) in order.</summary>
     public async Task<List<(int Partition, long Offset)>> ProduceAsync(
-        string topic, IReadOnlyList<(string? Key, string Value)> records, int perRequest = 100,
+        string topic, IReadOnlyList<(string? Key, string Value)> records,
         IReadOnlyList<(string Name, string Value)>? headers = null, CancellationToken cancellationToken = default)
     {
-        using var call = Ingest.Produce(cancellationToken: cancellationToken);
-        var responses = new Dictionary<ulong, ProduceResponse>();
-        var reading = Task.Run(async () =>
+        await using var producer = new BrokerProducer<string, string>(ClientOptions);
+        var sent = new Task<DeliveryResult>[records.Count];
+        for (var i = 0; i < records.Count; i++)
         {
-            while (await call.ResponseStream.MoveNext(cancellationToken))
+            MessageHeaders? recordHeaders = null;
+            if (headers is not null)
             {
-                responses.Add(call.ResponseStream.Current.RequestId, call.ResponseStream.Current);
-            }
-        }, cancellationToken);
-        ulong requests = 0;
-        for (var start = 0; start < records.Count; start += perRequest)
-        {
-            var request = new ProduceRequest { RequestId = requests++, Topic = topic };
-            foreach (var (key, value) in records.Skip(start).Take(perRequest))
-            {
-                var record = new ProduceRecord { Value = ByteString.CopyFromUtf8(value) };
-                if (key is not null)
+                recordHeaders = [];
+                foreach (var (name, value) in headers)
                 {
-                    record.Key = ByteString.CopyFromUtf8(key);
+                    recordHeaders.Add(name, value);
                 }
-                foreach (var (name, headerValue) in headers ?? [])
-                {
-                    record.Headers.Add(new Contracts.Ingest.RecordHeader { Name = name, Value = ByteString.CopyFromUtf8(headerValue) });
-                }
-                request.Records.Add(record);
             }
-            await call.RequestStream.WriteAsync(request, cancellationToken);
+            sent[i] = producer.ProduceAsync(topic, new Message<string, string> { Key = records[i].Key, Value = records[i].Value, Headers = recordHeaders }, cancellationToken);
         }
-        await call.RequestStream.CompleteAsync();
-        await reading;
-        var offsets = new List<(int, long)>(records.Count);
-        for (ulong r = 0; r < requests; r++)
-        {
-            var response = responses[r];
-            if (response.StatusCode != 0)
-            {
-                throw new InvalidOperationException($"Produce refused: {response.StatusCode} {response.StatusMessage}");
-            }
-            offsets.AddRange(response.Offsets.Select(o => (o.Partition, o.Offset)));
-        }
-        return offsets;
+        return [.. (await Task.WhenAll(sent)).Select(r => (r.Partition, r.Offset))];
     }
 
     public async ValueTask DisposeAsync()
@@ -195,6 +181,7 @@ public sealed class BrokerCluster : IAsyncDisposable
         }
         _ingestChannel.Dispose();
         _storageChannel.Dispose();
+        _clientHandler.Dispose();
         StorageHttp.Dispose();
         await _ingest.DisposeAsync();
         await _storage.DisposeAsync();

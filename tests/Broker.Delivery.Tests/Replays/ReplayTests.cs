@@ -234,7 +234,7 @@ public sealed class ReplayTests(RedisFixture redis, S3Fixture s3) : IAsyncLifeti
         var records = Enumerable.Range(0, count).Select(i => ((string?)$"k{i % 100}", $"\"r{i}-{new string('v', 80)}\"")).ToList();
         for (var start = 0; start < count; start += 10_000)
         {
-            await _cluster.ProduceAsync(topic, records.Skip(start).Take(10_000).ToList(), perRequest: 1000, headers: [("origin", "seed")]);
+            await _cluster.ProduceAsync(topic, records.Skip(start).Take(10_000).ToList(), headers: [("origin", "seed")]);
         }
         var tiering = _cluster.StorageServices.GetRequiredService<storage::Broker.Storage.Tiering.TieringService>();
         while (await tiering.RunOnceAsync(CancellationToken.None) > 0)
