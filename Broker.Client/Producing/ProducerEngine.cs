@@ -30,7 +30,8 @@ internal sealed class ProducerEngine : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Lock _sync = new();
     private readonly Dictionary<(string Topic, int Partition), PartitionState> _partitions = [];
-    private readonly Dictionary<ulong, Batch> _inFlight = [];
+    // Each request with the producer id and sequence it carried: a renumbering may change the batch's since.
+    private readonly Dictionary<ulong, (Batch Batch, Sent Sent)> _inFlight = [];
     private readonly Dictionary<string, List<Waiting>> _waitingForMetadata = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly SemaphoreSlim _bufferFreed = new(0, int.MaxValue);
@@ -371,7 +372,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
                 if (_time.GetElapsedTime(lastCheck) >= s_overdueCheck)
                 {
                     lastCheck = _time.GetTimestamp();
-                    overdue = _inFlight.Values.Any(b => _time.GetElapsedTime(b.Created) > _options.DeliveryTimeout);
+                    overdue = _inFlight.Values.Any(s => _time.GetElapsedTime(s.Batch.Created) > _options.DeliveryTimeout);
                 }
             }
             if (overdue)
@@ -437,15 +438,17 @@ internal sealed class ProducerEngine : IAsyncDisposable
     /// <summary>Writes one batch as a request on the stream (opening it when needed); a broken stream fails what is in flight, to be retried.</summary>
     private async Task WriteAsync(Batch batch, CancellationToken stopping)
     {
-        var request = batch.ToRequest(Interlocked.Increment(ref _nextRequestId));
+        ProduceRequest request;
+        lock (_sync)
+        {
+            // Built and registered together, so the numbering kept for the answer is the one sent.
+            request = batch.ToRequest(++_nextRequestId);
+            _inFlight[request.RequestId] = (batch, new Sent(batch.ProducerId, batch.BaseSequence));
+            batch.RequestId = request.RequestId;
+        }
         try
         {
             var call = EnsureCall();
-            lock (_sync)
-            {
-                _inFlight[request.RequestId] = batch;
-                batch.RequestId = request.RequestId;
-            }
             await _writeLock.WaitAsync(stopping);
             try
             {
@@ -486,14 +489,15 @@ internal sealed class ProducerEngine : IAsyncDisposable
         {
             await foreach (var response in call.ResponseStream.ReadAllAsync(_stopping.Token))
             {
-                Batch? batch;
+                bool known;
+                (Batch Batch, Sent Sent) sent;
                 lock (_sync)
                 {
-                    _inFlight.Remove(response.RequestId, out batch);
+                    known = _inFlight.Remove(response.RequestId, out sent);
                 }
-                if (batch is not null)
+                if (known)
                 {
-                    Answer(batch, Outcome.From(response));
+                    Answer(sent.Batch, Outcome.From(response) with { Sent = sent.Sent });
                 }
             }
             BreakStream(new RpcException(new Status(StatusCode.Unavailable, "Ingest ended the produce stream.")), call);
@@ -519,7 +523,7 @@ internal sealed class ProducerEngine : IAsyncDisposable
             }
             _call?.Dispose();
             _call = null;
-            lost = [.. _inFlight.Values];
+            lost = [.. _inFlight.Values.Select(s => s.Batch)];
             _inFlight.Clear();
         }
         var outcome = Outcome.Transient($"The produce stream to Ingest broke: {reason.Message}", null);
@@ -548,9 +552,9 @@ internal sealed class ProducerEngine : IAsyncDisposable
                 batch.Pending = outcome;
                 return;
             }
-            if (outcome.Offsets is { } offsets)
+            if (outcome.Offsets is not null)
             {
-                Confirm(batch, offsets);
+                Confirm(batch, outcome);
                 _wake.Release();
                 return;
             }
@@ -616,9 +620,9 @@ internal sealed class ProducerEngine : IAsyncDisposable
                 }
                 lock (_sync)
                 {
-                    if (outcome.Offsets is { } offsets)
+                    if (outcome.Offsets is not null)
                     {
-                        Confirm(head, offsets);
+                        Confirm(head, outcome);
                     }
                     else
                     {
@@ -677,12 +681,12 @@ internal sealed class ProducerEngine : IAsyncDisposable
     }
 
     /// <summary>Under the lock: the batch is in the log; its records learn their offsets.</summary>
-    private void Confirm(Batch batch, IReadOnlyList<RecordOffset> offsets)
+    private void Confirm(Batch batch, Outcome outcome)
     {
         var state = batch.State;
         state.Unacked.Remove(batch);
-        state.Acknowledged(batch);
-        batch.Complete(offsets, this);
+        state.Acknowledged(batch, outcome.Sent);
+        batch.Complete(outcome.Offsets!, this);
     }
 
     private async Task ReportLoopAsync()
@@ -778,11 +782,15 @@ internal sealed class ProducerEngine : IAsyncDisposable
             _nextSequence = next;
         }
 
-        public void Acknowledged(Batch batch)
+        /// <summary>
+        /// The broker wrote the batch as <paramref name="sent"/> numbered it. A send from before a renumbering (under an
+        /// older producer id) says nothing of where the broker expects the current id to go on.
+        /// </summary>
+        public void Acknowledged(Batch batch, Sent sent)
         {
-            if (batch.ProducerId == ProducerId)
+            if (sent.ProducerId is { } id && id == ProducerId)
             {
-                _confirmedEnd = RecordBatch.NextSequence(batch.BaseSequence, batch.Records.Count);
+                _confirmedEnd = RecordBatch.NextSequence(sent.BaseSequence, batch.Records.Count);
                 Established = true;
             }
         }
@@ -893,11 +901,17 @@ internal sealed class ProducerEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>The producer id (none without idempotence) and first sequence one request carried.</summary>
+    internal readonly record struct Sent(long? ProducerId, int BaseSequence);
+
     /// <summary>A request's answer: offsets, or a failure that a retry may or may not mend.</summary>
     internal sealed record Outcome(IReadOnlyList<RecordOffset>? Offsets, bool Retriable, ProduceError Error, string Message, TimeSpan? RetryAfter)
     {
         /// <summary>FAILED_PRECONDITION: the batch's sequence is not the one the broker expects next.</summary>
         public bool OutOfOrder { get; init; }
+
+        /// <summary>The producer id and sequence the answered request carried.</summary>
+        public Sent Sent { get; init; }
 
         public static Outcome From(ProduceResponse response) => (StatusCode)response.StatusCode switch
         {
