@@ -3,9 +3,10 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Broker.Client;
+using Broker.Client.Producing;
 using Broker.Contracts.Dapr;
 using Broker.Contracts.Dapr.Components;
-using Broker.Contracts.Ingest;
 using Broker.Contracts.Storage;
 using Dapr.Client;
 using Google.Protobuf;
@@ -16,11 +17,11 @@ namespace Broker.LoadGen;
 
 /// <summary>
 /// dapr-publish: the same JSON events published three ways, back to back in each round, each path into its own
-/// topic: our native gRPC produce stream (the baseline), the real DaprClient against Ingest's Dapr API (what a
+/// topic: Broker.Client's producer over Ingest's gRPC stream (the baseline: how a .NET app produces natively), the real DaprClient against Ingest's Dapr API (what a
 /// sidecarless Dapr app does), and the pluggable component over its Unix socket, called as daprd calls it (the
 /// CloudEvent already made, since daprd makes it). <c>--batch 1</c> publishes one event per call
-/// (PublishEvent, Publish, a one-record produce request); more uses the bulk calls (BulkPublishEvent,
-/// BulkPublish, a produce request of that many records). <c>--concurrency</c> calls in flight on every path.
+/// (PublishEvent, Publish, one awaited ProduceAsync); more uses the bulk calls (BulkPublishEvent,
+/// BulkPublish, that many ProduceAsync awaited together). <c>--concurrency</c> calls in flight on every path.
 /// Every path's topic must grow by exactly what it published.
 /// </summary>
 public static class DaprPublishRun
@@ -50,7 +51,6 @@ public static class DaprPublishRun
         }
 
         var events = Events(options);
-        using var ingestChannel = LoadRun.NewChannel(options.Ingest);
         using var componentChannel = ComponentSocket.Connect(options.ComponentSocket);
         using var storageChannel = LoadRun.NewChannel(options.Storage);
         using var dapr = new DaprClientBuilder().UseGrpcEndpoint(options.Ingest.ToString()).Build();
@@ -61,9 +61,12 @@ public static class DaprPublishRun
         redisOptions.AllowAdmin = true;
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisOptions);
         var cpu = new CpuSampler(redis, options.StoragePid, options.IngestPid, options.ComponentPid);
+        // No linger: a call is sent as soon as the producer can, as the other paths' calls are.
+        await using var producer = new BrokerProducer<byte[], byte[]>(new BrokerClientOptions { Storage = options.Rest, IngestGrpc = options.Ingest },
+            new ProducerOptions { Linger = TimeSpan.Zero, MaxInFlight = options.Concurrency });
         var paths = new (string Name, Func<int, CancellationToken, Task<long[]>> Run)[]
         {
-            ("native", (count, token) => NativeAsync(new ProduceService.ProduceServiceClient(ingestChannel), topics["native"], events, count, options, token)),
+            ("native", (count, token) => NativeAsync(producer, topics["native"], events, count, options, token)),
             ("daprclient", (count, token) => DaprClientAsync(dapr, topics["daprclient"], events, count, options, token)),
             ("component", (count, token) => ComponentAsync(component, topics["component"], events, count, options, token)),
         };
@@ -170,47 +173,18 @@ public static class DaprPublishRun
         return latencies;
     }
 
-    private static async Task<long[]> NativeAsync(ProduceService.ProduceServiceClient client, string topic, byte[][] events, int count, LoadGenOptions options,
-        CancellationToken cancellationToken)
-    {
-        // One stream with up to --concurrency requests in flight: how our own clients produce.
-        using var call = client.Produce(cancellationToken: cancellationToken);
-        var calls = (count + options.Batch - 1) / options.Batch;
-        var latencies = new long[calls];
-        var started = new long[calls];
-        using var window = new SemaphoreSlim(options.Concurrency);
-        var reading = Task.Run(async () =>
+    /// <summary>Broker.Client's producer: each call's events produced and awaited together.</summary>
+    private static Task<long[]> NativeAsync(BrokerProducer<byte[], byte[]> producer, string topic, byte[][] events, int count, LoadGenOptions options,
+        CancellationToken cancellationToken) =>
+        CallsAsync(count, options, async (first, size, token) =>
         {
-            for (var answered = 0; answered < calls; answered++)
+            var sent = new Task<DeliveryResult>[size];
+            for (var i = 0; i < size; i++)
             {
-                if (!await call.ResponseStream.MoveNext(cancellationToken))
-                {
-                    throw new InvalidOperationException("The produce stream ended early.");
-                }
-                var response = call.ResponseStream.Current;
-                if (response.StatusCode != 0)
-                {
-                    throw new InvalidOperationException($"Produce refused: {response.StatusCode} {response.StatusMessage}");
-                }
-                latencies[response.RequestId] = Stopwatch.GetTimestamp() - started[response.RequestId];
-                window.Release();
+                sent[i] = producer.ProduceAsync(topic, null, events[(first + i) % events.Length], cancellationToken: token);
             }
+            await Task.WhenAll(sent);
         }, cancellationToken);
-        for (var c = 0; c < calls; c++)
-        {
-            await window.WaitAsync(cancellationToken);
-            var request = new ProduceRequest { RequestId = (ulong)c, Topic = topic };
-            for (var i = c * options.Batch; i < Math.Min(count, (c + 1) * options.Batch); i++)
-            {
-                request.Records.Add(new ProduceRecord { Value = UnsafeByteOperations.UnsafeWrap(events[i % events.Length]) });
-            }
-            started[c] = Stopwatch.GetTimestamp();
-            await call.RequestStream.WriteAsync(request, cancellationToken);
-        }
-        await reading;
-        await call.RequestStream.CompleteAsync();
-        return latencies;
-    }
 
     private static Task<long[]> DaprClientAsync(DaprClient dapr, string topic, byte[][] events, int count, LoadGenOptions options, CancellationToken cancellationToken)
     {
