@@ -91,7 +91,10 @@ public sealed partial class ReadmeTourTests
                     continue;
                 }
                 var (exit, output) = await BashAsync(root, folder, null, command);
-                if (exit != 0 || output.Contains("\"status\":4", StringComparison.Ordinal) || output.Contains("\"status\":5", StringComparison.Ordinal))
+                // The tour cancels its replay "if it is still running": one that already finished answers 409, as the README says.
+                var endedReplay = command.Contains("-X DELETE localhost:5300/v1/replays/", StringComparison.Ordinal)
+                    && output.Contains("\"status\":409", StringComparison.Ordinal) && output.Contains("already ended", StringComparison.Ordinal);
+                if (exit != 0 || (!endedReplay && (output.Contains("\"status\":4", StringComparison.Ordinal) || output.Contains("\"status\":5", StringComparison.Ordinal))))
                 {
                     failures.Add($"`{command}` exited {exit}:\n{output}");
                 }
