@@ -126,7 +126,7 @@ public sealed class ConsumerTests(RedisFixture redis)
             await producer.ProduceAsync("slow", "k", "long job");
         }
         var deliveries = new List<int>();
-        await using (var consumer = new BrokerConsumer<string, string>(broker.ClientOptions, "workers", ["slow"], new ConsumerOptions { AckTimeout = TimeSpan.FromSeconds(1) }))
+        await using (var consumer = new BrokerConsumer<string, string>(broker.ClientOptions, "workers", ["slow"], new ConsumerOptions { AckTimeout = TimeSpan.FromSeconds(2) }))
         {
             using var timeout = new CancellationTokenSource(s_wait);
             try
@@ -134,15 +134,16 @@ public sealed class ConsumerTests(RedisFixture redis)
                 await foreach (var message in consumer.ConsumeAsync(timeout.Token))
                 {
                     deliveries.Add(message.Attempt);
-                    // Three ack timeouts of work, extending the deadline as it goes; then a while longer to see that
-                    // nothing comes again (without the extensions attempt 2 would be here by then).
-                    for (var i = 0; i < 12; i++)
+                    // Three ack timeouts of work, extending the deadline every 250 ms (1.75 s to spare for a loaded
+                    // machine's stalls); then a while longer to see that nothing comes again (without the extensions
+                    // attempt 2 would be here by then).
+                    for (var i = 0; i < 24; i++)
                     {
                         await Task.Delay(250, timeout.Token);
                         await consumer.ExtendAsync(message);
                     }
                     await consumer.AckAsync(message);
-                    timeout.CancelAfter(TimeSpan.FromSeconds(1.5));
+                    timeout.CancelAfter(TimeSpan.FromSeconds(2.5));
                 }
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested)
