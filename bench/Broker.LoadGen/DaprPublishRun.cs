@@ -61,9 +61,9 @@ public static class DaprPublishRun
         redisOptions.AllowAdmin = true;
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisOptions);
         var cpu = new CpuSampler(redis, options.StoragePid, options.IngestPid, options.ComponentPid);
-        // No linger: a call is sent as soon as the producer can, as the other paths' calls are.
+        // No linger: a call is sent as soon as the producer can, as the other paths' calls are; a bulk call fits one batch.
         await using var producer = new BrokerProducer<byte[], byte[]>(new BrokerClientOptions { Storage = options.Rest, IngestGrpc = options.Ingest },
-            new ProducerOptions { Linger = TimeSpan.Zero, MaxInFlight = options.Concurrency });
+            new ProducerOptions { Linger = TimeSpan.Zero, MaxInFlight = options.Concurrency, BatchSize = Math.Max(16 * 1024, options.Batch * (options.RecordBytes + 64)) });
         var paths = new (string Name, Func<int, CancellationToken, Task<long[]>> Run)[]
         {
             ("native", (count, token) => NativeAsync(producer, topics["native"], events, count, options, token)),
