@@ -54,7 +54,14 @@ public sealed class ReplayRunner(
     {
         await base.StopAsync(cancellationToken);
         // Running jobs save their progress and let their leases go, so another instance resumes them at once.
-        await Task.WhenAll(_running.Values).WaitAsync(cancellationToken);
+        try
+        {
+            await Task.WhenAll(_running.Values).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The host's shutdown deadline passed first: the leases of jobs still saving run out by themselves.
+        }
     }
 
     private async Task ScanAsync(CancellationToken stoppingToken)
@@ -162,6 +169,10 @@ public sealed class ReplayRunner(
         catch (Exception ex) when (job is not null)
         {
             await FailAsync(job, ex, activity);
+        }
+        catch (Exception) when (stop.IsCancellationRequested)
+        {
+            // Stopping before the job was even read: nothing of it changed, and its lease goes below.
         }
         finally
         {
