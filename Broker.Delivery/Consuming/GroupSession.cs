@@ -280,13 +280,14 @@ internal sealed class GroupSession : IDisposable
         var owned = member.PartitionConsumers.ToDictionary(p => p.Partition);
         var want = desired.Union(owned.Keys).ToList();
         var started = _services.NowMs;
-        var granted = (await _services.Coordinator.AcquireAsync(Key, member.Id, want, TimeSpan.FromMilliseconds(options.LeaseMs), cancellationToken)).ToHashSet();
+        var granted = (await _services.Coordinator.AcquireAsync(Key, member.Id, want, TimeSpan.FromMilliseconds(options.LeaseMs), cancellationToken))
+            .ToDictionary(g => g.Partition, g => g.Epoch);
         // Renewed at `started` by the coordinator's clock at the latest; keep a heartbeat's margin for clock drift and delays.
         var validUntil = started + options.LeaseMs - options.HeartbeatIntervalMs;
         var lapsed = false;
         foreach (var (number, partition) in owned)
         {
-            if (granted.Contains(number))
+            if (granted.TryGetValue(number, out var epoch) && epoch == partition.Epoch)
             {
                 lock (member.Sync)
                 {
@@ -296,7 +297,8 @@ internal sealed class GroupSession : IDisposable
             }
             else
             {
-                // Our lease ran out and someone else holds it now: stop without committing over them.
+                // Our lease ran out and someone else holds it now (or held it meanwhile: a new epoch), so what this partition
+                // holds is stale: stop without committing over them. A lease ours again starts afresh at the next tick.
                 DeliveryLog.LeaseLost(_services.Logger, member.Id, Key.ToString(), number);
                 await StopPartitionAsync(member, partition, commit: false, release: false);
                 changed = true;
@@ -308,10 +310,10 @@ internal sealed class GroupSession : IDisposable
             // is lapsed: records that fell due meanwhile (a retry, a fetch) wait for this wake, nothing else sends one.
             member.Wake();
         }
-        var fresh = granted.Where(p => !owned.ContainsKey(p) && desired.Contains(p)).ToList();
+        var fresh = granted.Keys.Where(p => !owned.ContainsKey(p) && desired.Contains(p)).ToList();
         await Task.WhenAll(fresh.Select(async number =>
         {
-            var partition = new PartitionConsumer(member, number, _services) { LeaseValidUntil = validUntil };
+            var partition = new PartitionConsumer(member, number, _services) { LeaseValidUntil = validUntil, Epoch = granted[number] };
             try
             {
                 await partition.StartAsync(Topic, member.Spec.Start, cancellationToken);
@@ -374,7 +376,15 @@ internal sealed class GroupSession : IDisposable
                     dirty = [.. _dirty];
                     _dirty.Clear();
                 }
-                if (!await CommitAsync(dirty, cancellationToken))
+                var (committed, fenced) = await CommitAsync(dirty, cancellationToken);
+                foreach (var partition in fenced)
+                {
+                    // Another member's newer lease holds it: this one is a zombie there (it was paused or cut off from
+                    // the coordinator), so it lets go without committing or delivering more.
+                    DeliveryLog.Fenced(_services.Logger, partition.Member.Id, Key.ToString(), partition.Partition, partition.Epoch);
+                    await StopPartitionAsync(partition.Member, partition, commit: false, release: false);
+                }
+                if (!committed)
                 {
                     foreach (var partition in dirty)
                     {
@@ -389,13 +399,18 @@ internal sealed class GroupSession : IDisposable
         }
     }
 
-    /// <summary>Commits the partitions' settled prefixes that moved; one commit at a time, so none is overtaken by an older one.</summary>
-    private async Task<bool> CommitAsync(PartitionConsumer[] partitions, CancellationToken cancellationToken)
+    /// <summary>
+    /// Commits the partitions' settled prefixes that moved, each under its lease epoch; one commit at a time, so none is
+    /// overtaken by an older one. Answers whether the commit went through, and the partitions Storage fenced (a newer
+    /// lease holds them; their offsets were not stored).
+    /// </summary>
+    private async Task<(bool Committed, List<PartitionConsumer> Fenced)> CommitAsync(PartitionConsumer[] partitions, CancellationToken cancellationToken)
     {
+        var fenced = new List<PartitionConsumer>();
         await _commitGate.WaitAsync(cancellationToken);
         try
         {
-            var offsets = new List<(int Partition, long Offset)>(partitions.Length);
+            var offsets = new List<(int Partition, long Offset, long Epoch)>(partitions.Length);
             var moved = new List<PartitionConsumer>(partitions.Length);
             foreach (var partition in partitions)
             {
@@ -403,18 +418,23 @@ internal sealed class GroupSession : IDisposable
                 {
                     if (partition.CommitOffset > partition.CommittedOffset)
                     {
-                        offsets.Add((partition.Partition, partition.CommitOffset));
+                        offsets.Add((partition.Partition, partition.CommitOffset, partition.Epoch));
                         moved.Add(partition);
                     }
                 }
             }
             if (offsets.Count == 0)
             {
-                return true;
+                return (true, fenced);
             }
-            await _services.Log.CommitAsync(Key.Group, Key.Topic, offsets, cancellationToken);
+            var refused = await _services.Log.CommitAsync(Key.Group, Key.Topic, offsets, cancellationToken);
             for (var i = 0; i < moved.Count; i++)
             {
+                if (refused.Contains(offsets[i].Partition))
+                {
+                    fenced.Add(moved[i]);
+                    continue;
+                }
                 List<long> forget;
                 lock (moved[i].Member.Sync)
                 {
@@ -426,12 +446,12 @@ internal sealed class GroupSession : IDisposable
                     await _services.Coordinator.ForgetFailuresAsync(Key, moved[i].Partition, forget, cancellationToken);
                 }
             }
-            return true;
+            return (true, fenced);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             DeliveryLog.CommitFailed(_services.Logger, Key.ToString(), ex.Message);
-            return false;
+            return (false, fenced);
         }
         finally
         {

@@ -56,6 +56,9 @@ internal sealed class PartitionConsumer : IDisposable
     /// <summary>Until when (this instance's clock, ms) the lease is surely ours; past it nothing is handed out.</summary>
     public long LeaseValidUntil { get; set; }
 
+    /// <summary>The lease's epoch: the fencing token of this partition's commits (Storage refuses those of older leases).</summary>
+    public long Epoch { get; init; }
+
     /// <summary>The partition's end offset at the last read: for lag.</summary>
     public long EndOffset { get; private set; }
 
@@ -67,16 +70,29 @@ internal sealed class PartitionConsumer : IDisposable
 
     private GroupTopic Key => _member.Key;
 
-    /// <summary>Finds the group's position (committing the start position of a new group), loads failed attempts, starts fetching.</summary>
+    /// <summary>
+    /// Fences the partition's earlier holders in Storage with this lease's epoch and then finds the group's position
+    /// (committing the start position of a new group), loads failed attempts, starts fetching. Fenced first, so that no
+    /// commit of an older holder can land after the position is read.
+    /// </summary>
     public async Task StartAsync(TopicDescription topic, StartPosition start, CancellationToken cancellationToken)
     {
-        var committed = (await _services.Log.FetchCommittedAsync(Key.Group, Key.Topic, topic.Partitions, cancellationToken))[Partition];
+        var (offsets, fenced) = await _services.Log.FenceAndFetchAsync(Key.Group, Key.Topic, topic.Partitions,
+            Epoch > 0 ? [new LeaseGrant(Partition, Epoch)] : [], cancellationToken);
+        if (fenced.Count > 0)
+        {
+            throw new InvalidOperationException($"Storage knows a newer lease on partition {Partition} than this one (epoch {Epoch}).");
+        }
+        var committed = offsets[Partition];
         if (committed < 0)
         {
             var fresh = await _services.Log.DescribeAsync(Key.Topic, cancellationToken) ?? topic;
             committed = start == StartPosition.Latest ? fresh.EndOffsets[Partition] : fresh.StartOffsets[Partition];
             // Fixed now, so records produced before this group's first consumer arrives on another instance are not skipped.
-            await _services.Log.CommitAsync(Key.Group, Key.Topic, [(Partition, committed)], cancellationToken);
+            if ((await _services.Log.CommitAsync(Key.Group, Key.Topic, [(Partition, committed, Epoch)], cancellationToken)).Count > 0)
+            {
+                throw new InvalidOperationException($"Storage knows a newer lease on partition {Partition} than this one (epoch {Epoch}).");
+            }
         }
         var failures = await _services.Coordinator.LoadFailuresAsync(Key, Partition, committed, cancellationToken);
         lock (_member.Sync)

@@ -33,9 +33,11 @@ public interface IGroupCoordinator
 
     /// <summary>
     /// Takes or renews the leases on <paramref name="partitions"/> for <paramref name="memberId"/>: a lease is
-    /// granted when it is free, expired or already the member's. Answers the partitions the member holds now.
+    /// granted when it is free, expired or already the member's. Answers the partitions the member holds now, each with
+    /// its lease epoch: the same while the member keeps the lease, higher than every earlier one when it changes hands
+    /// (Storage fences commits of older epochs).
     /// </summary>
-    Task<IReadOnlyList<int>> AcquireAsync(GroupTopic key, string memberId, IReadOnlyList<int> partitions, TimeSpan lease, CancellationToken cancellationToken);
+    Task<IReadOnlyList<LeaseGrant>> AcquireAsync(GroupTopic key, string memberId, IReadOnlyList<int> partitions, TimeSpan lease, CancellationToken cancellationToken);
 
     /// <summary>Gives up the member's leases on <paramref name="partitions"/> (only those it still holds).</summary>
     Task ReleaseAsync(GroupTopic key, string memberId, IReadOnlyList<int> partitions, CancellationToken cancellationToken);
@@ -61,3 +63,6 @@ public interface IGroupCoordinator
     /// <summary>The group's live members on the topic and its partitions' leases.</summary>
     Task<(IReadOnlyList<MemberInfo> Members, IReadOnlyList<LeaseInfo> Leases)> DescribeAsync(GroupTopic key, CancellationToken cancellationToken);
 }
+
+/// <summary>A partition lease held, and its epoch (the fencing token its commits carry).</summary>
+public readonly record struct LeaseGrant(int Partition, long Epoch);

@@ -59,23 +59,29 @@ internal sealed class InMemoryGroupCoordinator(TimeProvider time) : IGroupCoordi
         return Task.FromResult<(IReadOnlyList<string>, bool)>((live, changed));
     }
 
-    public Task<IReadOnlyList<int>> AcquireAsync(GroupTopic key, string memberId, IReadOnlyList<int> partitions, TimeSpan lease, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<LeaseGrant>> AcquireAsync(GroupTopic key, string memberId, IReadOnlyList<int> partitions, TimeSpan lease, CancellationToken cancellationToken)
     {
-        var granted = new List<int>(partitions.Count);
+        var granted = new List<LeaseGrant>(partitions.Count);
         lock (_lock)
         {
             var state = State(key);
             var now = NowMs;
             foreach (var partition in partitions)
             {
-                if (!state.Leases.TryGetValue(partition, out var current) || current.MemberId == memberId || current.ExpiresAt <= now)
+                var held = state.Leases.TryGetValue(partition, out var current);
+                if (!held || current.MemberId == memberId || current.ExpiresAt <= now)
                 {
+                    var epoch = state.Epochs.GetValueOrDefault(partition);
+                    if (!held || current.MemberId != memberId || epoch == 0)
+                    {
+                        state.Epochs[partition] = epoch = Math.Max(now, epoch + 1); // a new holder: a higher epoch
+                    }
                     state.Leases[partition] = (memberId, now + (long)lease.TotalMilliseconds);
-                    granted.Add(partition);
+                    granted.Add(new LeaseGrant(partition, epoch));
                 }
             }
         }
-        return Task.FromResult<IReadOnlyList<int>>(granted);
+        return Task.FromResult<IReadOnlyList<LeaseGrant>>(granted);
     }
 
     public Task ReleaseAsync(GroupTopic key, string memberId, IReadOnlyList<int> partitions, CancellationToken cancellationToken)
@@ -190,6 +196,7 @@ internal sealed class InMemoryGroupCoordinator(TimeProvider time) : IGroupCoordi
     {
         public Dictionary<string, (string Name, long ExpiresAt)> Members { get; } = [];
         public Dictionary<int, (string MemberId, long ExpiresAt)> Leases { get; } = [];
+        public Dictionary<int, long> Epochs { get; } = [];
         public Dictionary<(int Partition, long Offset), FailedAttempts> Failures { get; } = [];
     }
 

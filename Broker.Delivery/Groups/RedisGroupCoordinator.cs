@@ -8,7 +8,7 @@ namespace Broker.Delivery.Groups;
 /// <summary>
 /// Consumer-group coordination in Redis. A group's subscription to a topic is a few keys under one hash tag
 /// "{group|topic}" (one Cluster slot, so each script touches one slot): the members (a sorted set scored by
-/// session expiry), their names, the partition leases (a hash: partition → "member expiry"), and per
+/// session expiry), their names, the partition leases (a hash: partition → "member expiry"), each partition's lease epoch, and per
 /// partition the failed attempts of records not yet settled. Times come from the Redis server's clock
 /// (TIME), so instances with skewed clocks still agree on who holds what. Changes are PUBLISHed, so other
 /// instances rebalance at once instead of at their next heartbeat.
@@ -57,25 +57,40 @@ internal sealed class RedisGroupCoordinator : IGroupCoordinator, IDisposable
         return live
         """);
 
-    /// <summary>KEYS: leases. ARGV: member, lease ms, key ttl ms, partitions... Returns the partitions granted.</summary>
+    /// <summary>
+    /// KEYS: leases, epochs. ARGV: member, lease ms, key ttl ms, partitions... Returns (partition, epoch) pairs granted.
+    /// A lease that changes hands gets a new epoch: the server's time in ms, or one more than the last when that is not
+    /// higher, so epochs keep rising even if the epochs key expired meanwhile.
+    /// </summary>
     private static readonly RedisScript s_acquire = new(Now + """
         local granted = {}
         for i = 4, #ARGV do
-          local current = redis.call('HGET', KEYS[1], ARGV[i])
+          local p = ARGV[i]
+          local current = redis.call('HGET', KEYS[1], p)
           local free = true
+          local mine = false
           if current then
             local space = string.find(current, ' ', 1, true)
             local owner = string.sub(current, 1, space - 1)
-            if owner ~= ARGV[1] and tonumber(string.sub(current, space + 1)) > now then
+            if owner == ARGV[1] then
+              mine = true
+            elseif tonumber(string.sub(current, space + 1)) > now then
               free = false
             end
           end
           if free then
-            redis.call('HSET', KEYS[1], ARGV[i], ARGV[1] .. ' ' .. (now + tonumber(ARGV[2])))
-            granted[#granted + 1] = tonumber(ARGV[i])
+            local epoch = tonumber(redis.call('HGET', KEYS[2], p) or '0')
+            if not mine or epoch == 0 then
+              epoch = math.max(now, epoch + 1)
+              redis.call('HSET', KEYS[2], p, epoch)
+            end
+            redis.call('HSET', KEYS[1], p, ARGV[1] .. ' ' .. (now + tonumber(ARGV[2])))
+            granted[#granted + 1] = tonumber(p)
+            granted[#granted + 1] = epoch
           end
         end
         redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        redis.call('PEXPIRE', KEYS[2], ARGV[3])
         return granted
         """);
 
@@ -147,7 +162,7 @@ internal sealed class RedisGroupCoordinator : IGroupCoordinator, IDisposable
         return (live, changed);
     }
 
-    public async Task<IReadOnlyList<int>> AcquireAsync(
+    public async Task<IReadOnlyList<LeaseGrant>> AcquireAsync(
         GroupTopic key, string memberId, IReadOnlyList<int> partitions, TimeSpan lease, CancellationToken cancellationToken)
     {
         if (partitions.Count == 0)
@@ -162,8 +177,13 @@ internal sealed class RedisGroupCoordinator : IGroupCoordinator, IDisposable
         {
             values[3 + i] = partitions[i];
         }
-        var result = (RedisResult[])(await s_acquire.EvaluateAsync(Db, [Key(key, "leases")], values).WaitAsync(cancellationToken))!;
-        return [.. result.Select(r => (int)r)];
+        var result = (RedisResult[])(await s_acquire.EvaluateAsync(Db, [Key(key, "leases"), Key(key, "epochs")], values).WaitAsync(cancellationToken))!;
+        var grants = new LeaseGrant[result.Length / 2];
+        for (var i = 0; i < grants.Length; i++)
+        {
+            grants[i] = new LeaseGrant((int)result[2 * i], (long)result[(2 * i) + 1]);
+        }
+        return grants;
     }
 
     public async Task ReleaseAsync(GroupTopic key, string memberId, IReadOnlyList<int> partitions, CancellationToken cancellationToken)

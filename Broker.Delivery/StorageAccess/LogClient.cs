@@ -1,4 +1,5 @@
 using Broker.Contracts.Storage;
+using Broker.Delivery.Groups;
 using Google.Protobuf;
 using Grpc.Core;
 using Polly;
@@ -109,30 +110,51 @@ public sealed class LogClient
     }
 
     /// <summary>The group's next offset per partition; -1 where it has committed nothing.</summary>
-    public async Task<long[]> FetchCommittedAsync(string group, string topic, int partitions, CancellationToken cancellationToken)
+    public async Task<long[]> FetchCommittedAsync(string group, string topic, int partitions, CancellationToken cancellationToken) =>
+        (await FenceAndFetchAsync(group, topic, partitions, [], cancellationToken)).Offsets;
+
+    /// <summary>
+    /// Raises the partitions' fencing epochs in Storage to the leases' (so commits of older leases are refused from
+    /// now on), then answers the group's next offset per partition (-1 where it has committed nothing) and the partitions
+    /// a newer lease already holds.
+    /// </summary>
+    public async Task<(long[] Offsets, IReadOnlyList<int> Fenced)> FenceAndFetchAsync(
+        string group, string topic, int partitions, IReadOnlyList<LeaseGrant> fence, CancellationToken cancellationToken)
     {
+        var request = new FetchOffsetsRequest { Group = group, Topic = topic };
+        foreach (var (partition, epoch) in fence)
+        {
+            request.Fence.Add(new GroupOffset { Partition = partition, LeaseEpoch = epoch });
+        }
         var response = await _retry.ExecuteAsync(
-            static async (state, token) => await state.Storage.FetchOffsetsAsync(new FetchOffsetsRequest { Group = state.Group, Topic = state.Topic }, cancellationToken: token),
-            (Storage: _storage, Group: group, Topic: topic), cancellationToken);
+            static async (state, token) => await state.Storage.FetchOffsetsAsync(state.Request, cancellationToken: token),
+            (Storage: _storage, Request: request), cancellationToken);
         var offsets = new long[Math.Max(partitions, response.Offsets.Count)];
         Array.Fill(offsets, -1);
         foreach (var o in response.Offsets)
         {
             offsets[o.Partition] = o.Offset;
         }
-        return offsets;
+        return (offsets, response.FencedPartitions);
     }
 
-    public async Task CommitAsync(string group, string topic, IReadOnlyList<(int Partition, long Offset)> offsets, CancellationToken cancellationToken)
+    /// <summary>Commits offsets without a lease (an administrative move of the group's position): never fenced.</summary>
+    public Task CommitAsync(string group, string topic, IReadOnlyList<(int Partition, long Offset)> offsets, CancellationToken cancellationToken) =>
+        CommitAsync(group, topic, [.. offsets.Select(o => (o.Partition, o.Offset, 0L))], cancellationToken);
+
+    /// <summary>Commits each partition's offset under its lease epoch; answers the partitions refused because a newer lease holds them.</summary>
+    public async Task<IReadOnlyList<int>> CommitAsync(
+        string group, string topic, IReadOnlyList<(int Partition, long Offset, long Epoch)> offsets, CancellationToken cancellationToken)
     {
         var request = new CommitOffsetsRequest { Group = group, Topic = topic };
-        foreach (var (partition, offset) in offsets)
+        foreach (var (partition, offset, epoch) in offsets)
         {
-            request.Offsets.Add(new GroupOffset { Partition = partition, Offset = offset });
+            request.Offsets.Add(new GroupOffset { Partition = partition, Offset = offset, LeaseEpoch = epoch });
         }
-        await _retry.ExecuteAsync(
+        var response = await _retry.ExecuteAsync(
             static async (state, token) => await state.Storage.CommitOffsetsAsync(state.Request, cancellationToken: token),
             (Storage: _storage, Request: request), cancellationToken);
+        return response.FencedPartitions;
     }
 
     /// <summary>

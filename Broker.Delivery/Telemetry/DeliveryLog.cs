@@ -87,4 +87,7 @@ internal static partial class DeliveryLog
 
     [LoggerMessage(47, LogLevel.Information, "Replay {JobId} waits until its creator's rights can be decided: {Reason}")]
     public static partial void ReplayWaiting(ILogger logger, string jobId, string reason);
+
+    [LoggerMessage(48, LogLevel.Warning, "Consumer {MemberId} of {Subscription} was fenced on partition {Partition}: a newer lease than its epoch {Epoch} holds it (this instance was paused or cut off from the coordinator); it lets the partition go without committing")]
+    public static partial void Fenced(ILogger logger, string memberId, string subscription, int partition, long epoch);
 }

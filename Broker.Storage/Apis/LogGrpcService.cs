@@ -269,10 +269,15 @@ public sealed class LogGrpcService(
             {
                 throw new LogException(LogError.InvalidArgument, $"A committed offset is 0 or more; got {o.Offset} for partition {o.Partition}.");
             }
-            offsets.Add(new CommittedOffset(o.Partition, o.Offset, o.Metadata));
+            if (o.LeaseEpoch < 0)
+            {
+                throw new LogException(LogError.InvalidArgument, $"A lease epoch is 0 or more; got {o.LeaseEpoch} for partition {o.Partition}.");
+            }
+            offsets.Add(new CommittedOffset(o.Partition, o.Offset, o.Metadata, o.LeaseEpoch));
         }
-        await groups.CommitAsync(request.Group, topic, offsets, context.CancellationToken);
-        return new CommitOffsetsResponse();
+        var response = new CommitOffsetsResponse();
+        response.FencedPartitions.AddRange(await groups.CommitAsync(request.Group, topic, offsets, context.CancellationToken));
+        return response;
     }
 
     public override async Task<FetchOffsetsResponse> FetchOffsets(FetchOffsetsRequest request, ServerCallContext context)
@@ -280,15 +285,36 @@ public sealed class LogGrpcService(
         access.Demand(context, AclResourceType.Group, request.Group, AclOperation.Describe);
         access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Describe);
         var topic = await CheckGroupAndTopic(request.Group, request.Topic, context.CancellationToken);
-        var committed = (await groups.FetchAsync(request.Group, topic, context.CancellationToken))
-            .ToDictionary(o => o.Partition);
+        var fence = new List<PartitionEpoch>(request.Fence.Count);
+        if (request.Fence.Count > 0)
+        {
+            // Raising epochs changes what later commits may do: the right to commit (read on the group and topic) is needed.
+            access.Demand(context, AclResourceType.Group, request.Group, AclOperation.Read);
+            access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Read);
+            foreach (var f in request.Fence)
+            {
+                if (f.Partition < 0 || f.Partition >= topic.Partitions)
+                {
+                    throw new LogException(LogError.PartitionNotFound,
+                        $"Topic '{topic.Name}' has partitions 0 to {topic.Partitions - 1}; there is no partition {f.Partition}.");
+                }
+                if (f.LeaseEpoch <= 0)
+                {
+                    throw new LogException(LogError.InvalidArgument, $"A fence names a lease epoch above 0; got {f.LeaseEpoch} for partition {f.Partition}.");
+                }
+                fence.Add(new PartitionEpoch(f.Partition, f.LeaseEpoch));
+            }
+        }
+        var (offsets, fenced) = await groups.FetchAsync(request.Group, topic, fence, context.CancellationToken);
+        var committed = offsets.ToDictionary(o => o.Partition);
         var response = new FetchOffsetsResponse();
         for (var p = 0; p < topic.Partitions; p++)
         {
             response.Offsets.Add(committed.TryGetValue(p, out var c)
-                ? new GroupOffset { Partition = p, Offset = c.Offset, Metadata = c.Metadata }
+                ? new GroupOffset { Partition = p, Offset = c.Offset, Metadata = c.Metadata, LeaseEpoch = c.LeaseEpoch }
                 : new GroupOffset { Partition = p, Offset = -1 });
         }
+        response.FencedPartitions.AddRange(fenced);
         return response;
     }
 

@@ -111,6 +111,49 @@ public sealed class FailoverTests(RedisFixture redis) : IAsyncLifetime
         await after.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_delivery_instance_cut_off_from_Redis_is_fenced_and_cannot_move_the_group_back_when_it_comes_back()
+    {
+        var ct = _timeout.Token;
+        await _cluster.CreateTopicAsync("ledger", partitions: 1);
+        await _cluster.ProduceAsync("ledger", [.. Enumerable.Range(0, 20).Select(i => ((string?)"account", $"entry-{i}"))], cancellationToken: ct);
+        // Instance A reaches Redis through a relay that can be cut; its consumer holds 5 records without answering.
+        var redisPort = int.Parse(redis.ConnectionString.Split(',')[0].Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        await using var cut = TcpRelay.Start("127.0.0.1", redisPort);
+        var a = _cluster.StartDelivery(new Dictionary<string, string> { ["ConnectionStrings:redis"] = $"127.0.0.1:{cut.Port},abortConnect=false" });
+        var subscribe = new Subscribe { Group = "books", Topic = "ledger", Window = 5, Start = StartPosition.Earliest };
+        var zombie = await TestConsumer.StartAsync("zombie", a.Client, subscribe, _ => Verdict.Ignore, ct);
+        await Wait.UntilAsync(() => zombie.Deliveries.Count == 5, TimeSpan.FromSeconds(20), () => $"{zombie.Deliveries.Count} deliveries to the zombie");
+
+        // A loses Redis: its session and its lease run out (1 s), and instance B's consumer takes the partition and acks everything.
+        cut.Pause();
+        var b = _cluster.StartDelivery();
+        var successor = await TestConsumer.StartAsync("successor", b.Client, subscribe, cancellationToken: ct);
+        await Wait.UntilAsync(() => Committed("books", "ledger") == 20, TimeSpan.FromSeconds(30),
+            () => $"the successor's commit of all 20 (committed {Committed("books", "ledger")}, {successor.Deliveries.Count} deliveries)");
+
+        // A still believes it holds the partition: its consumer acks offsets 0-4, and A commits offset 5 under its old lease.
+        await zombie.AckAsync([.. zombie.Deliveries.Select(d => d.DeliveryId)]);
+        await Wait.UntilAsync(() => zombie.Partitions.Count == 0, TimeSpan.FromSeconds(20),
+            () => $"the zombie told it holds nothing any more (it holds [{string.Join(",", zombie.Partitions)}])");
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(20, Committed("books", "ledger"));
+            await Task.Delay(100, ct);
+        }
+        Assert.All(successor.Deliveries, d => Assert.Equal(1, d.Attempt)); // first deliveries on B (A's were never acked in time)
+
+        // Back in touch with Redis, A is an ordinary member again and the group goes on from where B left it.
+        cut.Resume();
+        await _cluster.ProduceAsync("ledger", [("account", "entry-20")], cancellationToken: ct);
+        await Wait.UntilAsync(() => Committed("books", "ledger") == 21, TimeSpan.FromSeconds(30), () => $"the group past entry-20 (committed {Committed("books", "ledger")})");
+        await zombie.DisposeAsync();
+        await successor.DisposeAsync();
+    }
+
+    private long Committed(string group, string topic) =>
+        _cluster.Storage.FetchOffsets(new Contracts.Storage.FetchOffsetsRequest { Group = group, Topic = topic }).Offsets[0].Offset;
+
     private static async Task WaitForZeroLagAsync(DeliveryNode node, string group, CancellationToken cancellationToken)
     {
         long lag = -1;

@@ -68,11 +68,11 @@ public sealed class BackgroundRightsTests(RedisFixture redis)
         }
 
         // The restarted Delivery's ACL watch is answered only later; its apps are read from Redis at once.
-        await using var slowStorage = GatedProxy.Start(broker.StorageGrpc);
+        await using var slowStorage = TcpRelay.Start(broker.StorageGrpc, paused: true);
         await using var restarted = broker.StartDelivery("restarted", new Dictionary<string, string> { ["Auth:StorageAddress"] = slowStorage.Address.ToString() });
         await Task.Delay(1500);
         Assert.Empty(await DeliveringAsync(restarted.Http, "billing")); // nothing can be decided yet
-        slowStorage.Open();
+        slowStorage.Resume();
         await UntilAsync(async () => (await DeliveringAsync(restarted.Http, "billing")).Contains("orders"), "the app is delivered once the ACLs are in");
     }
 
@@ -115,11 +115,11 @@ public sealed class BackgroundRightsTests(RedisFixture redis)
             await UntilAsync(async () => await StateAsync(first.Http, id) == "running", "the replay runs");
         }
 
-        await using var slowStorage = GatedProxy.Start(broker.StorageGrpc);
+        await using var slowStorage = TcpRelay.Start(broker.StorageGrpc, paused: true);
         await using var restarted = broker.StartDelivery("restarted", new Dictionary<string, string> { ["Auth:StorageAddress"] = slowStorage.Address.ToString() });
         await Task.Delay(1500);
         Assert.NotEqual("failed", await StateAsync(restarted.Http, id));
-        slowStorage.Open();
+        slowStorage.Resume();
         await UntilAsync(async () => await StateAsync(restarted.Http, id) is "completed" or "failed", "the replay ends");
         using var admin = SecureBroker.Http(restarted.Http, SecureBroker.AdminKey);
         var job = await admin.GetFromJsonAsync<JsonElement>($"/v1/replays/{id}");

@@ -357,6 +357,62 @@ public abstract class LogContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_commit_under_an_older_lease_epoch_is_refused_once_a_newer_lease_fenced_the_partition()
+    {
+        var topic = NewTopic("fenced");
+        await Host.CreateTopicAsync(topic, partitions: 2);
+        CommitOffsetsRequest Commit(params (int Partition, long Offset, long Epoch)[] offsets)
+        {
+            var request = new CommitOffsetsRequest { Group = "billing", Topic = topic };
+            request.Offsets.AddRange(offsets.Select(o => new GroupOffset { Partition = o.Partition, Offset = o.Offset, LeaseEpoch = o.Epoch }));
+            return request;
+        }
+
+        // The first holder (epoch 100) commits both partitions.
+        Assert.Empty((await Log.CommitOffsetsAsync(Commit((0, 10, 100), (1, 4, 100)), cancellationToken: Timeout)).FencedPartitions);
+
+        // A new holder of partition 0 (epoch 200) fences it and reads the position the old one left.
+        var taken = await Log.FetchOffsetsAsync(new FetchOffsetsRequest
+        {
+            Group = "billing",
+            Topic = topic,
+            Fence = { new GroupOffset { Partition = 0, LeaseEpoch = 200 } },
+        }, cancellationToken: Timeout);
+        Assert.Empty(taken.FencedPartitions);
+        Assert.Equal([10L, 4L], taken.Offsets.Select(o => o.Offset));
+        Assert.Equal([200L, 100L], taken.Offsets.Select(o => o.LeaseEpoch));
+
+        // The old holder, not knowing, commits again: partition 0 is refused and keeps its offset, partition 1 (still its own) moves.
+        var zombie = await Log.CommitOffsetsAsync(Commit((0, 3, 100), (1, 6, 100)), cancellationToken: Timeout);
+        Assert.Equal([0], zombie.FencedPartitions);
+        // The new holder commits; an unfenced commit (an administrative reset, epoch 0) is never refused.
+        Assert.Empty((await Log.CommitOffsetsAsync(Commit((0, 12, 200)), cancellationToken: Timeout)).FencedPartitions);
+        var offsets = await Log.FetchOffsetsAsync(new FetchOffsetsRequest { Group = "billing", Topic = topic }, cancellationToken: Timeout);
+        Assert.Equal([12L, 6L], offsets.Offsets.Select(o => o.Offset));
+        Assert.Empty((await Log.CommitOffsetsAsync(Commit((1, 0, 0)), cancellationToken: Timeout)).FencedPartitions);
+
+        // A fence older than what Storage holds says so, and changes nothing.
+        var late = await Log.FetchOffsetsAsync(new FetchOffsetsRequest
+        {
+            Group = "billing",
+            Topic = topic,
+            Fence = { new GroupOffset { Partition = 0, LeaseEpoch = 150 } },
+        }, cancellationToken: Timeout);
+        Assert.Equal([0], late.FencedPartitions);
+        Assert.Equal([12L, 0L], late.Offsets.Select(o => o.Offset));
+        Assert.Equal(200L, late.Offsets[0].LeaseEpoch);
+
+        var bad = await Assert.ThrowsAsync<RpcException>(() => Log.FetchOffsetsAsync(new FetchOffsetsRequest
+        {
+            Group = "billing",
+            Topic = topic,
+            Fence = { new GroupOffset { Partition = 0, LeaseEpoch = 0 } },
+        }, cancellationToken: Timeout).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.Contains("lease epoch", bad.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_compressed_topic_stores_compressed_batches_and_reads_back_the_same_records()
     {
         var topic = NewTopic("zstd");
