@@ -19,6 +19,13 @@ public sealed class IngestOptions
     [Range(0, 10_000)]
     public int LingerMs { get; set; }
 
+    /// <summary>
+    /// A partition's batcher (its task, buffer and producer id) is let go after this long without records, so topics
+    /// no longer written (or deleted) cost nothing; the next record makes a new one.
+    /// </summary>
+    [Range(100, 86_400_000)]
+    public int AccumulatorIdleMs { get; set; } = 300_000;
+
     /// <summary>A batch is sent once it holds this many bytes (uncompressed).</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public int MaxBatchBytes { get; set; } = 1024 * 1024;

@@ -8,7 +8,8 @@ namespace Broker.Ingest.Producing;
 /// (records or bytes) or its linger time is up. One append is in flight per partition, so batches land
 /// in order and this partition's producer sequence never has gaps. Each accumulator is its own
 /// idempotent producer (a random id, sequences from 0), so Storage can answer a retried append with the
-/// original offsets.
+/// original offsets. After Ingest:AccumulatorIdleMs without records it retires: it takes no more (TryAdd says
+/// false and the producer makes a new one), sends what it took, and tells its owner.
 /// </summary>
 internal sealed class PartitionAccumulator
 {
@@ -21,13 +22,19 @@ internal sealed class PartitionAccumulator
     private readonly IngestOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Action<PartitionAccumulator> _retired;
+    // Taken by every add and by retiring: an accumulator retires only while it holds nothing, so no record it took can be
+    // sent after one its successor took (that would break per-key order).
+    private readonly Lock _retiring = new();
+    private bool _isRetired;
     private long _producerId = NewProducerId();
     private int _nextSequence;
 
     public PartitionAccumulator(
         string topic, int partition, Func<CompressionCodec> codec, StorageAppender appender,
-        IngestOptions options, TimeProvider time, ILogger logger, CancellationToken stopping)
+        IngestOptions options, TimeProvider time, ILogger logger, Action<PartitionAccumulator> retired, CancellationToken stopping)
     {
+        _retired = retired;
         _topic = topic;
         _partition = partition;
         _codec = codec;
@@ -38,7 +45,14 @@ internal sealed class PartitionAccumulator
         _ = Task.Run(() => RunAsync(stopping), CancellationToken.None);
     }
 
-    public void Add(PendingProduce request, int index) => _entries.Writer.TryWrite(new Entry(request, index));
+    /// <summary>Queues a record; false once this accumulator has retired (the caller takes a new one).</summary>
+    public bool TryAdd(PendingProduce request, int index)
+    {
+        lock (_retiring)
+        {
+            return !_isRetired && _entries.Writer.TryWrite(new Entry(request, index));
+        }
+    }
 
     private async Task RunAsync(CancellationToken stopping)
     {
@@ -48,7 +62,7 @@ internal sealed class PartitionAccumulator
         var linger = TimeSpan.FromMilliseconds(_options.LingerMs);
         try
         {
-            while (await reader.WaitToReadAsync(stopping))
+            while (await NextAsync(reader, stopping))
             {
                 batch.Clear();
                 builder.Reset();
@@ -78,7 +92,40 @@ internal sealed class PartitionAccumulator
             {
                 entry.Request.Failed(stopped);
             }
+            return;
         }
+        IngestLog.AccumulatorRetired(_logger, _topic, _partition, _options.AccumulatorIdleMs);
+        _retired(this);
+    }
+
+    /// <summary>
+    /// Whether there are records to batch: at once when some are queued, else after waiting for them. False when the idle
+    /// time passed with none: the accumulator has retired and takes no more.
+    /// </summary>
+    private async ValueTask<bool> NextAsync(ChannelReader<Entry> reader, CancellationToken stopping)
+    {
+        while (!reader.TryPeek(out _))
+        {
+            using var idle = new CancellationTokenSource(TimeSpan.FromMilliseconds(_options.AccumulatorIdleMs), _time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, stopping);
+            try
+            {
+                return await reader.WaitToReadAsync(linked.Token);
+            }
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+                lock (_retiring)
+                {
+                    if (!reader.TryPeek(out _))
+                    {
+                        _isRetired = true;
+                        _entries.Writer.TryComplete();
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
     }
 
     private async Task<bool> MoreWithin(ChannelReader<Entry> reader, TimeSpan wait, CancellationToken stopping)

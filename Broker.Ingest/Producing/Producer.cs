@@ -184,7 +184,7 @@ public sealed class Producer(
         var keyless = (int)((uint)Interlocked.Increment(ref _keylessCounter) % (uint)topic.Partitions);
         for (var i = 0; i < records.Count; i++)
         {
-            Accumulator(topic.Name, PartitionOf(records[i], topic.Partitions, keyless)).Add(pending, i);
+            Enqueue(topic.Name, PartitionOf(records[i], topic.Partitions, keyless), pending, i);
         }
         return pending.Task;
     }
@@ -227,12 +227,27 @@ public sealed class Producer(
     private static int PartitionOf(in OutgoingRecord record, int partitions, int keyless) =>
         record.Partition ?? (record.Key is { } key ? KafkaPartitioner.PartitionForKey(key.Span, partitions) : keyless);
 
-    private PartitionAccumulator Accumulator(string topic, int partition) =>
-        _accumulators.GetOrAdd((topic, partition), _newAccumulator ??= CreateAccumulator);
+    /// <summary>Hands a record to its partition's accumulator; one that has just retired is replaced.</summary>
+    private void Enqueue(string topic, int partition, PendingProduce pending, int index)
+    {
+        while (true)
+        {
+            var accumulator = _accumulators.GetOrAdd((topic, partition), _newAccumulator ??= CreateAccumulator);
+            if (accumulator.TryAdd(pending, index))
+            {
+                return;
+            }
+            _accumulators.TryRemove(new KeyValuePair<(string, int), PartitionAccumulator>((topic, partition), accumulator));
+        }
+    }
+
+    /// <summary>The partitions with an accumulator now (idle ones are let go).</summary>
+    internal int Accumulators => _accumulators.Count;
 
     private PartitionAccumulator CreateAccumulator((string Topic, int Partition) key) => new(
         key.Topic, key.Partition, () => topics.LastKnownCompression(key.Topic),
-        appender, _options, time, logger, lifetime.ApplicationStopping);
+        appender, _options, time, logger, retired => _accumulators.TryRemove(new KeyValuePair<(string, int), PartitionAccumulator>(key, retired)),
+        lifetime.ApplicationStopping);
 
     /// <summary>The caller's trace when there is one (the activity continues it), else a new one.</summary>
     private static string TraceParent(Activity? activity)

@@ -14,4 +14,7 @@ internal static partial class IngestLog
 
     [LoggerMessage(4, LogLevel.Warning, "The append stream to Storage broke; appends in flight are retried on a new one: {Reason}")]
     public static partial void AppendStreamBroken(ILogger logger, string reason);
+
+    [LoggerMessage(5, LogLevel.Debug, "The batcher of {Topic}/{Partition} had no records for {IdleMs} ms and was let go")]
+    public static partial void AccumulatorRetired(ILogger logger, string topic, int partition, int idleMs);
 }
