@@ -42,6 +42,9 @@ public sealed class RedisKeys(string prefix)
 
     public RedisKey GroupOffsets(string group, string topic, string topicId) => $"{Prefix}:group:{{{group}}}:{topic}:{topicId}:offsets";
 
+    /// <summary>A set of the groups that committed offsets in one topic incarnation: what deleting the topic cleans up.</summary>
+    public RedisKey TopicGroups(string topic, string topicId) => $"{Prefix}:topic-groups:{{{topic}}}:{topicId}";
+
     private string Partition(string topic, string topicId, int partition, string suffix) =>
         $"{Prefix}:{{{topic}:{partition}}}:{topicId}:{suffix}";
 }

@@ -24,6 +24,9 @@ public interface IGroupOffsetStore
         string group, TopicConfig topic, IReadOnlyList<PartitionEpoch> fence, CancellationToken cancellationToken);
 
     Task DeleteAsync(string group, TopicConfig topic, CancellationToken cancellationToken);
+
+    /// <summary>Forgets every group's offsets in the topic (it was deleted; a re-created topic is a new incarnation).</summary>
+    Task DeleteTopicAsync(TopicConfig topic, CancellationToken cancellationToken);
 }
 
 /// <summary>A partition's committed offset, its metadata, and the lease epoch it was committed under (0: none).</summary>

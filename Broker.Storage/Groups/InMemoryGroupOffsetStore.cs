@@ -64,6 +64,15 @@ internal sealed class InMemoryGroupOffsetStore : IGroupOffsetStore
         return Task.CompletedTask;
     }
 
+    public Task DeleteTopicAsync(TopicConfig topic, CancellationToken cancellationToken)
+    {
+        foreach (var key in _groups.Keys.Where(k => k.TopicId == topic.Id))
+        {
+            _groups.TryRemove(key, out _);
+        }
+        return Task.CompletedTask;
+    }
+
     private sealed class Partitions
     {
         public Dictionary<int, CommittedOffset> Offsets { get; } = [];

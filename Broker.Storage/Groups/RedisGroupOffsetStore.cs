@@ -8,7 +8,8 @@ namespace Broker.Storage.Groups;
 /// <summary>
 /// One hash per (group, topic): field "p" holds partition p's offset, "p:m" its metadata when there is any, "p:e" the
 /// highest lease epoch seen for it. A commit is one script, so a group's offsets for several partitions change together
-/// and each is checked against its epoch where it is stored.
+/// and each is checked against its epoch where it is stored. A set per topic incarnation names the groups that
+/// committed in it (a separate slot, so written beside the commit), so that deleting the topic deletes their offsets.
 /// </summary>
 internal sealed class RedisGroupOffsetStore(IConnectionMultiplexer redis, RedisKeys keys) : IGroupOffsetStore
 {
@@ -62,7 +63,10 @@ internal sealed class RedisGroupOffsetStore(IConnectionMultiplexer redis, RedisK
             values[(4 * i) + 2] = offsets[i].LeaseEpoch;
             values[(4 * i) + 3] = offsets[i].Metadata ?? "";
         }
-        var result = await s_commit.EvaluateAsync(redis.GetDatabase(), [keys.GroupOffsets(group, topic.Name, topic.Id)], values).WaitAsync(cancellationToken);
+        var db = redis.GetDatabase();
+        var indexed = db.SetAddAsync(keys.TopicGroups(topic.Name, topic.Id), group);
+        var result = await s_commit.EvaluateAsync(db, [keys.GroupOffsets(group, topic.Name, topic.Id)], values).WaitAsync(cancellationToken);
+        await indexed.WaitAsync(cancellationToken);
         return Partitions(result);
     }
 
@@ -80,7 +84,10 @@ internal sealed class RedisGroupOffsetStore(IConnectionMultiplexer redis, RedisK
             values[2 * i] = fence[i].Partition;
             values[(2 * i) + 1] = fence[i].Epoch;
         }
-        var result = (RedisResult[])(await s_fenceAndFetch.EvaluateAsync(redis.GetDatabase(), [key], values).WaitAsync(cancellationToken))!;
+        var db = redis.GetDatabase();
+        var indexed = db.SetAddAsync(keys.TopicGroups(topic.Name, topic.Id), group);
+        var result = (RedisResult[])(await s_fenceAndFetch.EvaluateAsync(db, [key], values).WaitAsync(cancellationToken))!;
+        await indexed.WaitAsync(cancellationToken);
         var flat = (RedisValue[])result[1]!;
         var entries = new HashEntry[flat.Length / 2];
         for (var i = 0; i < entries.Length; i++)
@@ -90,8 +97,24 @@ internal sealed class RedisGroupOffsetStore(IConnectionMultiplexer redis, RedisK
         return (Parse(entries), Partitions(result[0]));
     }
 
-    public Task DeleteAsync(string group, TopicConfig topic, CancellationToken cancellationToken) =>
-        redis.GetDatabase().KeyDeleteAsync(keys.GroupOffsets(group, topic.Name, topic.Id)).WaitAsync(cancellationToken);
+    public async Task DeleteAsync(string group, TopicConfig topic, CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        await db.KeyDeleteAsync(keys.GroupOffsets(group, topic.Name, topic.Id)).WaitAsync(cancellationToken);
+        await db.SetRemoveAsync(keys.TopicGroups(topic.Name, topic.Id), group).WaitAsync(cancellationToken);
+    }
+
+    public async Task DeleteTopicAsync(TopicConfig topic, CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        var index = keys.TopicGroups(topic.Name, topic.Id);
+        // One group at a time (each key its own slot), in pages, so a topic with very many groups is no single huge command.
+        await foreach (var group in db.SetScanAsync(index, pageSize: 500).WithCancellation(cancellationToken))
+        {
+            await db.KeyDeleteAsync(keys.GroupOffsets((string)group!, topic.Name, topic.Id)).WaitAsync(cancellationToken);
+        }
+        await db.KeyDeleteAsync(index).WaitAsync(cancellationToken);
+    }
 
     private static int[] Partitions(RedisResult result) => [.. ((RedisResult[])result!).Select(r => (int)r)];
 

@@ -19,7 +19,7 @@ public enum TopicChange
 /// </summary>
 public sealed class TopicRegistry(
     ITopicStore store, IHotTier hotTier, TimeProvider time, IOptions<StorageOptions> options, ILogger<TopicRegistry> logger,
-    Tiering.ColdTier? coldTier = null)
+    Groups.IGroupOffsetStore groups, Tiering.ColdTier? coldTier = null)
 {
     private readonly ConcurrentDictionary<string, (TopicConfig Config, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
     private const int MaxUpdateAttempts = 20;
@@ -243,7 +243,10 @@ public sealed class TopicRegistry(
         $"The broker holds {totals.Topics} topics; one more would pass Storage:MaxTopics ({options.Value.MaxTopics}). "
         + "Delete topics or raise the setting.");
 
-    /// <summary>Deletes the topic: configuration first (so nothing new finds it), then its segments, then its partitions.</summary>
+    /// <summary>
+    /// Deletes the topic: configuration first (so nothing new finds it), then its segments, its partitions, and the offsets
+    /// groups committed in it.
+    /// </summary>
     public async Task<bool> DeleteAsync(string name, CancellationToken cancellationToken)
     {
         var existing = await store.GetAsync(name, cancellationToken);
@@ -257,6 +260,7 @@ public sealed class TopicRegistry(
             await coldTier.DeletePartitionsAsync(existing, cancellationToken);
         }
         await hotTier.DeletePartitionsAsync(existing, cancellationToken);
+        await groups.DeleteTopicAsync(existing, cancellationToken);
         StorageLog.TopicDeleted(logger, name);
         return true;
     }

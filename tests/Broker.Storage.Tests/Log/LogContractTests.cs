@@ -534,6 +534,34 @@ public sealed class RedisLogContractTests(RedisFixture redis) : LogContractTests
         var appended = await other.Log.AppendAsync(new AppendRequest { Topic = topic, Partition = 0, Batch = ByteString.CopyFrom(BuildBatch(["via other"])) }, cancellationToken: Timeout);
         Assert.Equal(2, appended.BaseOffset);
     }
+
+    [Fact]
+    public async Task Deleting_a_topic_deletes_the_offsets_every_group_committed_in_it()
+    {
+        var topic = NewTopic("gone");
+        var kept = NewTopic("kept");
+        await Host.CreateTopicAsync(topic, partitions: 2);
+        await Host.CreateTopicAsync(kept, partitions: 1);
+        foreach (var group in new[] { "billing", "shipping", "audit" })
+        {
+            await Log.CommitOffsetsAsync(new CommitOffsetsRequest { Group = group, Topic = topic, Offsets = { new GroupOffset { Partition = 1, Offset = 7 } } }, cancellationToken: Timeout);
+        }
+        await Log.FetchOffsetsAsync(new FetchOffsetsRequest { Group = "fenced-only", Topic = topic, Fence = { new GroupOffset { Partition = 0, LeaseEpoch = 5 } } }, cancellationToken: Timeout);
+        await Log.CommitOffsetsAsync(new CommitOffsetsRequest { Group = "billing", Topic = kept, Offsets = { new GroupOffset { Partition = 0, Offset = 3 } } }, cancellationToken: Timeout);
+        var server = redis.Connection.GetServers()[0];
+        var prefix = _prefix.TrimEnd(':');
+        string[] Keys(string name) =>
+            [.. server.Keys(pattern: $"{prefix}:group:*:{name}:*").Concat(server.Keys(pattern: $"{prefix}:topic-groups:*{name}*")).Select(k => (string)k!)];
+        Assert.Equal(5, Keys(topic).Length); // four groups' offsets and the index of them
+
+        using (var deleted = await Host.Http.DeleteAsync($"/v1/topics/{topic}"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+        Assert.Empty(Keys(topic));
+        var billing = await Log.FetchOffsetsAsync(new FetchOffsetsRequest { Group = "billing", Topic = kept }, cancellationToken: Timeout);
+        Assert.Equal(3, Assert.Single(billing.Offsets).Offset);
+    }
 }
 
 public sealed class InMemoryLogContractTests : LogContractTests
