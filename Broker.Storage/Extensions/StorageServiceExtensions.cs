@@ -122,6 +122,8 @@ public static class StorageServiceExtensions
             sp.GetRequiredService<TieringMetrics>(), sp.GetRequiredService<ILogger<ColdTier>>()));
         builder.Services.AddSingleton<TieringService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TieringService>());
+        builder.Services.AddSingleton<SegmentSweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SegmentSweeper>());
     }
 
     public static WebApplication MapStorageApi(this WebApplication app)

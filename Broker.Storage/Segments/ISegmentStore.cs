@@ -20,7 +20,13 @@ public interface ISegmentStore
 
     /// <summary>Deletes the object; deleting one that is not there is not an error.</summary>
     Task DeleteAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>The objects whose names start with <paramref name="prefix"/>, with when each was last written, a page at a time.</summary>
+    IAsyncEnumerable<StoredObject> ListAsync(string prefix, CancellationToken cancellationToken);
 }
+
+/// <summary>An object in the segment store: its name and when it was last written.</summary>
+public readonly record struct StoredObject(string Name, DateTimeOffset LastModified);
 
 /// <summary>The object is not in the store (deleted by retention while a reader looked for it).</summary>
 public sealed class SegmentNotFoundException(string name, Exception? inner = null)

@@ -70,6 +70,24 @@ public sealed class LocalSegmentStore(string root) : ISegmentStore
         return Task.CompletedTask;
     }
 
+    public async IAsyncEnumerable<StoredObject> ListAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(_root))
+        {
+            yield break;
+        }
+        foreach (var path in Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var name = Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '/');
+            if (name.StartsWith(prefix, StringComparison.Ordinal) && !name.EndsWith(".tmp", StringComparison.Ordinal))
+            {
+                yield return new StoredObject(name, File.GetLastWriteTimeUtc(path));
+            }
+        }
+        await Task.CompletedTask;
+    }
+
     private string PathOf(string name)
     {
         var path = Path.GetFullPath(Path.Combine(_root, name));

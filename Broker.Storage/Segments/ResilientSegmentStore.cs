@@ -64,6 +64,9 @@ public sealed class ResilientSegmentStore : ISegmentStore
             return 0;
         }, cancellationToken);
 
+    /// <summary>Not retried: a listing that fails part-way is the sweep's to run again.</summary>
+    public IAsyncEnumerable<StoredObject> ListAsync(string prefix, CancellationToken cancellationToken) => _inner.ListAsync(prefix, cancellationToken);
+
     private async Task<int> RunAsync<TState>(string operation, TState state, Func<TState, ISegmentStore, CancellationToken, Task<int>> call,
         CancellationToken cancellationToken)
     {

@@ -155,6 +155,24 @@ public sealed class S3SegmentStore : ISegmentStore, IDisposable
     public async Task DeleteAsync(string name, CancellationToken cancellationToken) =>
         await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = name }, cancellationToken);
 
+    public async IAsyncEnumerable<StoredObject> ListAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, MaxKeys = 1000 };
+        while (true)
+        {
+            var page = await _client.ListObjectsV2Async(request, cancellationToken);
+            foreach (var item in page.S3Objects ?? [])
+            {
+                yield return new StoredObject(item.Key, item.LastModified is { } modified ? new DateTimeOffset(modified.ToUniversalTime()) : DateTimeOffset.MinValue);
+            }
+            if (page.IsTruncated != true || string.IsNullOrEmpty(page.NextContinuationToken))
+            {
+                yield break;
+            }
+            request.ContinuationToken = page.NextContinuationToken;
+        }
+    }
+
     public void Dispose() => _client.Dispose();
 
     private static MemoryStream AsStream(ReadOnlyMemory<byte> content) =>

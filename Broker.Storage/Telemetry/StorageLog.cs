@@ -72,4 +72,13 @@ internal static partial class StorageLog
 
     [LoggerMessage(41, LogLevel.Warning, "Reading the ACLs failed ({Reason}); the last ones loaded stay in force")]
     public static partial void AclReloadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(42, LogLevel.Information, "Deleted orphaned segment object {Name} (written {LastModified:u}): {Reason}")]
+    public static partial void OrphanDeleted(ILogger logger, string name, DateTimeOffset lastModified, string reason);
+
+    [LoggerMessage(43, LogLevel.Information, "Orphan sweep: {Objects} objects looked at, {Deleted} orphans deleted")]
+    public static partial void OrphanSweepDone(ILogger logger, int objects, int deleted);
+
+    [LoggerMessage(44, LogLevel.Warning, "Orphan sweep failed; the next one starts over: {Reason}")]
+    public static partial void OrphanSweepFailed(ILogger logger, string reason);
 }

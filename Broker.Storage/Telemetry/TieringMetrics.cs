@@ -19,6 +19,7 @@ public sealed class TieringMetrics
     private readonly Counter<long> _segmentsUploaded;
     private readonly Counter<long> _bytesUploaded;
     private readonly Counter<long> _segmentsDeleted;
+    private readonly Counter<long> _orphansDeleted;
     private readonly Counter<long> _segmentReads;
     private readonly Counter<long> _cacheHits;
     private readonly Counter<long> _cacheMisses;
@@ -35,6 +36,7 @@ public sealed class TieringMetrics
         _segmentsUploaded = meter.CreateCounter<long>("broker.tiering.segments", "{segment}", "Segments written to the cold tier.");
         _bytesUploaded = meter.CreateCounter<long>("broker.tiering.bytes", "By", "Segment bytes written to the cold tier.");
         _segmentsDeleted = meter.CreateCounter<long>("broker.retention.segments_deleted", "{segment}", "Segments deleted by retention.");
+        _orphansDeleted = meter.CreateCounter<long>("broker.segments.orphans_deleted", "{object}", "Segment objects no manifest named, deleted by the orphan sweep.");
         _segmentReads = meter.CreateCounter<long>("broker.cold.reads", "{read}", "Reads served from the cold tier.");
         _cacheHits = meter.CreateCounter<long>("broker.cold.cache.hits", "{chunk}", "Segment chunks found in the local cache.");
         _cacheMisses = meter.CreateCounter<long>("broker.cold.cache.misses", "{chunk}", "Segment chunks fetched from the store.");
@@ -64,6 +66,8 @@ public sealed class TieringMetrics
         _segmentsUploaded.Add(1, tag);
         _bytesUploaded.Add(bytes, tag);
     }
+
+    public void OrphanDeleted() => _orphansDeleted.Add(1);
 
     public void SegmentDeleted(string topic) => _segmentsDeleted.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", topic));
 

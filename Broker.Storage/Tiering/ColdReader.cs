@@ -43,6 +43,9 @@ public sealed class ColdReader : IDisposable
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, options.CacheBytes), CompactionPercentage = 0.25 });
     }
 
+    /// <summary>What every segment object's name starts with ("" or "prefix/").</summary>
+    public string NamePrefix => _prefix.Length == 0 ? "" : _prefix.TrimEnd('/') + "/";
+
     public string ObjectName(TopicConfig topic, int partition, SegmentInfo segment) =>
         SegmentFormat.ObjectName(_prefix, topic.Name, partition, segment.BaseOffset);
 

@@ -22,6 +22,8 @@ public sealed class ColdTier(ISegmentStore store, SegmentManifest manifest, Cold
 
     public TieringOptions Options => options;
 
+    public TieringMetrics Metrics => metrics;
+
     /// <summary>Hot bytes past which a partition refuses appends: its budget times Storage:Tiering:HardLimitFactor.</summary>
     public long HardLimitBytes(TopicConfig topic) => (long)Math.Min(long.MaxValue / 2, topic.HotBytes * options.HardLimitFactor);
 

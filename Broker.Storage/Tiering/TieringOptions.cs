@@ -19,6 +19,21 @@ public sealed class TieringOptions
     [Range(1_000, 86_400_000)]
     public int SweepIntervalMs { get; set; } = 300_000;
 
+    /// <summary>
+    /// How often the segment store is swept for orphans: objects no manifest names (an upload whose commit never came, a
+    /// delete that failed after retention or a topic deletion). Each Storage instance sweeps; deletes are idempotent.
+    /// </summary>
+    [Range(10_000, 604_800_000)]
+    public int OrphanSweepIntervalMs { get; set; } = 3_600_000;
+
+    /// <summary>Objects younger than this are never swept: an upload still waiting for its manifest commit is not an orphan.</summary>
+    [Range(0, 604_800_000)]
+    public int OrphanGraceMs { get; set; } = 3_600_000;
+
+    /// <summary>The most objects one sweep looks at (a bound on its time and memory); the next sweep starts over.</summary>
+    [Range(1, 100_000_000)]
+    public int MaxOrphanSweepObjects { get; set; } = 1_000_000;
+
     /// <summary>How many partitions one Storage instance tiers at once (each holds a segment's worth of memory while it works).</summary>
     [Range(1, 64)]
     public int Concurrency { get; set; } = 2;

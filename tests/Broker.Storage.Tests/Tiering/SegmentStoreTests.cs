@@ -69,6 +69,23 @@ public sealed class SegmentStoreTests(S3Fixture s3) : IDisposable
         Assert.Equal(1000, await store.ReadAsync(name, 0, range, CancellationToken.None));
         Assert.Equal(again.AsSpan(0, 1000).ToArray(), range);
 
+        // Listing by prefix names it (and its sibling), with a time of writing, and not what lies outside the prefix.
+        var folder = name[..(name.LastIndexOf('/') + 1)];
+        var sibling = folder + "00000000000000000007.seg";
+        await store.PutAsync(sibling, new byte[10], CancellationToken.None);
+        var listed = new List<StoredObject>();
+        await foreach (var item in store.ListAsync(folder, CancellationToken.None))
+        {
+            listed.Add(item);
+        }
+        Assert.Equal([name, sibling], listed.Select(o => o.Name).Order(StringComparer.Ordinal));
+        Assert.All(listed, o => Assert.InRange(o.LastModified, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(5)));
+        await foreach (var item in store.ListAsync(folder + "x", CancellationToken.None))
+        {
+            Assert.Fail($"listed {item.Name} outside the prefix");
+        }
+        await store.DeleteAsync(sibling, CancellationToken.None);
+
         await store.DeleteAsync(name, CancellationToken.None);
         await Assert.ThrowsAsync<SegmentNotFoundException>(() => store.ReadAsync(name, 0, range, CancellationToken.None));
         await store.DeleteAsync(name, CancellationToken.None); // deleting what is gone is fine

@@ -289,6 +289,52 @@ public sealed class TieringTests(RedisFixture redis, S3Fixture s3) : IAsyncLifet
         Assert.Empty(await ObjectsAsync("doomed"));
     }
 
+    [Fact]
+    public async Task The_orphan_sweep_deletes_segment_objects_no_manifest_names_and_leaves_the_rest()
+    {
+        var host = Start(new()
+        {
+            ["Storage:Tiering:SegmentBytes"] = (512 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Storage:Tiering:OrphanGraceMs"] = "0",
+        });
+        await host.CreateTopicAsync("swept", new { partitions = 2, hotBytes = MiB });
+        for (var b = 0; b < 30; b++)
+        {
+            await host.Log.AppendAsync(new AppendRequest { Topic = "swept", Batch = Batch(0, b, 1_000) }, Timeout);
+        }
+        await host.Services.GetRequiredService<TieringService>().RunOnceAsync(CancellationToken.None);
+        var tiered = await ObjectsAsync("swept");
+        Assert.NotEmpty(tiered);
+
+        // What crashes leave behind: an upload whose manifest commit never came, one in a partition the topic does not
+        // have, one of a topic deleted meanwhile; and an object that is not a segment at all, which is not the sweep's.
+        var orphans = new[]
+        {
+            $"{ObjectPrefix}/swept/0/{99_999_999L:D20}.seg",
+            $"{ObjectPrefix}/swept/7/{0L:D20}.seg",
+            $"{ObjectPrefix}/long-gone/0/{0L:D20}.seg",
+        };
+        var foreign = $"{ObjectPrefix}/swept/0/notes.txt";
+        foreach (var name in orphans.Append(foreign))
+        {
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = S3ServerProcess.Bucket, Key = name, ContentBody = "left behind" });
+        }
+
+        var sweeper = host.Services.GetRequiredService<SegmentSweeper>();
+        Assert.Equal(3, await sweeper.RunOnceAsync(CancellationToken.None));
+        Assert.Equal([.. tiered.Append(foreign).Order(StringComparer.Ordinal)], await ObjectsAsync("swept"));
+        Assert.Empty(await ObjectsAsync("long-gone"));
+        Assert.Equal(0, await sweeper.RunOnceAsync(CancellationToken.None));
+        // The tiered history still reads back whole.
+        Assert.Equal(30 * 100, (await ReadAllAsync(host, "swept", 0, 0)).Count);
+
+        // Objects younger than the grace time are left, whatever they are: an upload may still be on its way to the manifest.
+        var patient = Start(new() { ["Storage:Tiering:OrphanGraceMs"] = "3600000" });
+        await _s3.PutObjectAsync(new PutObjectRequest { BucketName = S3ServerProcess.Bucket, Key = orphans[0], ContentBody = "in flight" });
+        Assert.Equal(0, await patient.Services.GetRequiredService<SegmentSweeper>().RunOnceAsync(CancellationToken.None));
+        Assert.Contains(orphans[0], await ObjectsAsync("swept"));
+    }
+
     /// <summary>Batch <paramref name="b"/> of a partition: 100 records of about 1 KiB, all stamped <paramref name="timestamp"/>.</summary>
     private static Google.Protobuf.ByteString Batch(int partition, int b, long timestamp) =>
         Google.Protobuf.ByteString.CopyFrom(TestBatches.Build(Enumerable.Range(0, 100).Select(r => Value(partition, b, r)), timestamp: timestamp));
