@@ -149,7 +149,8 @@ public sealed class RuleLimitsTests(RedisFixture redis) : IAsyncLifetime
         public static async Task<SubscribingApp> StartAsync(string subscriptions)
         {
             var url = new Uri($"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
-            var builder = WebApplication.CreateSlimBuilder();
+            // Not the test folder's appsettings.json (a service's, copied there by the build): its Kestrel endpoints would be bound too.
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Path.GetTempPath() });
             builder.Logging.ClearProviders();
             builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, url.Port));
             var web = builder.Build();

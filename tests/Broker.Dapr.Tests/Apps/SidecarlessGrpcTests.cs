@@ -37,7 +37,8 @@ public sealed class SidecarlessGrpcTests(RedisFixture redis) : IAsyncLifetime
         _broker = DaprBroker.Start(redis.ConnectionString, redis.NewPrefix("grpcapp"));
         _delivery = new HttpClient { BaseAddress = _broker.DeliveryHttp };
         _appUrl = new Uri($"http://127.0.0.1:{LoopbackPort.Free().ToString(CultureInfo.InvariantCulture)}");
-        var builder = WebApplication.CreateSlimBuilder();
+        // Not the test folder's appsettings.json (a service's, copied there by the build): its Kestrel endpoints would be bound too.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Path.GetTempPath() });
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, _appUrl.Port, l => l.Protocols = HttpProtocols.Http2));
         builder.Services.AddGrpc();
