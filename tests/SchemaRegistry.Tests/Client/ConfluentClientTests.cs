@@ -56,7 +56,14 @@ public sealed class ConfluentClientTests(RedisFixture redis)
 
     private static async Task<WebApplication> StartRegistryAsync(IReadOnlyDictionary<string, string?> settings)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = "SchemaRegistry", EnvironmentName = "Development" });
+        // Not the test folder's appsettings.json, whose Kestrel endpoint (8081) would override the free port and collide with a
+        // registry the AppHost tests run meanwhile.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            ApplicationName = "SchemaRegistry",
+            EnvironmentName = "Development",
+            ContentRootPath = Path.GetTempPath(),
+        });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddServiceDefaults();
