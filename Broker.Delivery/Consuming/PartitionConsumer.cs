@@ -81,7 +81,7 @@ internal sealed class PartitionConsumer : IDisposable
             Epoch > 0 ? [new LeaseGrant(Partition, Epoch)] : [], cancellationToken);
         if (fenced.Count > 0)
         {
-            throw new InvalidOperationException($"Storage knows a newer lease on partition {Partition} than this one (epoch {Epoch}).");
+            throw Fenced();
         }
         var committed = offsets[Partition];
         if (committed < 0)
@@ -91,7 +91,7 @@ internal sealed class PartitionConsumer : IDisposable
             // Fixed now, so records produced before this group's first consumer arrives on another instance are not skipped.
             if ((await _services.Log.CommitAsync(Key.Group, Key.Topic, [(Partition, committed, Epoch)], cancellationToken)).Count > 0)
             {
-                throw new InvalidOperationException($"Storage knows a newer lease on partition {Partition} than this one (epoch {Epoch}).");
+                throw Fenced();
             }
         }
         var failures = await _services.Coordinator.LoadFailuresAsync(Key, Partition, committed, cancellationToken);
@@ -104,6 +104,8 @@ internal sealed class PartitionConsumer : IDisposable
         }
         _fetching = FetchLoopAsync(failures, _stopping);
     }
+
+    private InvalidOperationException Fenced() => new($"Storage knows a newer lease on partition {Partition} than this one (epoch {Epoch}).");
 
     /// <summary>Stops fetching and retrying; records in flight are abandoned (the next owner delivers them again).</summary>
     public async Task StopAsync()

@@ -254,11 +254,7 @@ public sealed class LogGrpcService(
         var offsets = new List<CommittedOffset>(request.Offsets.Count);
         foreach (var o in request.Offsets)
         {
-            if (o.Partition < 0 || o.Partition >= topic.Partitions)
-            {
-                throw new LogException(LogError.PartitionNotFound,
-                    $"Topic '{topic.Name}' has partitions 0 to {topic.Partitions - 1}; there is no partition {o.Partition}.");
-            }
+            CheckPartition(topic, o.Partition);
             if (System.Text.Encoding.UTF8.GetByteCount(o.Metadata) > _options.MaxOffsetMetadataBytes)
             {
                 throw new LogException(LogError.InvalidArgument,
@@ -293,11 +289,7 @@ public sealed class LogGrpcService(
             access.Demand(context, AclResourceType.Topic, request.Topic, AclOperation.Read);
             foreach (var f in request.Fence)
             {
-                if (f.Partition < 0 || f.Partition >= topic.Partitions)
-                {
-                    throw new LogException(LogError.PartitionNotFound,
-                        $"Topic '{topic.Name}' has partitions 0 to {topic.Partitions - 1}; there is no partition {f.Partition}.");
-                }
+                CheckPartition(topic, f.Partition);
                 if (f.LeaseEpoch <= 0)
                 {
                     throw new LogException(LogError.InvalidArgument, $"A fence names a lease epoch above 0; got {f.LeaseEpoch} for partition {f.Partition}.");
@@ -316,6 +308,15 @@ public sealed class LogGrpcService(
         }
         response.FencedPartitions.AddRange(fenced);
         return response;
+    }
+
+    private static void CheckPartition(TopicConfig topic, int partition)
+    {
+        if (partition < 0 || partition >= topic.Partitions)
+        {
+            throw new LogException(LogError.PartitionNotFound,
+                $"Topic '{topic.Name}' has partitions 0 to {topic.Partitions - 1}; there is no partition {partition}.");
+        }
     }
 
     private async Task<TopicConfig> CheckGroupAndTopic(string group, string topic, CancellationToken cancellationToken)
