@@ -13,7 +13,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using DaprApp = delivery::Broker.Delivery.Dapr.DaprApp;
@@ -86,25 +86,43 @@ public sealed class OutboundTests(RedisFixture redis)
     [Fact]
     public async Task Apps_from_configuration_outside_the_allow_list_stop_the_start()
     {
-        await using var factory = new WebApplicationFactory<delivery::Program>().WithWebHostBuilder(web =>
+        var failure = await FailedStartAsync(new Dictionary<string, string?>
         {
-            web.UseSetting("Delivery:Outbound:AllowedHosts:0", "orders.internal");
-            web.UseSetting("Delivery:Dapr:Apps:billing:Url", "http://127.0.0.1:9");
-            web.UseSetting("Delivery:Dapr:Apps:orders:Url", "http://orders.internal:8080");
-            web.UseSetting("Delivery:Dapr:Apps:secret:Url", "http://user:pw@orders.internal:8080");
+            ["Delivery:Outbound:AllowedHosts:0"] = "orders.internal",
+            ["Delivery:Dapr:Apps:billing:Url"] = "http://127.0.0.1:9",
+            ["Delivery:Dapr:Apps:orders:Url"] = "http://orders.internal:8080",
+            ["Delivery:Dapr:Apps:secret:Url"] = "http://user:pw@orders.internal:8080",
         });
-        var failure = Assert.ThrowsAny<Exception>(() => factory.Server);
-        var message = Flatten(failure);
-        Assert.Contains("Delivery:Dapr:Apps:billing:Url: host '127.0.0.1:9' is not in Delivery:Outbound:AllowedHosts", message, StringComparison.Ordinal);
-        Assert.Contains("Delivery:Dapr:Apps:secret:Url: the URL carries credentials", message, StringComparison.Ordinal);
-        Assert.DoesNotContain("Delivery:Dapr:Apps:orders:Url", message, StringComparison.Ordinal);
-        Assert.DoesNotContain("pw@", message, StringComparison.Ordinal);
+        Assert.Contains("Delivery:Dapr:Apps:billing:Url: host '127.0.0.1:9' is not in Delivery:Outbound:AllowedHosts", failure, StringComparison.Ordinal);
+        Assert.Contains("Delivery:Dapr:Apps:secret:Url: the URL carries credentials", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("Delivery:Dapr:Apps:orders:Url", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("pw@", failure, StringComparison.Ordinal);
 
         // And a list Delivery cannot read stops it too.
-        await using var malformed = new WebApplicationFactory<delivery::Program>().WithWebHostBuilder(web =>
-            web.UseSetting("Delivery:Outbound:AllowedHosts:0", "http://orders.internal"));
-        Assert.Contains("Delivery:Outbound:AllowedHosts: 'http://orders.internal' is not a host name", Flatten(Assert.ThrowsAny<Exception>(() => malformed.Server)),
+        Assert.Contains("Delivery:Outbound:AllowedHosts: 'http://orders.internal' is not a host name",
+            await FailedStartAsync(new Dictionary<string, string?> { ["Delivery:Outbound:AllowedHosts:0"] = "http://orders.internal" }),
             StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Builds Delivery as its Program does and returns the messages of its failed start. Not through
+    /// WebApplicationFactory: when a start fails, the entry point's Run disposes the host while the factory may still
+    /// be reading its services, and the factory then reports ObjectDisposedException instead of the start's reason.
+    /// </summary>
+    private static async Task<string> FailedStartAsync(Dictionary<string, string?> settings)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            ApplicationName = typeof(delivery::Program).Assembly.GetName().Name,
+            ContentRootPath = Path.GetTempPath(),
+            EnvironmentName = "Development",
+        });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        Microsoft.Extensions.Hosting.ServiceDefaultsExtensions.AddServiceDefaults(builder);
+        delivery::Microsoft.Extensions.Hosting.DeliveryServiceExtensions.AddDeliveryServices(builder);
+        await using var app = builder.Build();
+        return Flatten(await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync()));
     }
 
     [Fact]

@@ -30,10 +30,12 @@ public sealed class TtlAndTracingTests(RedisFixture redis) : IAsyncLifetime
     public async Task Records_past_the_topic_ttl_or_their_own_are_skipped_never_delivered_and_the_group_moves_past_them()
     {
         var ct = _timeout.Token;
-        await _cluster.CreateTopicAsync("alerts", partitions: 1, new { MessageTtlMs = 1500 });
-        await _cluster.ProduceAsync("alerts", [(null, "stale-1"), (null, "stale-2")], cancellationToken: ct);
-        await _cluster.ProduceAsync("alerts", [(null, "own-ttl-passed")], headers: [("ttl-ms", "1")], cancellationToken: ct);
-        await Task.Delay(2000, ct);
+        // Stale records carry timestamps from before the ttl (a producer may set its own); the fresh ones have a minute,
+        // so a slow start on a loaded machine cannot expire them too.
+        await _cluster.CreateTopicAsync("alerts", partitions: 1, new { MessageTtlMs = 60_000 });
+        var longAgo = DateTimeOffset.UtcNow.AddMinutes(-2);
+        await _cluster.ProduceAsync("alerts", [(null, "stale-1"), (null, "stale-2")], cancellationToken: ct, timestamp: longAgo);
+        await _cluster.ProduceAsync("alerts", [(null, "own-ttl-passed")], headers: [("ttl-ms", "1")], cancellationToken: ct, timestamp: DateTimeOffset.UtcNow.AddSeconds(-1));
         await _cluster.ProduceAsync("alerts", [(null, "fresh-1"), (null, "fresh-2")], cancellationToken: ct);
         await _cluster.ProduceAsync("alerts", [(null, "own-ttl-long")], headers: [("ttl-ms", "600000")], cancellationToken: ct);
 

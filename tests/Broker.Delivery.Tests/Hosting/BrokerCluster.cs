@@ -153,7 +153,7 @@ public sealed class BrokerCluster : IAsyncDisposable
     /// <summary>Produces with Broker.Client's producer (keys pick partitions as Ingest's do); answers each record's (partition, offset) in order.</summary>
     public async Task<List<(int Partition, long Offset)>> ProduceAsync(
         string topic, IReadOnlyList<(string? Key, string Value)> records,
-        IReadOnlyList<(string Name, string Value)>? headers = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<(string Name, string Value)>? headers = null, DateTimeOffset? timestamp = null, CancellationToken cancellationToken = default)
     {
         await using var producer = new BrokerProducer<string, string>(ClientOptions);
         var sent = new Task<DeliveryResult>[records.Count];
@@ -168,7 +168,7 @@ public sealed class BrokerCluster : IAsyncDisposable
                     recordHeaders.Add(name, value);
                 }
             }
-            sent[i] = producer.ProduceAsync(topic, new Message<string, string> { Key = records[i].Key, Value = records[i].Value, Headers = recordHeaders }, cancellationToken);
+            sent[i] = producer.ProduceAsync(topic, new Message<string, string> { Key = records[i].Key, Value = records[i].Value, Headers = recordHeaders, Timestamp = timestamp }, cancellationToken);
         }
         return [.. (await Task.WhenAll(sent)).Select(r => (r.Partition, r.Offset))];
     }
