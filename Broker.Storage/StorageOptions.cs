@@ -92,6 +92,21 @@ public sealed class StorageOptions
     [Range(1, 10_000_000)]
     public int MaxTailStreams { get; set; } = 20_000;
 
+    /// <summary>
+    /// How many replicas must confirm an append to a topic with acks=replicas (Redis WAIT), as Kafka's min.insync.replicas.
+    /// Redis counts replicas of the primary Storage writes to; a Sentinel or a replica that is not connected counts for nothing.
+    /// </summary>
+    [Range(1, 100)]
+    public int MinInSyncReplicas { get; set; } = 1;
+
+    /// <summary>
+    /// How long an acks=replicas append waits for Storage:MinInSyncReplicas confirmations before it is refused as UNAVAILABLE
+    /// (retriable: it was written on the primary, and an idempotent producer's retry is answered from there, not written twice).
+    /// Keep it below Ingest:AppendTimeoutMs (10 s) so Ingest hears the refusal instead of giving up on the call.
+    /// </summary>
+    [Range(10, 60_000)]
+    public int ReplicaAckTimeoutMs { get; set; } = 5_000;
+
     /// <summary>How often retention looks at every partition.</summary>
     [Range(1, 86_400)]
     public int RetentionCheckIntervalSeconds { get; set; } = 60;

@@ -49,6 +49,8 @@ public sealed class LogExceptionInterceptor(ILogger<LogExceptionInterceptor> log
                     LogError.OutOfOrderSequence => StatusCode.FailedPrecondition,
                     LogError.OffsetOutOfRange => StatusCode.OutOfRange,
                     LogError.HotTierFull or LogError.Busy => StatusCode.ResourceExhausted,
+                    // Retriable as a Redis outage is: Ingest and the client retry, and the producer's sequence makes it safe.
+                    LogError.NotEnoughReplicas => StatusCode.Unavailable,
                     // Not RESOURCE_EXHAUSTED: callers read that as "back off and retry", but only deleting topics makes room.
                     LogError.LimitReached => StatusCode.InvalidArgument,
                     LogError.TopicChanged => StatusCode.Aborted,
@@ -57,6 +59,7 @@ public sealed class LogExceptionInterceptor(ILogger<LogExceptionInterceptor> log
                 StorageLog.Refused(logger, operation, ex.Error.ToString(), ex.Message);
                 return new Status(status, ex.Message);
             case RedisConnectionException or RedisTimeoutException or TimeoutException:
+            case RedisServerException server when IsFailingOver(server):
                 StorageLog.Refused(logger, operation, "Unavailable", exception.Message);
                 return new Status(StatusCode.Unavailable, "Redis is unavailable: " + exception.Message);
             case InvalidDataException:
@@ -69,4 +72,14 @@ public sealed class LogExceptionInterceptor(ILogger<LogExceptionInterceptor> log
                 return null;
         }
     }
+
+    /// <summary>
+    /// What a Redis node answers while it is not (or not yet) the primary: a failover is under way (READONLY from a
+    /// demoted primary, MASTERDOWN from a replica without its primary, LOADING while a restarted node reads its data).
+    /// The connection moves to the new primary by itself, so the call is worth retrying.
+    /// </summary>
+    private static bool IsFailingOver(RedisServerException exception) =>
+        exception.Message.StartsWith("READONLY", StringComparison.Ordinal)
+        || exception.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
+        || exception.Message.StartsWith("LOADING", StringComparison.Ordinal);
 }

@@ -117,12 +117,13 @@ public sealed record TopicInfo(
     string DeadLetterTopic,
     string Compression,
     long MessageTtlMs,
+    string Acks,
     DateTimeOffset CreatedAt,
     IReadOnlyList<PartitionInfo>? PartitionOffsets)
 {
     public static TopicInfo From(TopicConfig t, IReadOnlyList<PartitionState>? partitionOffsets) => new(
         t.Name, t.Partitions, t.RetentionMs, t.RetentionBytes, t.HotBytes, t.HotMs, t.EffectiveSchemaSubject ?? t.SchemaSubject, t.SchemaValidation, t.MaxDeliveryAttempts,
-        t.EffectiveDeadLetterTopic, t.Compression.ToString().ToLowerInvariant(), t.MessageTtlMs, t.CreatedAt,
+        t.EffectiveDeadLetterTopic, t.Compression.ToString().ToLowerInvariant(), t.MessageTtlMs, TopicValidation.AcksName(t.Acks), t.CreatedAt,
         partitionOffsets?.Select(PartitionInfo.From).ToList());
 }
 

@@ -56,6 +56,7 @@ public static class StorageServiceExtensions
         if (useRedis)
         {
             builder.AddBrokerRedis(RedisConnectionName);
+            builder.Services.AddSingleton<ReplicatedAppends>();
             builder.Services.AddSingleton<IHotTier, RedisHotTier>();
             builder.Services.AddSingleton<ITopicStore, RedisTopicStore>();
             builder.Services.AddSingleton<IGroupOffsetStore, RedisGroupOffsetStore>();

@@ -13,7 +13,7 @@ internal static class HotTierScripts
     /// ARGV: batch, record count, producer id ("" when none), base sequence, channel, "topic partition",
     ///       producer state TTL in seconds, hard limit of hot bytes (-1: none), then for tiering (see
     ///       <see cref="Tiering.TieringScripts.DueFunction"/>): hot budget (-1: no cold tier), hotMs, segment
-    ///       bytes, segment age, now (unix ms).
+    ///       bytes, segment age, now (unix ms), then "1" when the caller confirms the append with WAIT (acks=replicas), else "".
     /// Returns {status, base offset, end offset, expected sequence, tiering due}; status 0 appended, 1 duplicate,
     /// 2 out-of-order sequence, 3 hot tier full (nothing written; a duplicate is still answered). Tiering due
     /// (-1: none) is set when the append made the partition due earlier than its meta's "tdue" said (or it had
@@ -39,6 +39,11 @@ internal static class HotTierScripts
               s = tonumber(s)
               c = tonumber(c)
               if s == seq and c == count then
+                if ARGV[14] == '1' then
+                  -- A write, so this connection's WAIT that follows covers the replication stream up to now, the original
+                  -- append included (WAIT counts from the client's last write; a duplicate writes nothing otherwise).
+                  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
+                end
                 return {1, tonumber(b), next, -1, -1}
               end
               -- Sequences wrap to 0 past 2^31 - 1, as in Kafka.

@@ -68,8 +68,10 @@ public enum AppendStatus
 /// <summary>
 /// <see cref="TieringDue"/>: unix ms at which the partition now has something to tier, when the append made that
 /// earlier than the partition's record of it (-1: no change); the caller puts it in the tiering due set.
+/// <see cref="Replicas"/>: for a topic with acks=replicas, whether replicas confirmed the append (or the duplicate's original).
 /// </summary>
-public readonly record struct AppendOutcome(AppendStatus Status, long BaseOffset, long EndOffset, long ExpectedSequence = -1, long TieringDue = -1);
+public readonly record struct AppendOutcome(
+    AppendStatus Status, long BaseOffset, long EndOffset, long ExpectedSequence = -1, long TieringDue = -1, ReplicaConfirmation? Replicas = null);
 
 /// <summary>
 /// What an append checks besides the batch: the partition's hard limit of hot bytes (-1: none), and the tiering

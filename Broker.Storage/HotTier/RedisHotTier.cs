@@ -11,9 +11,10 @@ namespace Broker.Storage.HotTier;
 /// The hot tier in Redis Streams: one entry per batch, offsets assigned by <see cref="HotTierScripts.Append"/>
 /// in one atomic script per append, reads by <see cref="HotTierScripts.Read"/>. StackExchange.Redis takes
 /// no cancellation token, so waits are bounded with WaitAsync; a command given up on may still run,
-/// which is why appends are idempotent for producers that give an id.
+/// which is why appends are idempotent for producers that give an id. Appends to acks=replicas topics go through
+/// <see cref="ReplicatedAppends"/> (a dedicated connection, confirmed by WAIT in groups); acks=leader ones cost nothing more.
 /// </summary>
-internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys, IOptions<StorageOptions> options) : IHotTier
+internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys, IOptions<StorageOptions> options, ReplicatedAppends replicated) : IHotTier
 {
     private const int ReadStep = 16;
     private const int FindTimeEntriesPerCall = 1024;
@@ -80,11 +81,21 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
             policy.SegmentBytes,
             policy.SegmentMaxAgeMs,
             policy.NowMs,
+            topic.Acks == TopicAcks.Replicas ? "1" : RedisValue.EmptyString,
         ];
         RedisResult result;
+        ReplicaConfirmation? confirmation = null;
         try
         {
-            result = await s_append.EvaluateAsync(Db, scriptKeys, values).WaitAsync(cancellationToken);
+            if (topic.Acks == TopicAcks.Replicas)
+            {
+                (result, var confirmed) = await replicated.AppendAsync(scriptKeys, values, cancellationToken);
+                confirmation = confirmed;
+            }
+            else
+            {
+                result = await s_append.EvaluateAsync(Db, scriptKeys, values).WaitAsync(cancellationToken);
+            }
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("NOPARTITION", StringComparison.Ordinal))
         {
@@ -98,7 +109,7 @@ internal sealed class RedisHotTier(IConnectionMultiplexer redis, RedisKeys keys,
             3 => AppendStatus.HotTierFull,
             _ => AppendStatus.OutOfOrderSequence,
         };
-        return new AppendOutcome(status, (long)r[1], (long)r[2], (long)r[3], (long)r[4]);
+        return new AppendOutcome(status, (long)r[1], (long)r[2], (long)r[3], (long)r[4], confirmation);
     }
 
     public async Task<HotRead> ReadAsync(TopicConfig topic, int partition, long offset, int maxBytes, CancellationToken cancellationToken)

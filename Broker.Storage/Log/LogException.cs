@@ -21,6 +21,11 @@ public enum LogError
     /// it made, a change found it gone. Nothing was written.
     /// </summary>
     TopicChanged,
+    /// <summary>
+    /// An acks=replicas append was written on the Redis primary but fewer replicas than Storage:MinInSyncReplicas confirmed
+    /// it in time (or the connection broke before they could); retry: an idempotent producer's retry is not written twice.
+    /// </summary>
+    NotEnoughReplicas,
 }
 
 /// <summary>A request the log refused, with a message a user can act on. Nothing was written.</summary>

@@ -46,10 +46,13 @@ public sealed class PartitionLog(
         switch (outcome.Status)
         {
             case AppendStatus.Appended:
+                // In the log either way: readers may see it (from the primary) before the replicas confirm it.
                 signals.Notify(topicName, partition);
+                CheckReplicas(topicName, partition, outcome);
                 metrics.Appended(topicName, batch.RecordCount, batch.Bytes.Length, Stopwatch.GetElapsedTime(started));
                 return new AppendResult(outcome.BaseOffset, batch.RecordCount, Duplicate: false, outcome.EndOffset);
             case AppendStatus.Duplicate:
+                CheckReplicas(topicName, partition, outcome);
                 metrics.Duplicate(topicName);
                 StorageLog.DuplicateBatch(logger, topicName, partition, batch.ProducerId, batch.BaseSequence, outcome.BaseOffset);
                 return new AppendResult(outcome.BaseOffset, batch.RecordCount, Duplicate: true, outcome.EndOffset);
@@ -201,6 +204,22 @@ public sealed class PartitionLog(
             }
         }
         return (state.EndOffset, -1, false);
+    }
+
+    /// <summary>
+    /// acks=replicas: refuses (retriably) an append the replicas did not confirm. It is written on the primary; a
+    /// retry of the same producer sequence is answered as a duplicate and confirmed then, never written twice.
+    /// </summary>
+    private void CheckReplicas(string topicName, int partition, AppendOutcome outcome)
+    {
+        if (outcome.Replicas is { Confirmed: false } replicas)
+        {
+            metrics.Rejected(topicName, "not_enough_replicas");
+            throw new LogException(LogError.NotEnoughReplicas,
+                $"The batch for {topicName}/{partition} (offset {outcome.BaseOffset}) is on the Redis primary but not confirmed by "
+                + $"{replicas.Required} replica(s) (Storage:MinInSyncReplicas; topic acks=replicas): {replicas.Detail}. Retry: an idempotent "
+                + "producer's retry is answered with the same offsets, not written twice.");
+        }
     }
 
     private static LogException OutOfRange(string topicName, int partition, long offset, long start, long end) =>

@@ -67,6 +67,17 @@ internal static partial class StorageLog
     [LoggerMessage(21, LogLevel.Warning, "Tiering sweep failed; it is tried again at the next pass: {Reason}")]
     public static partial void TieringSweepFailed(ILogger logger, string reason);
 
+    [LoggerMessage(22, LogLevel.Warning,
+        "Only {Confirmed} of {Required} replicas confirmed {Appends} acks=replicas appends within {TimeoutMs} ms; they are refused as UNAVAILABLE (retriable)")]
+    public static partial void ReplicaAckTimeout(ILogger logger, long confirmed, int required, int appends, int timeoutMs);
+
+    [LoggerMessage(23, LogLevel.Warning,
+        "The Redis connection for acks=replicas appends reconnected while {Appends} appends waited for replicas; they are refused as UNAVAILABLE (retriable)")]
+    public static partial void ReplicaAckReconnected(ILogger logger, int appends);
+
+    [LoggerMessage(24, LogLevel.Error, "A group of acks=replicas appends failed unexpectedly; its appends are refused and the next group is tried")]
+    public static partial void ReplicaAckLoopFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(40, LogLevel.Information, "ACLs: version {Version}, {Count} entries")]
     public static partial void AclsLoaded(ILogger logger, long version, int count);
 

@@ -18,6 +18,9 @@ public sealed class StorageMetrics
     private readonly Counter<long> _readRecords;
     private readonly Counter<long> _readBytes;
     private readonly Counter<long> _retentionRemoved;
+    private readonly Histogram<double> _replicaWaitDuration;
+    private readonly Histogram<long> _replicaWaitAppends;
+    private readonly Counter<long> _replicaWaitFailures;
 
     public StorageMetrics(IMeterFactory meterFactory)
     {
@@ -31,6 +34,14 @@ public sealed class StorageMetrics
         _readRecords = meter.CreateCounter<long>("broker.storage.read.records", "{record}", "Records returned by reads.");
         _readBytes = meter.CreateCounter<long>("broker.storage.read.bytes", "By", "Batch bytes returned by reads.");
         _retentionRemoved = meter.CreateCounter<long>("broker.storage.retention.removed", "{batch}", "Batches removed by retention.");
+        _replicaWaitDuration = meter.CreateHistogram<double>("broker.storage.replica_wait.duration", "s",
+            "Time from sending a group of acks=replicas appends to the replicas' confirmation (one Redis WAIT per group).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+        _replicaWaitAppends = meter.CreateHistogram<long>("broker.storage.replica_wait.appends", "{batch}",
+            "Appends one Redis WAIT confirmed at once (the group commit's size).",
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] });
+        _replicaWaitFailures = meter.CreateCounter<long>("broker.storage.replica_wait.failures", "{wait}",
+            "Redis WAITs that did not confirm their group: too few replicas in time (timeout), or the connection broke (reconnected).");
     }
 
     public void Appended(string topic, int records, int bytes, TimeSpan duration)
@@ -52,6 +63,15 @@ public sealed class StorageMetrics
         _readRecords.Add(records, tag);
         _readBytes.Add(bytes, tag);
     }
+
+    public void ReplicaWait(int appends, TimeSpan duration)
+    {
+        _replicaWaitDuration.Record(duration.TotalSeconds);
+        _replicaWaitAppends.Record(appends);
+    }
+
+    /// <summary><paramref name="reason"/>: "timeout" or "reconnected".</summary>
+    public void ReplicaWaitFailed(string reason) => _replicaWaitFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void RetentionRemoved(string topic, int batches) =>
         _retentionRemoved.Add(batches, new KeyValuePair<string, object?>("messaging.destination.name", topic));

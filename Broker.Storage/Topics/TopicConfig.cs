@@ -46,9 +46,25 @@ public sealed record TopicConfig
     /// <summary>How long a record may wait for delivery before it is skipped as expired; -1: no limit.</summary>
     public long MessageTtlMs { get; init; } = -1;
 
+    /// <summary>When an append is acknowledged: once the Redis primary holds it (<see cref="TopicAcks.Leader"/>), or once replicas confirmed it too.</summary>
+    public TopicAcks Acks { get; init; } = TopicAcks.Leader;
+
     public DateTimeOffset CreatedAt { get; init; }
 
     public string EffectiveDeadLetterTopic => DeadLetterTopic ?? Name + ".dlq";
+}
+
+/// <summary>A topic's acks setting, as Kafka's acks=1 and acks=all with min.insync.replicas.</summary>
+public enum TopicAcks
+{
+    /// <summary>Acknowledged once the Redis primary ran the append (replication to replicas follows asynchronously).</summary>
+    Leader,
+
+    /// <summary>
+    /// Acknowledged once at least Storage:MinInSyncReplicas replicas confirmed the append (Redis WAIT); fewer within
+    /// Storage:ReplicaAckTimeoutMs is a retriable refusal (UNAVAILABLE).
+    /// </summary>
+    Replicas,
 }
 
 public static class TopicDefaults

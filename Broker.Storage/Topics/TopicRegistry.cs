@@ -82,10 +82,7 @@ public sealed class TopicRegistry(
     /// </summary>
     public async Task<(TopicConfig Topic, bool Created)> CreateOrUpdateAsync(string name, TopicSpec spec, TopicChange change, CancellationToken cancellationToken)
     {
-        if (!TopicValidation.TryParseCodec(spec.Compression, out var codec))
-        {
-            throw new LogException(LogError.InvalidArgument, $"compression must be none, lz4 or zstd; got '{spec.Compression}'.");
-        }
+        var (codec, acks) = Parse(spec);
         // Optimistic: read, change, compare-and-set; a concurrent change or delete makes us read again.
         for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
         {
@@ -96,7 +93,7 @@ public sealed class TopicRegistry(
                 {
                     throw new LogException(LogError.TopicChanged, $"Topic '{name}' was deleted after this request was checked for changing it.");
                 }
-                if (await TryCreateAsync(name, spec, codec, cancellationToken) is { } created)
+                if (await TryCreateAsync(name, spec, codec, acks, cancellationToken) is { } created)
                 {
                     return (created, true);
                 }
@@ -126,6 +123,7 @@ public sealed class TopicRegistry(
                 DeadLetterTopic = spec.DeadLetterTopic ?? existing.DeadLetterTopic,
                 Compression = spec.Compression is null ? existing.Compression : codec,
                 MessageTtlMs = spec.MessageTtlMs ?? existing.MessageTtlMs,
+                Acks = spec.Acks is null ? existing.Acks : acks,
             };
             if (partitions > existing.Partitions)
             {
@@ -161,17 +159,14 @@ public sealed class TopicRegistry(
     /// <summary>Creates the topic unless it exists; an existing topic (one a concurrent caller made, too) is left as it is.</summary>
     public async Task<(TopicConfig Topic, bool Created)> CreateIfMissingAsync(string name, TopicSpec spec, CancellationToken cancellationToken)
     {
-        if (!TopicValidation.TryParseCodec(spec.Compression, out var codec))
-        {
-            throw new LogException(LogError.InvalidArgument, $"compression must be none, lz4 or zstd; got '{spec.Compression}'.");
-        }
+        var (codec, acks) = Parse(spec);
         for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
         {
             if (await store.GetAsync(name, cancellationToken) is { } existing)
             {
                 return (existing, false);
             }
-            if (await TryCreateAsync(name, spec, codec, cancellationToken) is { } created)
+            if (await TryCreateAsync(name, spec, codec, acks, cancellationToken) is { } created)
             {
                 return (created, true);
             }
@@ -180,7 +175,7 @@ public sealed class TopicRegistry(
     }
 
     /// <summary>Creates the topic, or answers null when another caller created one of that name first.</summary>
-    private async Task<TopicConfig?> TryCreateAsync(string name, TopicSpec spec, CompressionCodec codec, CancellationToken cancellationToken)
+    private async Task<TopicConfig?> TryCreateAsync(string name, TopicSpec spec, CompressionCodec codec, TopicAcks acks, CancellationToken cancellationToken)
     {
         var partitions = spec.Partitions ?? 1;
         var totals = await store.TotalsAsync(cancellationToken);
@@ -204,6 +199,7 @@ public sealed class TopicRegistry(
             DeadLetterTopic = spec.DeadLetterTopic,
             Compression = codec,
             MessageTtlMs = spec.MessageTtlMs ?? -1,
+            Acks = acks,
             CreatedAt = time.GetUtcNow(),
         };
         // Partition state first: a topic is only visible once every partition can take appends.
@@ -223,6 +219,26 @@ public sealed class TopicRegistry(
             TopicWriteStatus.TooManyPartitions => throw PartitionLimit(write.Totals, partitions),
             _ => null,
         };
+    }
+
+    /// <summary>The specification's codec and acks (the API checked them; gRPC's EnsureTopic names neither).</summary>
+    private (CompressionCodec Codec, TopicAcks Acks) Parse(TopicSpec spec)
+    {
+        if (!TopicValidation.TryParseCodec(spec.Compression, out var codec))
+        {
+            throw new LogException(LogError.InvalidArgument, $"compression must be none, lz4 or zstd; got '{spec.Compression}'.");
+        }
+        if (!TopicValidation.TryParseAcks(spec.Acks, out var acks))
+        {
+            throw new LogException(LogError.InvalidArgument, $"acks must be leader or replicas; got '{spec.Acks}'.");
+        }
+        if (acks == TopicAcks.Replicas && !hotTier.IsDurable)
+        {
+            // Nothing could ever confirm it: every append would be refused.
+            throw new LogException(LogError.InvalidArgument,
+                "acks=replicas needs the Redis hot tier (ConnectionStrings:redis) with replicas; this Storage keeps the hot tier in process memory.");
+        }
+        return (codec, acks);
     }
 
     private TopicLimits Limits => new(options.Value.MaxTopics, options.Value.MaxPartitions);

@@ -23,6 +23,9 @@ public sealed record TopicSpec
 
     /// <summary>"none", "lz4" or "zstd".</summary>
     public string? Compression { get; init; }
+
+    /// <summary>"leader" (the default) or "replicas": when an append is acknowledged (see <see cref="TopicAcks"/>).</summary>
+    public string? Acks { get; init; }
 }
 
 /// <summary>Topic and group name rules and the checks a topic specification must pass.</summary>
@@ -47,6 +50,24 @@ public static class TopicValidation
                 return false;
         }
     }
+
+    public static bool TryParseAcks(string? value, out TopicAcks acks)
+    {
+        acks = TopicAcks.Leader;
+        switch (value?.ToLowerInvariant())
+        {
+            case null or "leader":
+                return true;
+            case "replicas":
+                acks = TopicAcks.Replicas;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>The setting's name in the API: "leader" or "replicas".</summary>
+    public static string AcksName(TopicAcks acks) => acks == TopicAcks.Replicas ? "replicas" : "leader";
 
     /// <summary>Every problem with a specification, by field name (the shape of a validation problem).</summary>
     public static Dictionary<string, string[]> Check(string topic, TopicSpec spec)
@@ -104,6 +125,11 @@ public static class TopicValidation
         if (!TryParseCodec(spec.Compression, out _))
         {
             Add("compression", $"compression must be none, lz4 or zstd; got '{spec.Compression}'.");
+        }
+        if (!TryParseAcks(spec.Acks, out _))
+        {
+            Add("acks", $"acks must be leader (acknowledged once the Redis primary holds the batch) or replicas (once "
+                + $"Storage:MinInSyncReplicas replicas confirmed it); got '{spec.Acks}'.");
         }
         return errors;
     }

@@ -11,7 +11,8 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>
 /// The shared Redis connection in the shape of an Aspire component: a connection string plus a settings
 /// section, validated at start-up, one multiplexer for the process, and a readiness health check. TLS with ssl=true
-/// in the connection string, trusting what <see cref="TlsTrust"/> trusts.
+/// in the connection string, trusting what <see cref="TlsTrust"/> trusts; Sentinel with serviceName= (see
+/// <see cref="BrokerRedisConnector"/>).
 /// </summary>
 public static class BrokerRedisExtensions
 {
@@ -28,31 +29,9 @@ public static class BrokerRedisExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        builder.Services.AddSingleton<IConnectionMultiplexer>(sp =>
-        {
-            var settings = sp.GetRequiredService<IOptions<BrokerRedisSettings>>().Value;
-            var options = ConfigurationOptions.Parse(settings.ConnectionString!);
-            // Start even when Redis is briefly down and keep reconnecting; health reports the outage.
-            options.AbortOnConnectFail = false;
-            options.ConnectTimeout = settings.ConnectTimeoutMs;
-            options.SyncTimeout = settings.CommandTimeoutMs;
-            options.AsyncTimeout = settings.CommandTimeoutMs;
-            options.ClientName ??= builder.Environment.ApplicationName;
-            // ssl=true in the connection string: the server's certificate is checked as every other client's TLS is
-            // (the system's CAs or Tls:CaCertificate, host name from sslHost or the address), with Tls:ClientCertificate when set.
-            if (options.Ssl && sp.GetService<TlsTrust>() is { IsConfigured: true } tls)
-            {
-                if (tls.HasCaCertificates)
-                {
-                    options.CertificateValidation += tls.ValidateServerCertificate;
-                }
-                if (tls.ClientCertificate is { } certificate)
-                {
-                    options.CertificateSelection += (_, _, _, _, _) => certificate;
-                }
-            }
-            return ConnectionMultiplexer.Connect(options);
-        });
+        builder.Services.AddSingleton(sp => new BrokerRedisConnector(
+            sp.GetRequiredService<IOptions<BrokerRedisSettings>>(), builder.Environment.ApplicationName, sp.GetService<TlsTrust>()));
+        builder.Services.AddSingleton<IConnectionMultiplexer>(sp => sp.GetRequiredService<BrokerRedisConnector>().ConnectShared());
 
         var disableHealth = builder.Configuration.GetValue<bool>($"{BrokerRedisSettings.SectionName}:DisableHealthChecks");
         if (!disableHealth)
