@@ -18,7 +18,9 @@ namespace Broker.Testing;
 /// The binary is <c>$REDIS_SERVER_PATH</c> when set, else <c>redis-server</c> on <c>PATH</c>, else the
 /// Debian package's <c>/usr/bin/redis-server</c>. Every live server is killed in <see cref="DisposeAsync"/>
 /// and, as a safety net, when the test host exits. With <see cref="RedisTls"/> it serves TLS only (<c>--port 0
-/// --tls-port</c>, Debian's redis-server is built with TLS), without asking clients for certificates.
+/// --tls-port</c>, Debian's redis-server is built with TLS), without asking clients for certificates. Extra arguments
+/// (e.g. <c>--replicaof 127.0.0.1 port</c>) go after the defaults and so win over them; <see cref="StartSentinelAsync"/>
+/// starts a Sentinel (<c>redis-server sentinel.conf --sentinel</c>) instead.
 /// </remarks>
 public sealed class RedisServerProcess : IAsyncDisposable
 {
@@ -30,6 +32,8 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     private readonly string _executable;
     private readonly RedisTls? _tls;
+    private readonly IReadOnlyList<string> _extraArguments;
+    private readonly string? _sentinelConfig;
     private readonly Queue<string> _output = new();
     private readonly Lock _gate = new();
     private Process? _process;
@@ -46,10 +50,13 @@ public sealed class RedisServerProcess : IAsyncDisposable
         };
     }
 
-    private RedisServerProcess(string executable, string dataDirectory, int port, RedisTls? tls)
+    private RedisServerProcess(string executable, string dataDirectory, int port, RedisTls? tls, IReadOnlyList<string>? extraArguments = null,
+        string? sentinelConfig = null)
     {
         _executable = executable;
         _tls = tls;
+        _extraArguments = extraArguments ?? [];
+        _sentinelConfig = sentinelConfig;
         DataDirectory = dataDirectory;
         Port = port;
     }
@@ -75,13 +82,41 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a server on a free loopback port (TLS only, with <paramref name="tls"/>) and waits until it answers PING.</summary>
-    public static async Task<RedisServerProcess> StartAsync(CancellationToken cancellationToken, RedisTls? tls = null)
+    /// <summary>
+    /// Starts a server on a free loopback port (TLS only, with <paramref name="tls"/>) and waits until it answers PING.
+    /// <paramref name="extraArguments"/> follow the defaults (and are used again by <see cref="RestartAsync"/>).
+    /// </summary>
+    public static Task<RedisServerProcess> StartAsync(CancellationToken cancellationToken, RedisTls? tls = null, IReadOnlyList<string>? extraArguments = null) =>
+        StartAsync(tls, extraArguments, sentinelConfig: null, cancellationToken);
+
+    /// <summary>
+    /// Starts a Sentinel on a free loopback port that monitors the primary at 127.0.0.1:<paramref name="primaryPort"/> as
+    /// <paramref name="serviceName"/> with a quorum of 1, declaring it down after <paramref name="downAfterMs"/>. Its
+    /// configuration file is in its own directory (Sentinel rewrites it).
+    /// </summary>
+    public static Task<RedisServerProcess> StartSentinelAsync(string serviceName, int primaryPort, CancellationToken cancellationToken, int downAfterMs = 1000)
+    {
+        var port = primaryPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var down = downAfterMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return StartAsync(tls: null, extraArguments: null, sentinelConfig: string.Join('\n',
+            $"sentinel monitor {serviceName} 127.0.0.1 {port} 1",
+            $"sentinel down-after-milliseconds {serviceName} {down}",
+            $"sentinel failover-timeout {serviceName} 10000",
+            $"sentinel parallel-syncs {serviceName} 1",
+            ""), cancellationToken);
+    }
+
+    private static async Task<RedisServerProcess> StartAsync(RedisTls? tls, IReadOnlyList<string>? extraArguments, string? sentinelConfig,
+        CancellationToken cancellationToken)
     {
         var executable = FindExecutable();
         var directory = Path.Combine(Path.GetTempPath(), "broker-redis-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new RedisServerProcess(executable, directory, LoopbackPort.Free(), tls);
+        if (sentinelConfig is not null)
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "sentinel.conf"), sentinelConfig, cancellationToken);
+        }
+        var server = new RedisServerProcess(executable, directory, LoopbackPort.Free(), tls, extraArguments, sentinelConfig);
         s_live.TryAdd(server, 0);
         try
         {
@@ -151,6 +186,46 @@ public sealed class RedisServerProcess : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         await ShutdownAsync();
         await StartProcessAndWaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// SIGKILL, as a crash: no SHUTDOWN, no last AOF fsync. Waits for the process to exit; the directory stays, so
+    /// <see cref="RestartAsync"/> can start it again.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        var process = CurrentProcess();
+        Kill();
+        if (process is not null)
+        {
+            using var timeout = new CancellationTokenSource(s_shutdownTimeout);
+            await process.WaitForExitAsync(timeout.Token);
+        }
+    }
+
+    /// <summary>SIGSTOP: the process stops where it is, its sockets stay open (a server that hangs). <see cref="ResumeAsync"/> continues it.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT after <see cref="PauseAsync"/>.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        var process = CurrentProcess();
+        if (process is null || process.HasExited)
+        {
+            throw new InvalidOperationException($"{this} is not running.");
+        }
+        using var kill = Process.Start(new ProcessStartInfo("kill")
+        {
+            ArgumentList = { "-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("Could not start kill.");
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {process.Id} exited with {kill.ExitCode}.");
+        }
     }
 
     /// <summary>Kills the process if it runs and deletes its directory.</summary>
@@ -251,21 +326,34 @@ public sealed class RedisServerProcess : IAsyncDisposable
             CreateNoWindow = true,
         };
         var port = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        string[] listen = _tls is null
-            ? ["--port", port]
-            : ["--port", "0", "--tls-port", port, "--tls-cert-file", _tls.CertificateFile, "--tls-key-file", _tls.KeyFile,
-                "--tls-ca-cert-file", _tls.CaFile, "--tls-auth-clients", "no"];
-        foreach (var argument in listen.Concat(new[]
-                 {
-                     "--bind", "127.0.0.1",
-                     "--dir", DataDirectory,
-                     "--appendonly", "yes",
-                     "--appendfsync", "everysec",
-                     "--save", "",
-                     "--protected-mode", "no",
-                     "--daemonize", "no",
-                     "--logfile", "",
-                 }))
+        IEnumerable<string> arguments;
+        if (_sentinelConfig is not null)
+        {
+            arguments =
+            [
+                Path.Combine(DataDirectory, "sentinel.conf"), "--sentinel", "--port", port, "--bind", "127.0.0.1", "--dir", DataDirectory,
+                "--protected-mode", "no", "--daemonize", "no", "--logfile", "",
+            ];
+        }
+        else
+        {
+            string[] listen = _tls is null
+                ? ["--port", port]
+                : ["--port", "0", "--tls-port", port, "--tls-cert-file", _tls.CertificateFile, "--tls-key-file", _tls.KeyFile,
+                    "--tls-ca-cert-file", _tls.CaFile, "--tls-auth-clients", "no"];
+            arguments = listen.Concat(
+            [
+                "--bind", "127.0.0.1",
+                "--dir", DataDirectory,
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
+                "--save", "",
+                "--protected-mode", "no",
+                "--daemonize", "no",
+                "--logfile", "",
+            ]).Concat(_extraArguments);
+        }
+        foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
         }
@@ -402,6 +490,102 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
         var text = reply.ToString();
         return text[..text.IndexOf("\r\n", StringComparison.Ordinal)];
+    }
+
+    /// <summary>
+    /// Sends one command on a new connection and answers the reply as text: a status, an integer or a bulk string as it is,
+    /// an error as "-ERR …", an array as its elements on separate lines. For the test's own probes (INFO, ROLE, REPLICAOF,
+    /// SENTINEL …), not for load.
+    /// </summary>
+    public async Task<string> CommandAsync(CancellationToken cancellationToken, params string[] arguments)
+    {
+        var (client, stream) = await ConnectAsync(cancellationToken);
+        using var _ = client;
+        await using var __ = stream;
+        var request = new StringBuilder().Append('*').Append(arguments.Length).Append("\r\n");
+        foreach (var argument in arguments)
+        {
+            request.Append('$').Append(Encoding.UTF8.GetByteCount(argument)).Append("\r\n").Append(argument).Append("\r\n");
+        }
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()), cancellationToken);
+        var reader = new RespReader(stream);
+        return await reader.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>Just enough RESP2 to read one reply.</summary>
+    private sealed class RespReader(Stream stream)
+    {
+        private readonly byte[] _buffer = new byte[8192];
+        private int _start;
+        private int _end;
+
+        public async Task<string> ReadAsync(CancellationToken cancellationToken)
+        {
+            var line = await LineAsync(cancellationToken);
+            var length = line.Length > 1 ? int.Parse(line.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture) : 0;
+            switch (line[0])
+            {
+                case '$' when length < 0:
+                    return "";
+                case '$':
+                    var bytes = await BytesAsync(length + 2, cancellationToken);
+                    return Encoding.UTF8.GetString(bytes, 0, length);
+                case '*':
+                    var items = new List<string>();
+                    for (var i = 0; i < length; i++)
+                    {
+                        items.Add(await ReadAsync(cancellationToken));
+                    }
+                    return string.Join('\n', items);
+                case '-':
+                    return line;
+                default:
+                    return line[1..];
+            }
+        }
+
+        private async Task<string> LineAsync(CancellationToken cancellationToken)
+        {
+            var line = new List<byte>();
+            while (true)
+            {
+                await FillAsync(cancellationToken);
+                var b = _buffer[_start++];
+                if (b == '\n' && line.Count > 0 && line[^1] == '\r')
+                {
+                    return Encoding.UTF8.GetString([.. line[..^1]]);
+                }
+                line.Add(b);
+            }
+        }
+
+        private async Task<byte[]> BytesAsync(int count, CancellationToken cancellationToken)
+        {
+            var bytes = new byte[count];
+            for (var i = 0; i < count;)
+            {
+                await FillAsync(cancellationToken);
+                var n = Math.Min(count - i, _end - _start);
+                Array.Copy(_buffer, _start, bytes, i, n);
+                _start += n;
+                i += n;
+            }
+            return bytes;
+        }
+
+        private async Task FillAsync(CancellationToken cancellationToken)
+        {
+            if (_start < _end)
+            {
+                return;
+            }
+            _start = 0;
+            _end = await stream.ReadAsync(_buffer, cancellationToken);
+            if (_end == 0)
+            {
+                throw new IOException("redis-server closed the connection before replying in full.");
+            }
+        }
     }
 
     private async Task SendShutdownAsync(CancellationToken cancellationToken)
