@@ -522,10 +522,10 @@ public sealed class RedisServerProcess : IAsyncDisposable
         public async Task<string> ReadAsync(CancellationToken cancellationToken)
         {
             var line = await LineAsync(cancellationToken);
-            var length = line.Length > 1 ? int.Parse(line.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture) : 0;
+            var length = line[0] is '$' or '*' ? int.Parse(line.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture) : 0;
             switch (line[0])
             {
-                case '$' when length < 0:
+                case '$' or '*' when length < 0:
                     return "";
                 case '$':
                     var bytes = await BytesAsync(length + 2, cancellationToken);
