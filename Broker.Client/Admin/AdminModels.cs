@@ -35,6 +35,12 @@ public sealed record TopicSettings
 
     /// <summary>Batch compression: <c>none</c>, <c>lz4</c> or <c>zstd</c>.</summary>
     public string? Compression { get; init; }
+
+    /// <summary>
+    /// When an append is acknowledged: <c>leader</c> (the Redis primary holds it) or <c>replicas</c> (Storage:MinInSyncReplicas
+    /// replicas confirmed it too; see docs/reliability.md).
+    /// </summary>
+    public string? Acks { get; init; }
 }
 
 /// <summary>A topic as Storage describes it.</summary>
@@ -55,7 +61,11 @@ public sealed record TopicSettings
 public sealed record TopicDescription(
     string Name, int Partitions, long RetentionMs, long RetentionBytes, long HotBytes, long HotMs, string? SchemaSubject, bool SchemaValidation,
     int MaxDeliveryAttempts, string DeadLetterTopic, string Compression, long MessageTtlMs, DateTimeOffset CreatedAt,
-    IReadOnlyList<PartitionOffsets>? PartitionOffsets);
+    IReadOnlyList<PartitionOffsets>? PartitionOffsets)
+{
+    /// <summary>When an append is acknowledged: <c>leader</c> or <c>replicas</c> (see <see cref="TopicSettings.Acks"/>).</summary>
+    public string Acks { get; init; } = "leader";
+}
 
 /// <summary>A partition's offsets: the log starts in the cold tier when it has segments; the hot tier from HotStartOffset.</summary>
 /// <param name="Partition">The partition.</param>

@@ -29,6 +29,9 @@ public sealed class TopicCreateSettings : BrokerSettings
 
     [CommandOption("--max-delivery-attempts <N>")]
     public int? MaxDeliveryAttempts { get; init; }
+
+    [CommandOption("--acks <MODE>"), Description("leader (default: acknowledged once the Redis primary has it) or replicas (once replicas confirmed it)")]
+    public string? Acks { get; init; }
 }
 
 /// <summary>topics create: PUT /v1/topics/{topic} on Storage (creates it, or changes what is given).</summary>
@@ -44,6 +47,7 @@ public sealed class TopicsCreateCommand : AsyncCommand<TopicCreateSettings>
             compression = settings.Compression,
             schemaSubject = settings.SchemaSubject,
             maxDeliveryAttempts = settings.MaxDeliveryAttempts,
+            acks = settings.Acks,
         }, cancellationToken);
         if (settings.Json)
         {
@@ -92,7 +96,7 @@ public sealed class TopicsDescribeCommand : AsyncCommand<TopicSettings>
             return 0;
         }
         Output.Say($"Topic {Output.Text(topic, "name")}: {Output.Count(topic.GetProperty("partitions").GetInt32(), "partition")}, retention {Output.Text(topic, "retentionMs")} ms, " +
-                   $"compression {Output.Text(topic, "compression")}, max delivery attempts {Output.Text(topic, "maxDeliveryAttempts")}, " +
+                   $"compression {Output.Text(topic, "compression")}, acks {Output.Text(topic, "acks")}, max delivery attempts {Output.Text(topic, "maxDeliveryAttempts")}, " +
                    $"dead letters to {Output.Text(topic, "deadLetterTopic")}");
         if (topic.TryGetProperty("partitionOffsets", out var partitions) && partitions.ValueKind == JsonValueKind.Array)
         {
