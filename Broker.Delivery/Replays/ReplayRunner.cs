@@ -380,11 +380,12 @@ public sealed class ReplayRunner(
             var saved = await store.SaveAsync(job, hold.Epoch, cancellationToken);
             if (saved != ReplaySave.Saved)
             {
+                // Each refused write is said (a few at most: one per partition under way, the watcher's, the end's).
+                DeliveryLog.ReplayFenced(logger, job.Id, hold.Epoch, saved == ReplaySave.Fenced
+                    ? "another instance took the job since"
+                    : "the job has ended meanwhile");
                 if (hold.Lose())
                 {
-                    DeliveryLog.ReplayFenced(logger, job.Id, hold.Epoch, saved == ReplaySave.Fenced
-                        ? "another instance took the job since"
-                        : "the job has ended meanwhile");
                     metrics.LeaseLost("fenced");
                 }
                 throw hold.LostError();
