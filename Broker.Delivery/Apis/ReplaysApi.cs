@@ -89,11 +89,14 @@ internal static class ReplaysApi
                 title: "The replay has ended.");
         }
         await store.RequestCancelAsync(id, cancellationToken);
-        if (!await store.IsLeasedAsync(id, cancellationToken))
+        // Cancelled at once when no instance holds the job, under a new lease epoch (an instance whose lease lapsed
+        // cannot write over it); otherwise the instance running it sees the request.
+        var (state, finishedAt) = (job.State, job.FinishedAt);
+        job.State = ReplayState.Cancelled;
+        job.FinishedAt = time.GetUtcNow();
+        if (!await store.CancelIdleAsync(job, cancellationToken))
         {
-            job.State = ReplayState.Cancelled;
-            job.FinishedAt = time.GetUtcNow();
-            await store.SaveAsync(job, cancellationToken);
+            (job.State, job.FinishedAt) = (state, finishedAt);
         }
         return TypedResults.Ok(ReplayView.From(job) with { CancelRequested = true });
     }

@@ -72,20 +72,27 @@ public sealed class ReplayRunner(
             {
                 continue;
             }
-            if (await store.LeaseAsync(job.Id, _holder, Lease, stoppingToken))
+            var asked = time.GetTimestamp();
+            var epoch = await store.LeaseAsync(job.Id, _holder, 0, Lease, stoppingToken);
+            if (epoch > 0)
             {
-                _running[job.Id] = Task.Run(() => RunAsync(job.Id, stoppingToken), CancellationToken.None);
+                var hold = new ReplayHold(epoch, asked, time, Lease, RenewInterval, stoppingToken);
+                _running[job.Id] = Task.Run(() => RunAsync(job.Id, hold), CancellationToken.None);
             }
         }
     }
 
     private TimeSpan Lease => TimeSpan.FromMilliseconds(_options.LeaseMs);
 
-    private async Task RunAsync(string id, CancellationToken stoppingToken)
+    /// <summary>How often a running job renews its lease and writes its progress.</summary>
+    private TimeSpan RenewInterval => TimeSpan.FromMilliseconds(Math.Min(_options.ProgressIntervalMs, _options.LeaseMs / 3));
+
+    private async Task RunAsync(string id, ReplayHold hold)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var holding = hold;
+        var stop = hold.Stop;
+        var stoppingToken = stop.Token;
         var cancelRequested = false;
-        var leaseLost = false;
         ReplayJob? job = null;
         using var activity = DeliveryTelemetry.Source.StartActivity("replay", ActivityKind.Internal);
         try
@@ -100,7 +107,7 @@ public sealed class ReplayRunner(
             activity?.SetTag("broker.replay.target", job.Target.Kind);
             if (await store.IsCancelRequestedAsync(id, stoppingToken))
             {
-                await FinishAsync(job, ReplayState.Cancelled, null);
+                await FinishAsync(job, hold, ReplayState.Cancelled, null);
                 return;
             }
             if (RefusedTarget(job) is { } refusal)
@@ -110,7 +117,7 @@ public sealed class ReplayRunner(
                 {
                     job = job.WithTarget(job.Target with { Url = OutboundPolicy.Redact(url) }); // the credentials are not kept either
                 }
-                await FinishAsync(job, ReplayState.Failed, $"Not called: {refusal}");
+                await FinishAsync(job, hold, ReplayState.Failed, $"Not called: {refusal}");
                 return;
             }
             if (RightsRefusal(job) is { } refused)
@@ -126,15 +133,15 @@ public sealed class ReplayRunner(
             var resumed = job.State == ReplayState.Running;
             job.State = ReplayState.Running;
             job.StartedAt ??= time.GetUtcNow();
-            await store.SaveAsync(job, stoppingToken);
+            await SaveProgressAsync(job, hold, stoppingToken);
             DeliveryLog.ReplayStarted(logger, job.Id, job.Topic, job.Target.Kind, resumed, job.RecordsDone, job.TotalRecords);
             metrics.JobStarted();
-            var watching = WatchAsync(job, stop, () => cancelRequested = true, () => leaseLost = true);
+            var watching = WatchAsync(job, hold, () => cancelRequested = true);
             Exception? failure = null;
             var stopped = false;
             try
             {
-                await ReplayAsync(job, stop.Token);
+                await ReplayAsync(job, hold, stop.Token);
             }
             catch (Exception ex)
             {
@@ -149,26 +156,34 @@ public sealed class ReplayRunner(
                 await EndWatchAsync(watching);
                 metrics.JobEnded();
             }
-            if (failure is null)
+            if (hold.Lost)
             {
-                await FinishAsync(job, cancelRequested ? ReplayState.Cancelled : ReplayState.Completed, null);
+                // Another instance runs the job now (said when this one found out): nothing more of it is written here.
+            }
+            else if (failure is null)
+            {
+                await FinishAsync(job, hold, cancelRequested ? ReplayState.Cancelled : ReplayState.Completed, null);
             }
             else if (stopped)
             {
-                await StoppedAsync(job, cancelRequested, leaseLost);
+                await StoppedAsync(job, hold, cancelRequested);
             }
             else
             {
-                await FailAsync(job, failure, activity);
+                await FailAsync(job, hold, failure, activity);
             }
+        }
+        catch (Exception) when (hold.Lost)
+        {
+            // Found out while starting: another instance runs the job now.
         }
         catch (Exception) when (stop.IsCancellationRequested && job is not null)
         {
-            await StoppedAsync(job, cancelRequested, leaseLost);
+            await StoppedAsync(job, hold, cancelRequested);
         }
         catch (Exception ex) when (job is not null)
         {
-            await FailAsync(job, ex, activity);
+            await FailAsync(job, hold, ex, activity);
         }
         catch (Exception) when (stop.IsCancellationRequested)
         {
@@ -178,7 +193,7 @@ public sealed class ReplayRunner(
         {
             try
             {
-                await store.ReleaseAsync(id, _holder, CancellationToken.None);
+                await store.ReleaseAsync(id, _holder, hold.Epoch, CancellationToken.None);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -193,28 +208,35 @@ public sealed class ReplayRunner(
     }
 
     /// <summary>Stopped on purpose: whatever the call under way threw (cancelled, or the gRPC call torn down) only says so.</summary>
-    private async Task StoppedAsync(ReplayJob job, bool cancelRequested, bool leaseLost)
+    private async Task StoppedAsync(ReplayJob job, ReplayHold hold, bool cancelRequested)
     {
+        if (hold.Lost)
+        {
+            return;
+        }
         if (cancelRequested)
         {
-            await FinishAsync(job, ReplayState.Cancelled, null);
+            await FinishAsync(job, hold, ReplayState.Cancelled, null);
         }
-        else if (!leaseLost)
+        else if (await SaveQuietlyAsync(job, hold))
         {
             // The service is stopping: keep the progress; another instance (or this one, restarted) resumes.
-            await SaveQuietlyAsync(job);
             DeliveryLog.ReplayPaused(logger, job.Id, job.RecordsDone, job.TotalRecords);
         }
     }
 
-    private async Task FailAsync(ReplayJob job, Exception failure, Activity? activity)
+    private async Task FailAsync(ReplayJob job, ReplayHold hold, Exception failure, Activity? activity)
     {
+        if (hold.Lost)
+        {
+            return; // what failed was this instance's run, not the job: another instance runs it now
+        }
         DeliveryLog.ReplayFailed(logger, job.Id, failure.Message);
         activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
-        await FinishAsync(job, ReplayState.Failed, failure.Message);
+        await FinishAsync(job, hold, ReplayState.Failed, failure.Message);
     }
 
-    /// <summary>Waits for a job's watcher to end; what ended it early (Redis gone while it wrote progress) is logged, the job's outcome is the run's.</summary>
+    /// <summary>Waits for a job's watcher to end; what ended it early is logged, the job's outcome is the run's.</summary>
     private async Task EndWatchAsync(Task watching)
     {
         try
@@ -235,32 +257,49 @@ public sealed class ReplayRunner(
         _ => "the target is not an absolute URL.",
     };
 
-    /// <summary>Until the job ends: renews the lease, watches for a cancel request, writes progress; stops the job when it must.</summary>
-    private async Task WatchAsync(ReplayJob job, CancellationTokenSource stop, Action cancelled, Action lost)
+    /// <summary>
+    /// Until the job ends: renews the lease, writes progress, watches for a cancel request; stops the job when it must.
+    /// A round that fails (Redis slow or unreachable) is logged and the next one tries again: meanwhile the lease is
+    /// no longer surely valid after a while, and deliveries wait (<see cref="ReplayHold"/>) until a renewal answers,
+    /// keeping the lease, or says it is lost.
+    /// </summary>
+    private async Task WatchAsync(ReplayJob job, ReplayHold hold, Action cancelled)
     {
-        var interval = TimeSpan.FromMilliseconds(Math.Min(_options.ProgressIntervalMs, _options.LeaseMs / 3));
+        var stop = hold.Stop;
         var lastRecords = job.RecordsDone;
         var lastAt = Stopwatch.GetTimestamp();
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                await Task.Delay(interval, time, stop.Token);
-                var records = Progress(job);
-                var elapsed = Stopwatch.GetElapsedTime(lastAt).TotalSeconds;
-                job.RecordsPerSecond = elapsed > 0 ? (records - lastRecords) / elapsed : 0;
-                (lastRecords, lastAt) = (records, Stopwatch.GetTimestamp());
-                await SaveProgressAsync(job, CancellationToken.None);
-                if (await store.IsCancelRequestedAsync(job.Id, CancellationToken.None))
+                await Task.Delay(RenewInterval, time, stop.Token);
+                try
                 {
-                    cancelled();
-                    await stop.CancelAsync();
+                    var asked = time.GetTimestamp();
+                    if (await store.LeaseAsync(job.Id, _holder, hold.Epoch, Lease, CancellationToken.None) != hold.Epoch)
+                    {
+                        if (hold.Lose())
+                        {
+                            DeliveryLog.ReplayLeaseLost(logger, job.Id, hold.Epoch);
+                            metrics.LeaseLost("renewal");
+                        }
+                        return;
+                    }
+                    hold.Renewed(asked);
+                    var records = Progress(job);
+                    var elapsed = Stopwatch.GetElapsedTime(lastAt).TotalSeconds;
+                    job.RecordsPerSecond = elapsed > 0 ? (records - lastRecords) / elapsed : 0;
+                    (lastRecords, lastAt) = (records, Stopwatch.GetTimestamp());
+                    await SaveProgressAsync(job, hold, CancellationToken.None);
+                    if (await store.IsCancelRequestedAsync(job.Id, CancellationToken.None))
+                    {
+                        cancelled();
+                        await stop.CancelAsync();
+                    }
                 }
-                else if (!await store.LeaseAsync(job.Id, _holder, Lease, CancellationToken.None))
+                catch (Exception ex) when (ex is not OutOfMemoryException && !stop.IsCancellationRequested)
                 {
-                    lost();
-                    DeliveryLog.ReplayLeaseLost(logger, job.Id);
-                    await stop.CancelAsync();
+                    DeliveryLog.ReplayWatchFailed(logger, job.Id, ex.Message);
                 }
             }
         }
@@ -290,15 +329,16 @@ public sealed class ReplayRunner(
         return null;
     }
 
-    private async Task ReplayAsync(ReplayJob job, CancellationToken cancellationToken)
+    private async Task ReplayAsync(ReplayJob job, ReplayHold hold, CancellationToken cancellationToken)
     {
         IReplayTarget target = job.Target.Kind switch
         {
             "group" => new GroupRewind(log),
             "topic" => new TopicRepublish(log),
-            "http" => new HttpPost(http.CreateClient(HttpClientName), logger),
+            "http" => new HttpPost(http.CreateClient(HttpClientName), hold, logger),
             _ => new Verify(),
         };
+        await hold.WhileValidAsync(cancellationToken); // a rewind is written here
         if (await target.PrepareAsync(job, cancellationToken))
         {
             return;
@@ -311,25 +351,45 @@ public sealed class ReplayRunner(
             await gate.WaitAsync(cancellationToken);
             try
             {
-                await ReplayPartitionAsync(job, partition, target, limiter, bytes, cancellationToken);
+                await ReplayPartitionAsync(job, hold, partition, target, limiter, bytes, cancellationToken);
             }
             finally
             {
                 gate.Release();
             }
         }));
-        await SaveProgressAsync(job, CancellationToken.None);
+        await SaveProgressAsync(job, hold, CancellationToken.None);
     }
 
-    /// <summary>Writes the job's progress; one write at a time per job, each from a fresh look, so progress never goes back.</summary>
-    private async Task SaveProgressAsync(ReplayJob job, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the job's progress under the run's epoch; one write at a time per job, each from a fresh look, so progress
+    /// never goes back. A write refused (another instance took the job: this one was paused or cut off past its lease)
+    /// writes nothing, marks the lease lost and stops the run, said once; the caller sees it cancelled.
+    /// </summary>
+    private async Task SaveProgressAsync(ReplayJob job, ReplayHold hold, CancellationToken cancellationToken)
     {
         var gate = _saving.GetOrAdd(job.Id, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
+            if (hold.Lost)
+            {
+                throw hold.LostError();
+            }
             Progress(job);
-            await store.SaveAsync(job, cancellationToken);
+            var saved = await store.SaveAsync(job, hold.Epoch, cancellationToken);
+            if (saved != ReplaySave.Saved)
+            {
+                // Each refused write is said (a few at most: one per partition under way, the watcher's, the end's).
+                DeliveryLog.ReplayFenced(logger, job.Id, hold.Epoch, saved == ReplaySave.Fenced
+                    ? "another instance took the job since"
+                    : "the job has ended meanwhile");
+                if (hold.Lose())
+                {
+                    metrics.LeaseLost("fenced");
+                }
+                throw hold.LostError();
+            }
         }
         finally
         {
@@ -337,7 +397,7 @@ public sealed class ReplayRunner(
         }
     }
 
-    private async Task ReplayPartitionAsync(ReplayJob job, ReplayPartition partition, IReplayTarget target, RecordRateLimiter? limiter, long[] bytes,
+    private async Task ReplayPartitionAsync(ReplayJob job, ReplayHold hold, ReplayPartition partition, IReplayTarget target, RecordRateLimiter? limiter, long[] bytes,
         CancellationToken cancellationToken)
     {
         // Reads run ahead of the writes: one read waits in the channel while the next is under way.
@@ -364,6 +424,7 @@ public sealed class ReplayRunner(
                 {
                     await limiter.AcquireAsync(batch.RecordCount, cancellationToken);
                 }
+                await hold.WhileValidAsync(cancellationToken);
                 await target.WriteAsync(job, partition, batch, cancellationToken);
                 partition.Next = batch.NextOffset;
                 Interlocked.Add(ref bytes[0], batch.Bytes.Length);
@@ -371,7 +432,7 @@ public sealed class ReplayRunner(
                 metrics.Replayed(job.Target.Kind, batch.RecordCount, batch.Bytes.Length);
                 if (target.CheckpointEachBatch)
                 {
-                    await SaveProgressAsync(job, CancellationToken.None);
+                    await SaveProgressAsync(job, hold, CancellationToken.None);
                 }
             }
             if (partition.Done)
@@ -454,25 +515,34 @@ public sealed class ReplayRunner(
         return job.RecordsDone;
     }
 
-    private async Task FinishAsync(ReplayJob job, ReplayState state, string? error)
+    private async Task FinishAsync(ReplayJob job, ReplayHold hold, ReplayState state, string? error)
     {
         job.State = state;
         job.Error = error;
         job.FinishedAt = time.GetUtcNow();
         job.RecordsPerSecond = 0;
-        await SaveQuietlyAsync(job);
-        DeliveryLog.ReplayFinished(logger, job.Id, state.ToString(), job.RecordsDone, job.TotalRecords);
+        if (await SaveQuietlyAsync(job, hold))
+        {
+            DeliveryLog.ReplayFinished(logger, job.Id, state.ToString(), job.RecordsDone, job.TotalRecords);
+        }
     }
 
-    private async Task SaveQuietlyAsync(ReplayJob job)
+    /// <summary>Writes the job; false when the write was refused (the lease is lost) or failed.</summary>
+    private async Task<bool> SaveQuietlyAsync(ReplayJob job, ReplayHold hold)
     {
         try
         {
-            await SaveProgressAsync(job, CancellationToken.None);
+            await SaveProgressAsync(job, hold, CancellationToken.None);
+            return true;
+        }
+        catch (Exception) when (hold.Lost)
+        {
+            return false;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             DeliveryLog.ReplayScanFailed(logger, ex.Message);
+            return false;
         }
     }
 }

@@ -79,9 +79,10 @@ internal sealed class TopicRepublish(LogClient log) : IReplayTarget
 /// <c>Replay-Record</c> header ("job/partition/offset") lets the receiver tell. Only the status of an answer is
 /// looked at: its body is not read (the connection drains a little of it, or is closed). A failure fails the job
 /// naming the record and saying "refused by the target (HTTP n)" or "the target did not answer", no more; the log
-/// has the details.
+/// has the details. Each POST waits while the job's lease is not surely this instance's (<see cref="ReplayHold"/>), so
+/// an instance that lost it unawares stops within the lease, not only when it finds out.
 /// </summary>
-internal sealed class HttpPost(HttpClient http, ILogger logger) : IReplayTarget
+internal sealed class HttpPost(HttpClient http, ReplayHold hold, ILogger logger) : IReplayTarget
 {
     public Task<bool> PrepareAsync(ReplayJob job, CancellationToken cancellationToken) => Task.FromResult(false);
 
@@ -99,6 +100,7 @@ internal sealed class HttpPost(HttpClient http, ILogger logger) : IReplayTarget
                 Content = JsonContent.Create(body, ReplayHttpJsonContext.Default.ReplayedRecord),
             };
             request.Headers.Add("Replay-Record", $"{job.Id}/{partition.Partition}/{record.Offset}");
+            await hold.WhileValidAsync(cancellationToken);
             var what = $"POST of {job.Topic}/{partition.Partition} offset {record.Offset}";
             HttpResponseMessage response;
             try

@@ -76,8 +76,8 @@ internal static partial class DeliveryLog
     [LoggerMessage(43, LogLevel.Error, "Replay {JobId} failed: {Reason}")]
     public static partial void ReplayFailed(ILogger logger, string jobId, string reason);
 
-    [LoggerMessage(44, LogLevel.Warning, "Replay {JobId}: another instance holds its lease now; this one stops running it")]
-    public static partial void ReplayLeaseLost(ILogger logger, string jobId);
+    [LoggerMessage(44, LogLevel.Warning, "Replay {JobId}: another instance holds its lease now (this one held epoch {Epoch}: it was paused or cut off from Redis past the lease); this one stops running it and writes nothing more of it")]
+    public static partial void ReplayLeaseLost(ILogger logger, string jobId, long epoch);
 
     [LoggerMessage(45, LogLevel.Warning, "Looking for replay jobs failed: {Reason}")]
     public static partial void ReplayScanFailed(ILogger logger, string reason);
@@ -90,4 +90,10 @@ internal static partial class DeliveryLog
 
     [LoggerMessage(48, LogLevel.Warning, "Consumer {MemberId} of {Subscription} was fenced on partition {Partition}: a newer lease than its epoch {Epoch} holds it (this instance was paused or cut off from the coordinator); it lets the partition go without committing")]
     public static partial void Fenced(ILogger logger, string memberId, string subscription, int partition, long epoch);
+
+    [LoggerMessage(49, LogLevel.Warning, "Replay {JobId}: a write of its progress under lease epoch {Epoch} was refused ({Reason}): this instance was paused or cut off from Redis past the lease; it stops running the job and writes nothing more of it")]
+    public static partial void ReplayFenced(ILogger logger, string jobId, long epoch, string reason);
+
+    [LoggerMessage(50, LogLevel.Warning, "Replay {JobId}: renewing its lease or writing its progress failed; deliveries wait once the lease is no longer surely held, and the next round tries again: {Reason}")]
+    public static partial void ReplayWatchFailed(ILogger logger, string jobId, string reason);
 }

@@ -143,7 +143,7 @@ public sealed class ReplayOutboundTests(RedisFixture redis) : IAsyncLifetime
         Assert.StartsWith("Not called: the URL carries credentials", failed.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.DoesNotContain("s3cr3t", await delivery.Http.GetStringAsync("/v1/replays"), StringComparison.Ordinal);
         // Nor kept: the stored job lost them when it failed.
-        var stored = (string?)await redis.Connection.GetDatabase().StringGetAsync($"{_prefix.TrimEnd(':')}:replay:{job.Id}");
+        var stored = (string?)await redis.Connection.GetDatabase().StringGetAsync($"{_prefix.TrimEnd(':')}:replay:{{{job.Id}}}");
         Assert.NotNull(stored);
         Assert.DoesNotContain("s3cr3t", stored, StringComparison.Ordinal);
         Assert.Equal(0, target.Requests);

@@ -127,7 +127,7 @@ public sealed class ReplayTests(RedisFixture redis, S3Fixture s3) : IAsyncLifeti
 
         // As if the instance had died after writing batches whose progress it never recorded: put each
         // partition's progress back two source batches (the target already holds them).
-        var key = $"{_prefix.TrimEnd(':')}:replay:{id}";
+        var key = $"{_prefix.TrimEnd(':')}:replay:{{{id}}}";
         var stored = JsonNode.Parse((string)(await redis.Connection.GetDatabase().StringGetAsync(key))!)!;
         Assert.Equal("Running", stored["state"]!.GetValue<string>());
         foreach (var partition in stored["partitions"]!.AsArray())

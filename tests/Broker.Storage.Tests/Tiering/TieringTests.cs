@@ -9,6 +9,7 @@ using Broker.Storage.Tests.Infrastructure;
 using Broker.Storage.Tiering;
 using Broker.Testing;
 using Grpc.Core;
+using StackExchange.Redis;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Broker.Storage.Tests.Tiering;
@@ -161,6 +162,58 @@ public sealed class TieringTests(RedisFixture redis, S3Fixture s3) : IAsyncLifet
         var after = (await host.Log.DescribeTopicAsync(new DescribeTopicRequest { Topic = "crashy" }, Timeout)).Partitions[0];
         Assert.Equal(manifest[^1].NextOffset, after.HotStartOffset);
         var records = await ReadAllAsync(host, "crashy", 0, 0);
+        Assert.Equal(Enumerable.Range(0, 4000).Select(i => (long)i), records.Select(r => r.Offset));
+        Assert.Equal(Enumerable.Range(0, 4000).Select(i => Value(0, i / 100, i % 100)), records.Select(r => r.Value));
+    }
+
+    [Fact]
+    public async Task A_tierer_whose_lease_lapsed_before_its_commit_is_refused_by_the_manifest_and_nothing_is_lost_or_doubled()
+    {
+        var settings = new Dictionary<string, string> { ["Storage:Tiering:SegmentBytes"] = MiB.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var a = Start(settings);
+        var b = Start(settings);
+        await a.CreateTopicAsync("contested", new { partitions = 1, hotBytes = MiB });
+        for (var n = 0; n < 40; n++)
+        {
+            await a.Log.AppendAsync(new AppendRequest { Topic = "contested", Batch = Batch(0, n, 1_000 + n) }, Timeout);
+        }
+        var topic = await a.Services.GetRequiredService<Broker.Storage.Topics.TopicRegistry>().GetAsync("contested", CancellationToken.None);
+        RedisKey lease = $"{a.Services.GetRequiredService<RedisKeys>().Prefix}:{{contested:0}}:{topic.Id}:tierlease";
+        var zombie = a.Services.GetRequiredService<TieringService>();
+        var successor = b.Services.GetRequiredService<TieringService>();
+        var byB = 0;
+        var stalled = 0;
+        zombie.AfterUpload = async (_, _, segment) =>
+        {
+            if (stalled++ > 0)
+            {
+                return;
+            }
+            // A stalls between its upload and its commit past its lease (gone, as if it lapsed), and B tiers meanwhile.
+            Assert.True(await redis.Connection.GetDatabase().KeyDeleteAsync(lease));
+            int written;
+            while ((written = await successor.RunOnceAsync(CancellationToken.None)) > 0)
+            {
+                byB += written;
+            }
+        };
+
+        // A wakes and commits under its lapsed lease: the manifest's compare-and-set finds the hot tier moved and refuses it.
+        Assert.Equal(0, await zombie.RunOnceAsync(CancellationToken.None));
+        Assert.True(byB >= 2, $"B wrote {byB} segments");
+        var manifest = await a.Services.GetRequiredService<SegmentManifest>().ListAsync(topic, 0, CancellationToken.None);
+        Assert.Equal(byB, manifest.Length);
+        Assert.Equal(0, manifest[0].BaseOffset);
+        for (var i = 1; i < manifest.Length; i++)
+        {
+            Assert.Equal(manifest[i - 1].NextOffset, manifest[i].BaseOffset);
+        }
+        // A's object had the name of B's first segment (the same batches from the same start), which B wrote over it:
+        // one object per listed segment, no orphan, and every record once.
+        Assert.Equal(manifest.Select(s => Broker.Storage.Segments.SegmentFormat.ObjectName(ObjectPrefix, "contested", 0, s.BaseOffset)), await ObjectsAsync("contested"));
+        var after = (await a.Log.DescribeTopicAsync(new DescribeTopicRequest { Topic = "contested" }, Timeout)).Partitions[0];
+        Assert.Equal(manifest[^1].NextOffset, after.HotStartOffset);
+        var records = await ReadAllAsync(a, "contested", 0, 0);
         Assert.Equal(Enumerable.Range(0, 4000).Select(i => (long)i), records.Select(r => r.Offset));
         Assert.Equal(Enumerable.Range(0, 4000).Select(i => Value(0, i / 100, i % 100)), records.Select(r => r.Value));
     }

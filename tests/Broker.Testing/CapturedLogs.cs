@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace SchemaRegistry.Tests.Hosting;
+namespace Broker.Testing;
 
 /// <summary>A logger provider that keeps every entry, so a test can see what was logged (and what only was).</summary>
 public sealed class CapturedLogs : ILoggerProvider
